@@ -1,0 +1,1 @@
+"""Garnizon: electronic document management and citizen e-services."""

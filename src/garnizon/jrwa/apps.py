@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class JrwaConfig(AppConfig):
+    name = "garnizon.jrwa"
+    label = "jrwa"
