@@ -7,6 +7,12 @@ import pytest
 from tests.factories import Garrison, make_garrison
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings) -> None:
+    # Real hashers cost ~0.3 s per demo user; tests create dozens.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def garrison(db) -> Garrison:
     return make_garrison()

@@ -30,7 +30,11 @@ class AuditEntry(models.Model):
     seq = models.BigIntegerField(unique=True)
     occurred_at = models.DateTimeField()
     actor = models.ForeignKey(
-        "org.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        "org.Person",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         db_constraint=False,
     )
     actor_username = models.CharField(max_length=150, blank=True)
@@ -55,7 +59,9 @@ class AuditEntry(models.Model):
         verbose_name_plural = _("dziennik zdarzeń")
 
     def __str__(self) -> str:
-        return f"#{self.seq} {self.actor_username} {self.action} {self.object_type}:{self.object_id}"
+        return (
+            f"#{self.seq} {self.actor_username} {self.action} {self.object_type}:{self.object_id}"
+        )
 
 
 class AuditHead(models.Model):
@@ -64,3 +70,6 @@ class AuditHead(models.Model):
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     last_seq = models.BigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default="0" * 64)
+
+    def __str__(self) -> str:
+        return f"#{self.last_seq} {self.last_hash[:12]}"

@@ -32,8 +32,12 @@ class Case(models.Model):
     sign = models.CharField(_("znak sprawy"), max_length=100, unique=True)
     subject = models.CharField(_("tytuł sprawy"), max_length=500)
     correspondent = models.ForeignKey(
-        "registry.Correspondent", null=True, blank=True, on_delete=models.PROTECT,
-        related_name="cases", verbose_name=_("od kogo wpłynęła"),
+        "registry.Correspondent",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="cases",
+        verbose_name=_("od kogo wpłynęła"),
     )
     correspondent_name = models.CharField(_("od kogo wpłynęła"), max_length=300, blank=True)
     state = models.CharField(
@@ -43,7 +47,11 @@ class Case(models.Model):
         _("rodzaj sprawy"), max_length=40, choices=DeadlineKind.choices, default=DeadlineKind.NONE
     )
     handler = models.ForeignKey(
-        "org.Person", null=True, blank=True, on_delete=models.PROTECT, related_name="handled_cases",
+        "org.Person",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="handled_cases",
         verbose_name=_("prowadzący sprawę"),
     )
     opened_on = models.DateField(_("data wszczęcia"))
@@ -96,7 +104,10 @@ class Assignment(models.Model):
     """
 
     incoming_item = models.ForeignKey(
-        "registry.IncomingItem", null=True, blank=True, on_delete=models.CASCADE,
+        "registry.IncomingItem",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
         related_name="assignments",
     )
     case = models.ForeignKey(
@@ -107,7 +118,9 @@ class Assignment(models.Model):
         "org.Person", null=True, blank=True, on_delete=models.PROTECT, related_name="assignments"
     )
     method = models.CharField(
-        _("sposób załatwienia"), max_length=20, choices=AssignmentMethod.choices,
+        _("sposób załatwienia"),
+        max_length=20,
+        choices=AssignmentMethod.choices,
         default=AssignmentMethod.HANDLE,
     )
     deadline = models.DateField(_("termin"), null=True, blank=True)
@@ -164,6 +177,9 @@ class CaseShare(models.Model):
                 name="share_one_target",
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.case}: {self.person or self.cell}"
 
 
 class CaseRecordAction(models.TextChoices):

@@ -17,7 +17,13 @@ ACTIVE_STATES = (CaseState.OPEN, CaseState.REOPENED)
 def case_visibility_q(scope: Scope) -> Q:
     """The SQL condition for the cases `scope` may open (subqueries, no joins)."""
     today = timezone.localdate()
-    by_position = Q(cell_id__in=scope.visible_cells().values("id"), is_restricted=False)
+    visible_cells = scope.visible_cells().values("id")
+    assigned_to_cells = Assignment.objects.filter(
+        to_cell_id__in=visible_cells, is_current=True, case__isnull=False
+    ).values("case_id")
+    by_position = Q(is_restricted=False) & (
+        Q(cell_id__in=visible_cells) | Q(pk__in=assigned_to_cells)
+    )
     shares = CaseShare.objects.filter(Q(valid_to__isnull=True) | Q(valid_to__gte=today))
     share_q = Q(person_id__in=scope.person_ids)
     if member_cells := scope.member_cell_ids():
@@ -39,9 +45,7 @@ def cases_visible_to(person: Person, *, scope: Scope | None = None) -> QuerySet[
     return Case.objects.filter(case_visibility_q(scope))
 
 
-def case_list(
-    *, person: Person, cell_id: int, classification_id: int, year: int
-) -> QuerySet[Case]:
+def case_list(*, person: Person, cell_id: int, classification_id: int, year: int) -> QuerySet[Case]:
     """The case list (spis spraw) of one cell, JRWA class and year, in number order."""
     return (
         cases_visible_to(person)
@@ -58,6 +62,6 @@ def cases_due(
     qs = cases_visible_to(person).filter(state__in=ACTIVE_STATES, due_date__isnull=False)
     if overdue:
         return qs.filter(due_date__lt=on).order_by("due_date", "id")
-    return qs.filter(due_date__gte=on, due_date__lte=on + datetime.timedelta(days=within_days)).order_by(
-        "due_date", "id"
-    )
+    return qs.filter(
+        due_date__gte=on, due_date__lte=on + datetime.timedelta(days=within_days)
+    ).order_by("due_date", "id")

@@ -18,9 +18,8 @@ people named on them (handler, assignee, registrar, share).
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass, field
-
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -46,6 +45,7 @@ class Scope:
     person: Person
     grants: list[Grant] = field(default_factory=list)
     person_ids: set[int] = field(default_factory=set)
+    substituted: dict[int, Person] = field(default_factory=dict)
 
     # -- construction ---------------------------------------------------------
     @classmethod
@@ -54,18 +54,21 @@ class Scope:
         scope = cls(person=person, person_ids={person.pk})
         if not person.is_active:
             return scope
-        for position in Position.objects.active(on).filter(person=person).select_related(
-            "cell", "cell__unit"
+        for position in (
+            Position.objects.active(on).filter(person=person).select_related("cell", "cell__unit")
         ):
             scope.grants.append(Grant(position, None))
-        substitutions = Substitution.objects.active(on).filter(substitute=person).select_related(
-            "absent"
+        substitutions = (
+            Substitution.objects.active(on).filter(substitute=person).select_related("absent")
         )
         for substitution in substitutions:
             scope.person_ids.add(substitution.absent_id)
-            for position in Position.objects.active(on).filter(
-                person_id=substitution.absent_id
-            ).select_related("cell", "cell__unit"):
+            scope.substituted[substitution.absent_id] = substitution.absent
+            for position in (
+                Position.objects.active(on)
+                .filter(person_id=substitution.absent_id)
+                .select_related("cell", "cell__unit")
+            ):
                 scope.grants.append(Grant(position, substitution.absent))
         return scope
 
@@ -107,6 +110,27 @@ class Scope:
             for g in self.grants
         )
 
+    def own_only(self) -> Scope:
+        """The same person without what they hold through substitutions."""
+        return Scope(
+            person=self.person,
+            grants=[g for g in self.grants if g.on_behalf_of is None],
+            person_ids={self.person.pk},
+        )
+
+    def as_absent(self, absent_id: int) -> Scope:
+        """What the substituted person `absent_id` could see: the grants held for them."""
+        absent = self.substituted[absent_id]
+        return Scope(
+            person=absent,
+            grants=[
+                g
+                for g in self.grants
+                if g.on_behalf_of is not None and g.on_behalf_of.pk == absent_id
+            ],
+            person_ids={absent_id},
+        )
+
     # -- acting ------------------------------------------------------------------------
     def grant_for(self, predicate: Callable[[Position], bool]) -> Grant | None:
         """The first grant satisfying `predicate`, own positions before substitutions."""
@@ -114,3 +138,18 @@ class Scope:
             if predicate(grant.position):
                 return grant
         return None
+
+
+def acting_on_behalf(scope: Scope, allowed: Callable[[Scope], bool]) -> Person | None:
+    """Whom `scope.person` acts for when `allowed` holds only through a substitution.
+
+    Returns None when the person's own positions suffice (or nothing does);
+    otherwise the absent colleague whose rights made the act possible, so the
+    act is recorded "w zastępstwie".
+    """
+    if allowed(scope.own_only()):
+        return None
+    for absent_id, absent in scope.substituted.items():
+        if allowed(scope.as_absent(absent_id)):
+            return absent
+    return None

@@ -145,7 +145,8 @@ class PositionQuerySet(models.QuerySet["Position"]):
     def active(self, on: datetime.date | None = None) -> PositionQuerySet:
         on = on or timezone.localdate()
         return self.filter(
-            models.Q(valid_from__lte=on) & (models.Q(valid_to__isnull=True) | models.Q(valid_to__gte=on))
+            models.Q(valid_from__lte=on)
+            & (models.Q(valid_to__isnull=True) | models.Q(valid_to__gte=on))
         )
 
 
@@ -192,9 +193,7 @@ class Substitution(models.Model):
     date_from = models.DateField(_("od"))
     date_to = models.DateField(_("do"))
     reason = models.CharField(_("powód"), max_length=200, blank=True)
-    created_by = models.ForeignKey(
-        Person, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = models.ForeignKey(Person, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = SubstitutionQuerySet.as_manager()

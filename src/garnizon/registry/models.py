@@ -41,9 +41,7 @@ class Correspondent(models.Model):
     """A sender or addressee in the address book."""
 
     kind = models.CharField(_("rodzaj"), max_length=20, choices=CorrespondentKind.choices)
-    name = models.CharField(
-        _("nazwa lub imię i nazwisko"), max_length=300, db_index=True
-    )
+    name = models.CharField(_("nazwa lub imię i nazwisko"), max_length=300, db_index=True)
     street = models.CharField(_("ulica i numer"), max_length=200, blank=True)
     postal_code = models.CharField(_("kod pocztowy"), max_length=12, blank=True)
     city = models.CharField(_("miejscowość"), max_length=100, blank=True)
@@ -58,7 +56,11 @@ class Correspondent(models.Model):
     )
     tax_id = models.CharField(_("NIP"), max_length=20, blank=True)
     unit = models.ForeignKey(
-        "org.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        "org.Unit",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         help_text=_("Jednostka, która dodała wpis; książka adresowa jest wspólna."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -106,12 +108,19 @@ class IncomingItem(models.Model):
         "org.Person", null=True, blank=True, on_delete=models.PROTECT, related_name="incoming_items"
     )
     case = models.ForeignKey(
-        "cases.Case", null=True, blank=True, on_delete=models.SET_NULL, related_name="incoming_items"
+        "cases.Case",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="incoming_items",
     )
-    paper_location = models.CharField(_("miejsce przechowywania oryginału"), max_length=200, blank=True)
+    paper_location = models.CharField(
+        _("miejsce przechowywania oryginału"), max_length=200, blank=True
+    )
     remarks = models.TextField(_("uwagi"), blank=True)
     is_restricted = models.BooleanField(
-        _("dostęp ograniczony"), default=False,
+        _("dostęp ograniczony"),
+        default=False,
         help_text=_("Np. zgłoszenia sygnalistów: widzi tylko adresat dekretacji."),
     )
     registered_by = models.ForeignKey(
@@ -150,12 +159,18 @@ class OutgoingItem(models.Model):
     )
     channel = models.CharField(_("kanał"), max_length=20, choices=Channel.choices)
     addressee = models.ForeignKey(
-        Correspondent, null=True, blank=True, on_delete=models.PROTECT, related_name="received_items"
+        Correspondent,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="received_items",
     )
     addressee_name = models.CharField(_("adresat"), max_length=300)
     address = models.CharField(_("adres"), max_length=400, blank=True)
     edoreczenia_address = models.CharField(
-        _("adres do e-Doręczeń"), max_length=40, blank=True,
+        _("adres do e-Doręczeń"),
+        max_length=40,
+        blank=True,
         validators=[validate_edoreczenia_address],
     )
     subject = models.CharField(_("dotyczy"), max_length=500)
@@ -164,7 +179,9 @@ class OutgoingItem(models.Model):
     registered_mail = models.BooleanField(_("polecony"), default=False)
     return_receipt = models.BooleanField(_("za potwierdzeniem odbioru"), default=False)
     tracking_number = models.CharField(_("numer nadawczy"), max_length=60, blank=True)
-    postage = models.DecimalField(_("opłata"), max_digits=8, decimal_places=2, null=True, blank=True)
+    postage = models.DecimalField(
+        _("opłata"), max_digits=8, decimal_places=2, null=True, blank=True
+    )
     remarks = models.TextField(_("uwagi"), blank=True)
     registered_by = models.ForeignKey(
         "org.Person", on_delete=models.PROTECT, related_name="dispatched_items"
@@ -175,7 +192,9 @@ class OutgoingItem(models.Model):
     class Meta:
         ordering = ["-id"]
         constraints = [
-            models.UniqueConstraint(fields=["unit", "year", "number"], name="outgoing_number_unique")
+            models.UniqueConstraint(
+                fields=["unit", "year", "number"], name="outgoing_number_unique"
+            )
         ]
         indexes = [models.Index(fields=["unit", "-id"], name="out_unit_id")]
         verbose_name = _("przesyłka wychodząca")

@@ -57,7 +57,10 @@ def correspondents_search(*, query: str = "") -> QuerySet[Correspondent]:
     qs = Correspondent.objects.all()
     for word in query.split():
         qs = qs.filter(
-            Q(name__icontains=word) | Q(city__icontains=word) | Q(edoreczenia_address__iexact=word)
-            | Q(email__iexact=word) | Q(tax_id=word)
+            Q(name__icontains=word)
+            | Q(city__icontains=word)
+            | Q(edoreczenia_address__iexact=word)
+            | Q(email__iexact=word)
+            | Q(tax_id=word)
         )
     return qs

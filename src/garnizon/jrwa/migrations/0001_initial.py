@@ -5,48 +5,86 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='ClassificationScheme',
+            name="ClassificationScheme",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, verbose_name='nazwa')),
-                ('version', models.CharField(max_length=50, verbose_name='wersja')),
-                ('valid_from', models.DateField(verbose_name='obowiązuje od')),
-                ('is_example', models.BooleanField(default=False, help_text='Wykaz przykładowy, nie urzędowy.', verbose_name='przykładowy')),
-                ('is_active', models.BooleanField(default=False, verbose_name='bieżący')),
-                ('source_name', models.CharField(blank=True, max_length=255)),
-                ('source_sha256', models.CharField(blank=True, max_length=64)),
-                ('imported_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="nazwa")),
+                ("version", models.CharField(max_length=50, verbose_name="wersja")),
+                ("valid_from", models.DateField(verbose_name="obowiązuje od")),
+                (
+                    "is_example",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Wykaz przykładowy, nie urzędowy.",
+                        verbose_name="przykładowy",
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=False, verbose_name="bieżący")),
+                ("source_name", models.CharField(blank=True, max_length=255)),
+                ("source_sha256", models.CharField(blank=True, max_length=64)),
+                ("imported_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'verbose_name': 'wersja JRWA',
-                'verbose_name_plural': 'wersje JRWA',
-                'ordering': ['-valid_from', '-id'],
+                "verbose_name": "wersja JRWA",
+                "verbose_name_plural": "wersje JRWA",
+                "ordering": ["-valid_from", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Classification',
+            name="Classification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('symbol', models.CharField(max_length=4, verbose_name='symbol')),
-                ('heading', models.CharField(max_length=500, verbose_name='hasło klasyfikacyjne')),
-                ('is_terminal', models.BooleanField(default=False, verbose_name='klasa końcowa')),
-                ('category_owner', models.CharField(blank=True, max_length=10, verbose_name='kategoria archiwalna w komórce merytorycznej')),
-                ('category_other', models.CharField(blank=True, max_length=10, verbose_name='kategoria archiwalna w innych komórkach')),
-                ('remarks', models.TextField(blank=True, verbose_name='uwagi')),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='jrwa.classification')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("symbol", models.CharField(max_length=4, verbose_name="symbol")),
+                ("heading", models.CharField(max_length=500, verbose_name="hasło klasyfikacyjne")),
+                ("is_terminal", models.BooleanField(default=False, verbose_name="klasa końcowa")),
+                (
+                    "category_owner",
+                    models.CharField(
+                        blank=True,
+                        max_length=10,
+                        verbose_name="kategoria archiwalna w komórce merytorycznej",
+                    ),
+                ),
+                (
+                    "category_other",
+                    models.CharField(
+                        blank=True,
+                        max_length=10,
+                        verbose_name="kategoria archiwalna w innych komórkach",
+                    ),
+                ),
+                ("remarks", models.TextField(blank=True, verbose_name="uwagi")),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="children",
+                        to="jrwa.classification",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'klasa JRWA',
-                'verbose_name_plural': 'klasy JRWA',
-                'ordering': ['scheme_id', 'symbol'],
+                "verbose_name": "klasa JRWA",
+                "verbose_name_plural": "klasy JRWA",
+                "ordering": ["scheme_id", "symbol"],
             },
         ),
     ]

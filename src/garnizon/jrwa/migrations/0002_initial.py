@@ -6,31 +6,44 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('jrwa', '0001_initial'),
+        ("jrwa", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='classificationscheme',
-            name='imported_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="classificationscheme",
+            name="imported_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='classification',
-            name='scheme',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='classes', to='jrwa.classificationscheme'),
+            model_name="classification",
+            name="scheme",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="classes",
+                to="jrwa.classificationscheme",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='classificationscheme',
-            constraint=models.UniqueConstraint(fields=('name', 'version'), name='scheme_version_unique'),
+            model_name="classificationscheme",
+            constraint=models.UniqueConstraint(
+                fields=("name", "version"), name="scheme_version_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='classification',
-            constraint=models.UniqueConstraint(fields=('scheme', 'symbol'), name='classification_unique'),
+            model_name="classification",
+            constraint=models.UniqueConstraint(
+                fields=("scheme", "symbol"), name="classification_unique"
+            ),
         ),
     ]

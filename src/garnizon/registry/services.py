@@ -1,0 +1,392 @@
+"""Domain operations on the registers and the address book."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from garnizon.audit.services import audit_record
+from garnizon.cases.deadlines import DeadlineKind, compute_deadline
+from garnizon.common.errors import AccessDenied, DomainError, NotVisible
+from garnizon.common.sequences import next_value
+from garnizon.org.access import REGISTERING_ROLES, Scope, acting_on_behalf
+from garnizon.org.models import Cell, Person, Position, Unit
+from garnizon.registry.models import (
+    Channel,
+    Correspondent,
+    CorrespondentKind,
+    IncomingItem,
+    OutgoingItem,
+    validate_edoreczenia_address,
+)
+from garnizon.registry.selectors import incoming_visibility_q
+
+
+def can_register_in(scope: Scope, unit_id: int) -> bool:
+    return any(
+        g.position.role in REGISTERING_ROLES
+        and (g.position.cell.unit_id == unit_id or g.position.garrison_wide)
+        for g in scope.grants
+    )
+
+
+def incoming_item_register(
+    *,
+    actor: Person,
+    unit: Unit,
+    subject: str,
+    channel: str,
+    received_at: datetime.datetime | None = None,
+    sender: Correspondent | None = None,
+    sender_name: str = "",
+    letter_date: datetime.date | None = None,
+    letter_reference: str = "",
+    attachments_count: int | None = None,
+    kind: str = DeadlineKind.NONE,
+    assigned_cell: Cell | None = None,
+    assigned_person: Person | None = None,
+    paper_location: str = "",
+    remarks: str = "",
+    is_restricted: bool = False,
+    client_token: str | None = None,
+) -> IncomingItem:
+    """Register an incoming item: the next RPW number of the unit and year, its deadline.
+
+    `client_token` makes a resubmitted form (double click, retry) return the
+    entry created the first time instead of a second one.
+    """
+    scope = Scope.for_person(actor)
+    if not can_register_in(scope, unit.pk):
+        raise AccessDenied(
+            _("Nie możesz rejestrować przesyłek w jednostce %(unit)s.") % {"unit": unit}
+        )
+    if client_token:
+        existing = IncomingItem.objects.filter(client_token=client_token).first()
+        if existing is not None:
+            return _same_registrar_or_conflict(existing, actor)
+
+    subject = (subject or "").strip()
+    if not subject:
+        raise DomainError(_("Podaj, czego dotyczy przesyłka."), field="subject")
+    if channel not in Channel.values:
+        raise DomainError(_("Wybierz kanał wpływu."), field="channel")
+    if kind not in DeadlineKind.values:
+        raise DomainError(_("Nieznany rodzaj sprawy."), field="kind")
+    now = timezone.now()
+    received_at = received_at or now
+    if received_at > now + datetime.timedelta(minutes=5):
+        raise DomainError(_("Data wpływu nie może być z przyszłości."), field="received_at")
+    received_on = timezone.localdate(received_at)
+    if letter_date is not None and letter_date > received_on:
+        raise DomainError(
+            _("Data pisma nie może być późniejsza niż data wpływu."), field="letter_date"
+        )
+    if attachments_count is not None and attachments_count < 0:
+        raise DomainError(_("Liczba załączników nie może być ujemna."), field="attachments_count")
+    if assigned_cell is not None and assigned_cell.unit_id != unit.pk:
+        raise DomainError(
+            _("Komórka %(cell)s należy do innej jednostki.") % {"cell": assigned_cell},
+            field="assigned_cell",
+        )
+    if assigned_person is not None:
+        if assigned_cell is None:
+            raise DomainError(
+                _("Wskaż komórkę osoby, której przydzielasz przesyłkę."), field="assigned_cell"
+            )
+        if (
+            not Position.objects.active()
+            .filter(person=assigned_person, cell=assigned_cell)
+            .exists()
+        ):
+            raise DomainError(
+                _("%(person)s nie pracuje w komórce %(cell)s.")
+                % {"person": assigned_person, "cell": assigned_cell},
+                field="assigned_person",
+            )
+    sender_name = (sender_name or "").strip() or (sender.name if sender else "")
+    deadline = compute_deadline(kind, received_on)
+    on_behalf = acting_on_behalf(scope, lambda s: can_register_in(s, unit.pk))
+
+    try:
+        with transaction.atomic():
+            year = received_on.year
+            number = next_value(f"rpw:{unit.pk}:{year}")
+            item = IncomingItem.objects.create(
+                unit=unit,
+                year=year,
+                number=number,
+                registration_number=incoming_registration_number(unit, number, year),
+                received_at=received_at,
+                channel=channel,
+                subject=subject[:500],
+                sender=sender,
+                sender_name=sender_name[:300],
+                letter_date=letter_date,
+                letter_reference=letter_reference.strip()[:100],
+                attachments_count=attachments_count,
+                kind=kind,
+                due_date=deadline.due_date,
+                deadline_basis=deadline.basis,
+                deadline_explanation=deadline.explanation,
+                assigned_cell=assigned_cell,
+                assigned_person=assigned_person,
+                paper_location=paper_location.strip()[:200],
+                remarks=remarks.strip(),
+                is_restricted=is_restricted,
+                registered_by=actor,
+                client_token=client_token or None,
+            )
+            if assigned_cell is not None:
+                from garnizon.cases.models import Assignment
+
+                Assignment.objects.create(
+                    incoming_item=item,
+                    to_cell=assigned_cell,
+                    to_person=assigned_person,
+                    assigned_by=actor,
+                    on_behalf_of=on_behalf,
+                )
+            audit_record(
+                actor=actor,
+                action="create",
+                obj=item,
+                on_behalf_of=on_behalf,
+                details={
+                    "registration_number": item.registration_number,
+                    "channel": channel,
+                    "kind": kind,
+                },
+            )
+    except IntegrityError:
+        if client_token:
+            existing = IncomingItem.objects.filter(client_token=client_token).first()
+            if existing is not None:
+                return _same_registrar_or_conflict(existing, actor)
+        raise
+    return item
+
+
+def incoming_registration_number(unit: Unit, number: int, year: int) -> str:
+    return f"{unit.symbol}/RPW/{number}/{year}"
+
+
+def incoming_item_get_for_view(*, actor: Person, item_id: int) -> IncomingItem:
+    scope = Scope.for_person(actor)
+    item = (
+        IncomingItem.objects.filter(incoming_visibility_q(scope), pk=item_id)
+        .select_related(
+            "unit", "sender", "assigned_cell", "assigned_person", "case", "registered_by"
+        )
+        .first()
+    )
+    if item is None:
+        raise NotVisible(_("Nie ma takiej przesyłki albo nie masz do niej dostępu."))
+    on_behalf = acting_on_behalf(
+        scope,
+        lambda s: IncomingItem.objects.filter(incoming_visibility_q(s), pk=item_id).exists(),
+    )
+    audit_record(actor=actor, action="view", obj=item, on_behalf_of=on_behalf)
+    return item
+
+
+def outgoing_item_register(
+    *,
+    actor: Person,
+    unit: Unit,
+    subject: str,
+    channel: str,
+    addressee: Correspondent | None = None,
+    addressee_name: str = "",
+    address: str = "",
+    edoreczenia_address: str = "",
+    case=None,
+    sent_on: datetime.date | None = None,
+    priority: bool = False,
+    registered_mail: bool = False,
+    return_receipt: bool = False,
+    tracking_number: str = "",
+    postage=None,
+    remarks: str = "",
+    client_token: str | None = None,
+) -> OutgoingItem:
+    """Register a dispatch with its channel and postal data, numbered per unit and year."""
+    from garnizon.cases.services import can_see_case
+
+    scope = Scope.for_person(actor)
+    if case is not None:
+        if not can_see_case(scope, case):
+            raise NotVisible(_("Nie ma takiej sprawy albo nie masz do niej dostępu."))
+        if case.unit_id != unit.pk:
+            raise DomainError(_("Sprawa należy do innej jednostki."), field="case")
+
+    def allowed(s: Scope) -> bool:
+        return can_register_in(s, unit.pk) or (case is not None and can_see_case(s, case))
+
+    if not allowed(scope):
+        raise AccessDenied(
+            _("Nie możesz rejestrować wysyłek w jednostce %(unit)s.") % {"unit": unit}
+        )
+    if client_token:
+        existing = OutgoingItem.objects.filter(client_token=client_token).first()
+        if existing is not None:
+            return _same_registrar_or_conflict(existing, actor)
+    subject = (subject or "").strip()
+    if not subject:
+        raise DomainError(_("Podaj, czego dotyczy pismo."), field="subject")
+    if channel not in Channel.values:
+        raise DomainError(_("Wybierz kanał wysyłki."), field="channel")
+    addressee_name = (addressee_name or "").strip() or (addressee.name if addressee else "")
+    if not addressee_name:
+        raise DomainError(_("Podaj adresata."), field="addressee_name")
+    if addressee is not None:
+        address = address or addressee.address_line()
+        edoreczenia_address = edoreczenia_address or addressee.edoreczenia_address
+    edoreczenia_address = edoreczenia_address.strip()
+    _validate_address(edoreczenia_address, "edoreczenia_address")
+    if channel == Channel.EDORECZENIA and not edoreczenia_address:
+        raise DomainError(
+            _("Wysyłka przez e-Doręczenia wymaga adresu do e-Doręczeń."),
+            field="edoreczenia_address",
+        )
+    if channel == Channel.PAPER and not address.strip():
+        raise DomainError(_("Wysyłka papierowa wymaga adresu pocztowego."), field="address")
+    if channel != Channel.PAPER and (priority or registered_mail or return_receipt):
+        raise DomainError(_("Dane pocztowe dotyczą tylko wysyłki papierowej."), field="channel")
+    today = timezone.localdate()
+    sent_on = sent_on or today
+    if sent_on > today + datetime.timedelta(days=1):
+        raise DomainError(_("Data wysłania nie może być z przyszłości."), field="sent_on")
+    on_behalf = acting_on_behalf(scope, allowed)
+
+    try:
+        with transaction.atomic():
+            year = sent_on.year
+            number = next_value(f"out:{unit.pk}:{year}")
+            item = OutgoingItem.objects.create(
+                unit=unit,
+                year=year,
+                number=number,
+                registration_number=f"{unit.symbol}/RPWych/{number}/{year}",
+                case=case,
+                channel=channel,
+                addressee=addressee,
+                addressee_name=addressee_name[:300],
+                address=address.strip()[:400],
+                edoreczenia_address=edoreczenia_address,
+                subject=subject[:500],
+                sent_on=sent_on,
+                priority=priority,
+                registered_mail=registered_mail or return_receipt,
+                return_receipt=return_receipt,
+                tracking_number=tracking_number.strip()[:60],
+                postage=postage,
+                remarks=remarks.strip(),
+                registered_by=actor,
+                client_token=client_token or None,
+            )
+            if case is not None:
+                from garnizon.cases.models import CaseRecordAction
+                from garnizon.cases.services import _record
+
+                _record(
+                    case,
+                    actor,
+                    on_behalf,
+                    CaseRecordAction.DISPATCHED,
+                    _("Wysłano %(number)s do: %(addressee)s (%(channel)s)")
+                    % {
+                        "number": item.registration_number,
+                        "addressee": addressee_name,
+                        "channel": item.get_channel_display(),
+                    },
+                    document_ref=item.registration_number,
+                )
+            audit_record(
+                actor=actor,
+                action="create",
+                obj=item,
+                on_behalf_of=on_behalf,
+                details={"registration_number": item.registration_number, "channel": channel},
+            )
+    except IntegrityError:
+        if client_token:
+            existing = OutgoingItem.objects.filter(client_token=client_token).first()
+            if existing is not None:
+                return _same_registrar_or_conflict(existing, actor)
+        raise
+    return item
+
+
+def correspondent_create(
+    *,
+    actor: Person,
+    kind: str,
+    name: str,
+    street: str = "",
+    postal_code: str = "",
+    city: str = "",
+    country: str = "PL",
+    email: str = "",
+    phone: str = "",
+    edoreczenia_address: str = "",
+    tax_id: str = "",
+) -> Correspondent:
+    """Add a sender or addressee to the shared address book, validated field by field."""
+    if kind not in CorrespondentKind.values:
+        raise DomainError(_("Wybierz rodzaj kontrahenta."), field="kind")
+    name = (name or "").strip()
+    if not name:
+        raise DomainError(_("Podaj nazwę albo imię i nazwisko."), field="name")
+    edoreczenia_address = edoreczenia_address.strip().upper()
+    _validate_address(edoreczenia_address, "edoreczenia_address")
+    if kind == CorrespondentKind.PUBLIC_BODY and not edoreczenia_address:
+        raise DomainError(
+            _("Podmiot publiczny ma obowiązkowy adres do e-Doręczeń (od 1 stycznia 2026 r.)."),
+            field="edoreczenia_address",
+        )
+    postal_code = postal_code.strip()
+    if postal_code and country.upper() == "PL" and not _is_polish_postal_code(postal_code):
+        raise DomainError(_("Kod pocztowy ma postać 00-000."), field="postal_code")
+    correspondent = Correspondent(
+        kind=kind,
+        name=name[:300],
+        street=street.strip(),
+        postal_code=postal_code,
+        city=city.strip(),
+        country=(country or "PL").upper()[:2],
+        email=email.strip(),
+        phone=phone.strip(),
+        edoreczenia_address=edoreczenia_address,
+        tax_id=tax_id.strip(),
+        unit=actor.unit,
+    )
+    try:
+        correspondent.full_clean()
+    except ValidationError as exc:
+        field, messages = next(iter(exc.message_dict.items()))
+        raise DomainError(messages[0], field=field) from exc
+    with transaction.atomic():
+        correspondent.save()
+        audit_record(actor=actor, action="create", obj=correspondent)
+    return correspondent
+
+
+def _validate_address(value: str, field: str) -> None:
+    try:
+        validate_edoreczenia_address(value)
+    except ValidationError as exc:
+        raise DomainError(exc.messages[0], field=field) from exc
+
+
+def _is_polish_postal_code(value: str) -> bool:
+    return len(value) == 6 and value[2] == "-" and (value[:2] + value[3:]).isdigit()
+
+
+def _same_registrar_or_conflict(existing, actor: Person):
+    if existing.registered_by_id != actor.pk:
+        raise DomainError(_("Ten formularz został już wysłany przez inną osobę."), code="duplicate")
+    return existing
