@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import datetime
+from dataclasses import dataclass
+
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from garnizon.cases.models import Assignment
 from garnizon.cases.selectors import case_visibility_q
+from garnizon.common.paging import DEFAULT_PAGE_SIZE, Page, keyset_page
 from garnizon.org.access import Scope
 from garnizon.org.models import Person
 from garnizon.registry.models import Correspondent, IncomingItem, OutgoingItem
@@ -64,3 +69,91 @@ def correspondents_search(*, query: str = "") -> QuerySet[Correspondent]:
             | Q(tax_id=word)
         )
     return qs
+
+
+@dataclass
+class IncomingFilters:
+    """What the register list can be narrowed by (every field optional)."""
+
+    unit_id: int | None = None
+    year: int | None = None
+    channel: str = ""
+    kind: str = ""
+    cell_id: int | None = None
+    person_id: int | None = None
+    received_from: datetime.date | None = None
+    received_to: datetime.date | None = None
+    text: str = ""
+    without_case: bool = False
+    overdue: bool = False
+
+
+def incoming_register_page(
+    *,
+    person: Person,
+    filters: IncomingFilters | None = None,
+    before_id: int | None = None,
+    limit: int = DEFAULT_PAGE_SIZE,
+    scope: Scope | None = None,
+) -> Page[IncomingItem]:
+    """One page of the incoming register as `person` may see it, newest first."""
+    qs = incoming_visible_to(person, scope=scope)
+    qs = _apply_incoming_filters(qs, filters or IncomingFilters())
+    qs = qs.select_related("unit", "assigned_cell", "assigned_person", "case")
+    return keyset_page(qs, before_id=before_id, limit=limit)
+
+
+def _apply_incoming_filters(
+    qs: QuerySet[IncomingItem], f: IncomingFilters
+) -> QuerySet[IncomingItem]:
+    if f.unit_id:
+        qs = qs.filter(unit_id=f.unit_id)
+    if f.year:
+        qs = qs.filter(year=f.year)
+    if f.channel:
+        qs = qs.filter(channel=f.channel)
+    if f.kind:
+        qs = qs.filter(kind=f.kind)
+    if f.cell_id:
+        qs = qs.filter(assigned_cell_id=f.cell_id)
+    if f.person_id:
+        qs = qs.filter(assigned_person_id=f.person_id)
+    if f.received_from:
+        qs = qs.filter(received_at__date__gte=f.received_from)
+    if f.received_to:
+        qs = qs.filter(received_at__date__lte=f.received_to)
+    if f.without_case:
+        qs = qs.filter(case__isnull=True)
+    if f.overdue:
+        qs = qs.filter(due_date__lt=timezone.localdate(), case__isnull=True)
+    text = f.text.strip()
+    if text:
+        exact = Q(registration_number__iexact=text) | Q(letter_reference__iexact=text)
+        words = Q()
+        for word in text.split():
+            words &= Q(subject__icontains=word) | Q(sender_name__icontains=word)
+        qs = qs.filter(exact | words)
+    return qs
+
+
+def outgoing_register_page(
+    *,
+    person: Person,
+    before_id: int | None = None,
+    limit: int = DEFAULT_PAGE_SIZE,
+    channel: str = "",
+    text: str = "",
+    year: int | None = None,
+) -> Page[OutgoingItem]:
+    qs = outgoing_visible_to(person)
+    if channel:
+        qs = qs.filter(channel=channel)
+    if year:
+        qs = qs.filter(year=year)
+    for word in text.split():
+        qs = qs.filter(
+            Q(subject__icontains=word)
+            | Q(addressee_name__icontains=word)
+            | Q(registration_number__iexact=word)
+        )
+    return keyset_page(qs.select_related("unit", "case"), before_id=before_id, limit=limit)
