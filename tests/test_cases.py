@@ -251,7 +251,7 @@ def test_eight_concurrent_writers_get_gapless_unique_numbers():
             barrier.wait()
             for _ in range(per_writer):
                 open_case(g)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connections.close_all()
@@ -265,3 +265,31 @@ def test_eight_concurrent_writers_get_gapless_unique_numbers():
     numbers = sorted(Case.objects.values_list("number", flat=True))
     assert numbers == list(range(1, writers * per_writer + 1))
     assert Case.objects.values("sign").distinct().count() == writers * per_writer
+
+
+def test_my_work_and_the_commanders_overview_count_due_and_overdue_work(garrison):
+    from garnizon.cases.selectors import my_work, workload_by_cell
+
+    g = garrison
+    today = timezone.localdate()
+    overdue = open_case(g, subject="Zaległa")
+    Case.objects.filter(pk=overdue.pk).update(due_date=today - datetime.timedelta(days=2))
+    soon = open_case(g, subject="Pilna")
+    Case.objects.filter(pk=soon.pk).update(due_date=today + datetime.timedelta(days=1))
+    open_case(g, actor=g.people["kadry"], cell=g.cells["kwp_ii"],
+              classification=g.classes["101"], subject="Bez terminu")
+    item = incoming_item_register(
+        actor=g.people["clerk"], unit=g.kwp, subject="Przesyłka", channel=Channel.PAPER,
+        assigned_cell=g.cells["kwp_i_1"], assigned_person=g.people["handler"],
+    )
+    work = my_work(g.people["handler"])
+    assert [c.pk for c in work["cases"]] == [overdue.pk, soon.pk]
+    assert [i.pk for i in work["items"]] == [item.pk]
+
+    lines = {w.cell.symbol: w for w in workload_by_cell(g.people["commander"], soon_days=3)}
+    assert (lines["1"].active_cases, lines["1"].overdue_cases, lines["1"].due_soon_cases) == (
+        2, 1, 1)
+    assert lines["II"].active_cases == 1 and lines["II"].overdue_cases == 0
+    head_lines = {w.cell.symbol for w in workload_by_cell(g.people["head"], soon_days=3)}
+    assert head_lines == {"1"}
+    assert workload_by_cell(g.people["kmp_commander"], soon_days=3) == []
