@@ -200,7 +200,7 @@ def test_concurrent_double_submit_creates_one_entry():
         try:
             barrier.wait()
             results.append(register(g, client_token="same-form").pk)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connections.close_all()

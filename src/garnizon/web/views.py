@@ -1,8 +1,718 @@
+"""Staff UI views: parse the request, call a service or selector, render.
+
+No business rule lives here; `_call` maps the services' errors onto the form.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from garnizon.audit.services import audit_record
+from garnizon.cases import services as case_services
+from garnizon.cases.deadlines import compute_deadline, deadline_status
+from garnizon.cases.models import Case
+from garnizon.cases.selectors import (
+    CaseFilters,
+    case_list,
+    cases_page,
+    cases_visible_to,
+    workload_by_cell,
+)
+from garnizon.cases.selectors import (
+    my_work as my_work_selector,
+)
+from garnizon.common.errors import AccessDenied, DomainError, NotVisible
+from garnizon.jrwa.models import Classification
+from garnizon.org.access import REGISTERING_ROLES, Scope
+from garnizon.org.models import Cell, Unit
+from garnizon.registry import services as registry_services
+from garnizon.registry.models import Correspondent, IncomingItem
+from garnizon.registry.selectors import (
+    IncomingFilters,
+    correspondents_search,
+    incoming_register_page,
+    incoming_visible_to,
+    outgoing_register_page,
+    outgoing_visible_to,
+)
+from garnizon.web import forms as web_forms
+
+# --- helpers ----------
+
+
+def _call[T](form: forms.Form, service: Callable[..., T], **kwargs: Any) -> T | None:
+    """Run a service; put its refusal on the form (field or summary) instead of raising."""
+    try:
+        return service(**kwargs)
+    except NotVisible as exc:
+        raise Http404(str(exc.message)) from exc
+    except AccessDenied as exc:
+        form.add_error(None, str(exc.message))
+    except DomainError as exc:
+        field = exc.field if exc.field in form.fields else None
+        form.add_error(field, str(exc.message))
+    return None
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+def _date(value: str | None):
+    field = forms.DateField(required=False)
+    try:
+        return field.clean(value)
+    except forms.ValidationError:
+        return None
+
+
+def _registering_units(request: HttpRequest) -> Any:
+    scope = Scope.for_person(request.user)
+    if scope.is_garrison_wide(REGISTERING_ROLES):
+        return Unit.objects.filter(is_active=True)
+    return Unit.objects.filter(pk__in=scope.unit_ids(REGISTERING_ROLES))
+
+
+def _status(obj: Any) -> str:
+    return deadline_status(obj.due_date, timezone.localdate(), settings.GARNIZON_DUE_SOON_DAYS)
+
+
+def _correspondent_names() -> list[str]:
+    return list(Correspondent.objects.order_by("name").values_list("name", flat=True)[:500])
+
+
+# --- my work and overview ----------
 
 
 @login_required
 def my_work(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/my_work.html", {})
+    work = my_work_selector(request.user)
+    sections = {name: list(qs[:100]) for name, qs in work.items()}
+    for rows in (sections["items"], sections["cases"], sections["cell_inbox"]):
+        for row in rows:
+            row.status = _status(row)
+    return render(request, "web/my_work.html", sections)
+
+
+@login_required
+def overview(request: HttpRequest) -> HttpResponse:
+    lines = workload_by_cell(request.user, soon_days=settings.GARNIZON_DUE_SOON_DAYS)
+    overdue = cases_page(person=request.user, filters=CaseFilters(overdue=True), limit=100)
+    for case in overdue.rows:
+        case.status = _status(case)
+    return render(
+        request,
+        "web/overview.html",
+        {"lines": lines, "overdue": overdue.rows, "soon_days": settings.GARNIZON_DUE_SOON_DAYS},
+    )
+
+
+# --- incoming register ----------
+
+
+@login_required
+def incoming_list(request: HttpRequest) -> HttpResponse:
+    g = request.GET
+    filters = IncomingFilters(
+        unit_id=_int(g.get("unit")),
+        year=_int(g.get("year")),
+        channel=g.get("channel", ""),
+        kind=g.get("kind", ""),
+        cell_id=_int(g.get("cell")),
+        received_from=_date(g.get("from")),
+        received_to=_date(g.get("to")),
+        text=g.get("q", "")[:200],
+        without_case=g.get("without_case") == "1",
+        overdue=g.get("overdue") == "1",
+    )
+    page = incoming_register_page(
+        person=request.user, filters=filters, before_id=_int(g.get("cursor"))
+    )
+    for item in page.rows:
+        item.status = _status(item)
+    query = g.copy()
+    query.pop("cursor", None)
+    from garnizon.cases.deadlines import DeadlineKind
+    from garnizon.registry.models import Channel
+
+    return render(
+        request,
+        "web/incoming_list.html",
+        {
+            "page": page,
+            "filters": filters,
+            "query": query.urlencode(),
+            "channels": Channel.choices,
+            "kinds": DeadlineKind.choices,
+            "can_register": _registering_units(request).exists(),
+        },
+    )
+
+
+@login_required
+def incoming_new(request: HttpRequest) -> HttpResponse:
+    units = _registering_units(request)
+    if not units.exists():
+        raise Http404(_("Nie masz uprawnień do rejestrowania przesyłek."))
+    form = web_forms.IncomingItemForm(request.POST or None, units=units)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        sender = (
+            Correspondent.objects.filter(name=data["sender_name"]).first()
+            if data["sender_name"]
+            else None
+        )
+        item = _call(
+            form,
+            registry_services.incoming_item_register,
+            actor=request.user,
+            unit=data["unit"],
+            subject=data["subject"],
+            channel=data["channel"],
+            received_at=data["received_at"],
+            sender=sender,
+            sender_name=data["sender_name"],
+            letter_date=data["letter_date"],
+            letter_reference=data["letter_reference"],
+            attachments_count=data["attachments_count"],
+            kind=data["kind"],
+            assigned_cell=data["assigned_cell"],
+            paper_location=data["paper_location"],
+            remarks=data["remarks"],
+            is_restricted=data["is_restricted"],
+            client_token=data["client_token"],
+        )
+        if item is not None:
+            messages.success(
+                request, _("Zarejestrowano %(number)s.") % {"number": item.registration_number}
+            )
+            if "next" in request.POST:
+                return redirect("web:incoming_new")
+            return redirect("web:incoming_detail", item_id=item.pk)
+    return render(
+        request, "web/incoming_form.html", {"form": form, "correspondents": _correspondent_names()}
+    )
+
+
+@login_required
+def incoming_detail(request: HttpRequest, item_id: int) -> HttpResponse:
+    try:
+        item = registry_services.incoming_item_get_for_view(actor=request.user, item_id=item_id)
+    except NotVisible as exc:
+        raise Http404(str(exc.message)) from exc
+    item.status = _status(item)
+    scope = Scope.for_person(request.user)
+    open_cells = Cell.objects.filter(unit_id=item.unit_id, is_active=True)
+    open_cells = open_cells.filter(
+        pk__in=[c.pk for c in open_cells if case_services.can_work_in_cell(scope, c)]
+    )
+    return render(
+        request,
+        "web/incoming_detail.html",
+        {
+            "item": item,
+            "assignments": item.assignments.select_related(
+                "to_cell", "to_person", "assigned_by", "on_behalf_of"
+            ),
+            "assign_form": web_forms.AssignForm(
+                unit_id=item.unit_id, initial={"to_cell": item.assigned_cell_id}
+            ),
+            "open_form": web_forms.CaseOpenForm(cells=open_cells) if open_cells else None,
+        },
+    )
+
+
+@login_required
+@require_POST
+def incoming_assign(request: HttpRequest, item_id: int) -> HttpResponse:
+    item = _visible_item(request, item_id)
+    form = web_forms.AssignForm(request.POST, unit_id=item.unit_id)
+    if form.is_valid():
+        d = form.cleaned_data
+        if _call(
+            form,
+            case_services.assign,
+            actor=request.user,
+            incoming_item=item,
+            to_cell=d["to_cell"],
+            to_person=d["to_person"],
+            method=d["method"] or None,
+            deadline=d["deadline"],
+            note=d["note"],
+        ):
+            messages.success(request, _("Zadekretowano."))
+            return redirect("web:incoming_detail", item_id=item.pk)
+    return _form_error_page(
+        request, form, _("Dekretacja przesyłki %(n)s") % {"n": item.registration_number}
+    )
+
+
+@login_required
+@require_POST
+def incoming_open_case(request: HttpRequest, item_id: int) -> HttpResponse:
+    item = _visible_item(request, item_id)
+    form = web_forms.CaseOpenForm(request.POST, cells=Cell.objects.filter(unit_id=item.unit_id))
+    if form.is_valid():
+        d = form.cleaned_data
+        case = _call(
+            form,
+            case_services.case_open,
+            actor=request.user,
+            cell=d["cell"],
+            classification=d["classification"],
+            subject=d["subject"],
+            incoming_item=item,
+            kind=d["kind"] or None,
+            client_token=d["client_token"],
+        )
+        if case is not None:
+            messages.success(request, _("Założono sprawę %(sign)s.") % {"sign": case.sign})
+            return redirect("web:case_detail", case_id=case.pk)
+    return _form_error_page(
+        request, form, _("Założenie sprawy z przesyłki %(n)s") % {"n": item.registration_number}
+    )
+
+
+def _visible_item(request: HttpRequest, item_id: int) -> IncomingItem:
+    item = incoming_visible_to(request.user).filter(pk=item_id).first()
+    if item is None:
+        raise Http404(_("Nie ma takiej przesyłki albo nie masz do niej dostępu."))
+    return item
+
+
+def _form_error_page(request: HttpRequest, form: forms.Form, title: str) -> HttpResponse:
+    return render(request, "web/form_errors.html", {"form": form, "title": title}, status=400)
+
+
+# --- outgoing register ----------
+
+
+@login_required
+def outgoing_list(request: HttpRequest) -> HttpResponse:
+    g = request.GET
+    page = outgoing_register_page(
+        person=request.user,
+        before_id=_int(g.get("cursor")),
+        channel=g.get("channel", ""),
+        text=g.get("q", "")[:200],
+        year=_int(g.get("year")),
+    )
+    query = g.copy()
+    query.pop("cursor", None)
+    from garnizon.registry.models import Channel
+
+    return render(
+        request,
+        "web/outgoing_list.html",
+        {"page": page, "query": query.urlencode(), "channels": Channel.choices},
+    )
+
+
+@login_required
+def outgoing_new(request: HttpRequest) -> HttpResponse:
+    scope = Scope.for_person(request.user)
+    units = Unit.objects.filter(
+        Q(pk__in=scope.unit_ids(REGISTERING_ROLES))
+        | Q(pk__in=[g.position.cell.unit_id for g in scope.grants])
+    )
+    form = web_forms.OutgoingItemForm(
+        request.POST or None, units=units, initial={"case_sign": request.GET.get("case", "")}
+    )
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        case = None
+        if d["case_sign"]:
+            case = cases_visible_to(request.user).filter(sign=d["case_sign"].strip()).first()
+            if case is None:
+                form.add_error(
+                    "case_sign", _("Nie ma takiej sprawy albo nie masz do niej dostępu.")
+                )
+        addressee = Correspondent.objects.filter(name=d["addressee_name"]).first()
+        if not form.errors:
+            item = _call(
+                form,
+                registry_services.outgoing_item_register,
+                actor=request.user,
+                unit=d["unit"],
+                subject=d["subject"],
+                channel=d["channel"],
+                addressee=addressee,
+                addressee_name=d["addressee_name"],
+                address=d["address"],
+                edoreczenia_address=d["edoreczenia_address"],
+                case=case,
+                sent_on=d["sent_on"],
+                priority=d["priority"],
+                registered_mail=d["registered_mail"],
+                return_receipt=d["return_receipt"],
+                tracking_number=d["tracking_number"],
+                postage=d["postage"],
+                remarks=d["remarks"],
+                client_token=d["client_token"],
+            )
+            if item is not None:
+                messages.success(
+                    request,
+                    _("Zarejestrowano wysyłkę %(number)s.") % {"number": item.registration_number},
+                )
+                if case is not None:
+                    return redirect("web:case_detail", case_id=case.pk)
+                return redirect("web:outgoing_list")
+    return render(
+        request, "web/outgoing_form.html", {"form": form, "correspondents": _correspondent_names()}
+    )
+
+
+@login_required
+def outgoing_detail(request: HttpRequest, item_id: int) -> HttpResponse:
+    item = (
+        outgoing_visible_to(request.user).select_related("case", "unit").filter(pk=item_id).first()
+    )
+    if item is None:
+        raise Http404(_("Nie ma takiej wysyłki albo nie masz do niej dostępu."))
+    audit_record(actor=request.user, action="view", obj=item)
+    return render(request, "web/outgoing_detail.html", {"item": item})
+
+
+# --- cases ----------
+
+
+@login_required
+def case_search(request: HttpRequest) -> HttpResponse:
+    g = request.GET
+    filters = CaseFilters(
+        cell_id=_int(g.get("cell")),
+        classification_id=_int(g.get("classification")),
+        year=_int(g.get("year")),
+        state=g.get("state", ""),
+        text=g.get("q", "")[:200],
+        overdue=g.get("overdue") == "1",
+    )
+    if filters.text and (
+        exact := cases_visible_to(request.user).filter(sign__iexact=filters.text.strip()).first()
+    ):
+        return redirect("web:case_detail", case_id=exact.pk)
+    page = cases_page(person=request.user, filters=filters, before_id=_int(g.get("cursor")))
+    for case in page.rows:
+        case.status = _status(case)
+    query = g.copy()
+    query.pop("cursor", None)
+    from garnizon.cases.models import CaseState
+
+    scope = Scope.for_person(request.user)
+    return render(
+        request,
+        "web/case_list.html",
+        {
+            "page": page,
+            "filters": filters,
+            "query": query.urlencode(),
+            "states": CaseState.choices,
+            "cells": scope.visible_cells().select_related("unit"),
+            "classes": Classification.objects.filter(is_terminal=True, scheme__is_active=True),
+        },
+    )
+
+
+@login_required
+def case_new(request: HttpRequest) -> HttpResponse:
+    scope = Scope.for_person(request.user)
+    cells = Cell.objects.filter(is_active=True).select_related("unit")
+    cells = cells.filter(
+        pk__in=[
+            c.pk
+            for c in scope.visible_cells().select_related("unit")
+            if case_services.can_work_in_cell(scope, c)
+        ]
+    )
+    form = web_forms.CaseOpenForm(request.POST or None, cells=cells)
+    form.fields["subject"].required = True
+    form.fields["subject"].help_text = ""
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        case = _call(
+            form,
+            case_services.case_open,
+            actor=request.user,
+            cell=d["cell"],
+            classification=d["classification"],
+            subject=d["subject"],
+            kind=d["kind"] or None,
+            client_token=d["client_token"],
+        )
+        if case is not None:
+            messages.success(request, _("Założono sprawę %(sign)s.") % {"sign": case.sign})
+            return redirect("web:case_detail", case_id=case.pk)
+    return render(request, "web/case_form.html", {"form": form})
+
+
+@login_required
+def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
+    try:
+        case = case_services.case_get_for_view(actor=request.user, case_id=case_id)
+    except NotVisible as exc:
+        raise Http404(str(exc.message)) from exc
+    case.status = _status(case)
+    scope = Scope.for_person(request.user)
+    can_manage = case_services.can_manage_case(scope, case)
+    return render(
+        request,
+        "web/case_detail.html",
+        {
+            "case": case,
+            "record": case.record.select_related("actor", "on_behalf_of"),
+            "items": case.incoming_items.all(),
+            "outgoing": case.outgoing_items.all(),
+            "shares": case.shares.select_related("person", "cell"),
+            "can_manage": can_manage,
+            "assign_form": web_forms.AssignForm(
+                unit_id=case.unit_id, initial={"to_cell": case.cell_id}
+            ),
+            "state_form": web_forms.CaseStateForm(),
+            "share_form": web_forms.CaseShareForm(unit_id=case.unit_id),
+            "kind_form": web_forms.CaseKindForm(initial={"kind": case.kind}),
+        },
+    )
+
+
+def _case_action(
+    request: HttpRequest,
+    case_id: int,
+    form_class: type[forms.Form],
+    title: str,
+    run: Callable[[forms.Form, Case], Any],
+    done: str,
+    **form_kwargs: Any,
+) -> HttpResponse:
+    case = cases_visible_to(request.user).filter(pk=case_id).first()
+    if case is None:
+        raise Http404(_("Nie ma takiej sprawy albo nie masz do niej dostępu."))
+    if form_class in (web_forms.AssignForm, web_forms.CaseShareForm):
+        form_kwargs["unit_id"] = case.unit_id
+    form = form_class(request.POST, **form_kwargs)
+    if form.is_valid() and run(form, case) is not None:
+        messages.success(request, done)
+        return redirect("web:case_detail", case_id=case.pk)
+    return _form_error_page(request, form, f"{title} {case.sign}")
+
+
+@login_required
+@require_POST
+def case_assign(request: HttpRequest, case_id: int) -> HttpResponse:
+    def run(form: forms.Form, case: Case) -> Any:
+        d = form.cleaned_data
+        return _call(
+            form,
+            case_services.assign,
+            actor=request.user,
+            case=case,
+            to_cell=d["to_cell"],
+            to_person=d["to_person"],
+            method=d["method"] or None,
+            deadline=d["deadline"],
+            note=d["note"],
+        )
+
+    return _case_action(
+        request, case_id, web_forms.AssignForm, _("Dekretacja sprawy"), run, _("Zadekretowano.")
+    )
+
+
+@login_required
+@require_POST
+def case_state(request: HttpRequest, case_id: int) -> HttpResponse:
+    def run(form: forms.Form, case: Case) -> Any:
+        d = form.cleaned_data
+        return _call(
+            form,
+            case_services.case_change_state,
+            actor=request.user,
+            case=case,
+            new_state=d["new_state"],
+            reason=d["reason"],
+        )
+
+    return _case_action(
+        request,
+        case_id,
+        web_forms.CaseStateForm,
+        _("Zmiana stanu sprawy"),
+        run,
+        _("Zmieniono stan sprawy."),
+    )
+
+
+@login_required
+@require_POST
+def case_share(request: HttpRequest, case_id: int) -> HttpResponse:
+    def run(form: forms.Form, case: Case) -> Any:
+        d = form.cleaned_data
+        return _call(
+            form,
+            case_services.case_share,
+            actor=request.user,
+            case=case,
+            person=d["person"],
+            cell=d["cell"],
+            valid_to=d["valid_to"],
+        )
+
+    return _case_action(
+        request,
+        case_id,
+        web_forms.CaseShareForm,
+        _("Udostępnienie sprawy"),
+        run,
+        _("Udostępniono sprawę."),
+    )
+
+
+@login_required
+@require_POST
+def case_kind(request: HttpRequest, case_id: int) -> HttpResponse:
+    def run(form: forms.Form, case: Case) -> Any:
+        return _call(
+            form,
+            case_services.case_set_kind,
+            actor=request.user,
+            case=case,
+            kind=form.cleaned_data["kind"],
+        )
+
+    return _case_action(
+        request,
+        case_id,
+        web_forms.CaseKindForm,
+        _("Rodzaj sprawy"),
+        run,
+        _("Zmieniono rodzaj sprawy i przeliczono termin."),
+    )
+
+
+@login_required
+def case_list_export(request: HttpRequest) -> HttpResponse:
+    """The case list (spis spraw) of one cell, JRWA class and year: HTML, CSV or PDF."""
+    g = request.GET
+    cell = get_object_or_404(Cell.objects.select_related("unit"), pk=_int(g.get("cell")) or 0)
+    classification = get_object_or_404(
+        Classification.objects.select_related("scheme"), pk=_int(g.get("classification")) or 0
+    )
+    year = _int(g.get("year")) or timezone.localdate().year
+    rows = list(
+        case_list(
+            person=request.user, cell_id=cell.pk, classification_id=classification.pk, year=year
+        )
+    )
+    fmt = g.get("format", "html")
+    context = {
+        "cell": cell,
+        "classification": classification,
+        "year": year,
+        "rows": rows,
+        "designation": cell.designation(year),
+        "generated": timezone.localtime(),
+    }
+    audit_record(
+        actor=request.user,
+        action="export",
+        object_type="cases.caselist",
+        object_id=f"{cell.pk}:{classification.symbol}:{year}",
+        object_repr=f"{cell.designation(year)}.{classification.symbol} {year}",
+        unit_id=cell.unit_id,
+        details={"format": fmt, "rows": len(rows)},
+    )
+    filename = f"spis-spraw-{cell.designation(year)}-{classification.symbol}-{year}"
+    if fmt == "csv":
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+        response.write("\ufeff")
+        writer = csv.writer(response, delimiter=";")
+        writer.writerow(
+            [
+                _("Lp."),
+                _("Znak sprawy"),
+                _("Sprawa"),
+                _("Od kogo wpłynęła"),
+                _("Znak pisma"),
+                _("Data pisma"),
+                _("Data wszczęcia"),
+                _("Data ostatecznego załatwienia"),
+                _("Uwagi"),
+            ]
+        )
+        for case in rows:
+            first = case.incoming_items.order_by("received_at").first()
+            writer.writerow(
+                [
+                    case.number,
+                    case.sign,
+                    case.subject,
+                    case.correspondent_name or _("brak danych"),
+                    (first.letter_reference if first else "") or "",
+                    first.letter_date.strftime("%d.%m.%Y") if first and first.letter_date else "",
+                    case.opened_on.strftime("%d.%m.%Y"),
+                    case.closed_on.strftime("%d.%m.%Y") if case.closed_on else "",
+                    case.remarks,
+                ]
+            )
+        return response
+    if fmt == "pdf":
+        from weasyprint import HTML
+
+        html = render_to_string("web/case_list_pdf.html", context, request=request)
+        pdf = HTML(string=html, base_url=request.build_absolute_uri("/")).write_pdf()
+        response = HttpResponse(pdf, content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{filename}.pdf"'
+        return response
+    return render(request, "web/case_list_export.html", context)
+
+
+# --- address book and deadlines ----------
+
+
+@login_required
+def correspondent_list(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "")[:200]
+    rows = list(correspondents_search(query=q)[:200])
+    return render(request, "web/correspondent_list.html", {"rows": rows, "q": q})
+
+
+@login_required
+def correspondent_new(request: HttpRequest) -> HttpResponse:
+    form = web_forms.CorrespondentForm(request.POST or None)
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and _call(
+            form, registry_services.correspondent_create, actor=request.user, **form.cleaned_data
+        )
+    ):
+        messages.success(request, _("Dodano do książki adresowej."))
+        return redirect("web:correspondent_list")
+    return render(request, "web/correspondent_form.html", {"form": form})
+
+
+@login_required
+def deadline_calculator(request: HttpRequest) -> HttpResponse:
+    form = web_forms.DeadlineForm(request.GET or None)
+    result = None
+    if request.GET and form.is_valid():
+        result = compute_deadline(form.cleaned_data["kind"], form.cleaned_data["start"])
+    return render(request, "web/deadline.html", {"form": form, "result": result})

@@ -1,0 +1,230 @@
+"""Staff UI forms. They parse and present input; the services decide what is allowed."""
+
+from __future__ import annotations
+
+import uuid
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from garnizon.cases.deadlines import DeadlineKind
+from garnizon.cases.models import AssignmentMethod, CaseState
+from garnizon.jrwa.models import Classification
+from garnizon.org.models import Cell, Person, Position, Unit
+from garnizon.registry.models import Channel, CorrespondentKind
+
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class PersonChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Person) -> str:  # type: ignore[override]
+        return obj.get_full_name() or obj.username
+
+
+def people_in_cells(cells) -> forms.models.QuerySet:
+    return Person.objects.filter(
+        pk__in=Position.objects.active().filter(cell__in=cells).values("person_id"), is_active=True
+    ).order_by("last_name", "first_name")
+
+
+class IncomingItemForm(forms.Form):
+    """Registration in as few keystrokes as possible: the first field has focus,
+    everything but the subject has a sensible default, Enter saves and opens a
+    blank form for the next letter."""
+
+    client_token = forms.CharField(widget=forms.HiddenInput)
+    unit = forms.ModelChoiceField(label=_("Jednostka"), queryset=Unit.objects.none())
+    channel = forms.ChoiceField(label=_("Kanał"), choices=Channel.choices, initial=Channel.PAPER)
+    sender_name = forms.CharField(
+        label=_("Nadawca"),
+        required=False,
+        max_length=300,
+        widget=forms.TextInput(attrs={"list": "correspondents", "autocomplete": "off"}),
+        help_text=_("Puste pole zostanie zapisane jako „brak danych”."),
+    )
+    subject = forms.CharField(label=_("Dotyczy"), max_length=500)
+    letter_date = forms.DateField(label=_("Data pisma"), required=False, widget=DATE_INPUT)
+    letter_reference = forms.CharField(label=_("Znak pisma"), required=False, max_length=100)
+    attachments_count = forms.IntegerField(
+        label=_("Liczba załączników"), required=False, min_value=0, max_value=10000
+    )
+    kind = forms.ChoiceField(
+        label=_("Rodzaj sprawy (termin ustawowy)"),
+        choices=DeadlineKind.choices,
+        initial=DeadlineKind.NONE,
+    )
+    assigned_cell = forms.ModelChoiceField(
+        label=_("Przekaż do komórki"), queryset=Cell.objects.none(), required=False
+    )
+    received_at = forms.DateTimeField(
+        label=_("Data i godzina wpływu"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text=_("Puste: teraz."),
+    )
+    paper_location = forms.CharField(
+        label=_("Miejsce przechowywania oryginału"), required=False, max_length=200
+    )
+    remarks = forms.CharField(
+        label=_("Uwagi"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    is_restricted = forms.BooleanField(
+        label=_("Dostęp ograniczony (np. sygnalista)"), required=False
+    )
+
+    def __init__(self, *args, units, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].queryset = units
+        unit_ids = list(units.values_list("pk", flat=True))
+        if len(unit_ids) == 1:
+            self.fields["unit"].initial = unit_ids[0]
+            self.fields["unit"].widget = forms.HiddenInput()
+        self.fields["assigned_cell"].queryset = Cell.objects.filter(
+            unit_id__in=unit_ids, is_active=True
+        ).select_related("unit", "parent")
+        self.fields["subject"].widget.attrs["autofocus"] = True
+        if not self.is_bound:
+            self.initial.setdefault("client_token", uuid.uuid4().hex)
+
+    def clean_received_at(self):
+        value = self.cleaned_data.get("received_at")
+        if value and value > timezone.now() + timezone.timedelta(minutes=5):
+            raise forms.ValidationError(_("Data wpływu nie może być z przyszłości."))
+        return value
+
+
+class OutgoingItemForm(forms.Form):
+    client_token = forms.CharField(widget=forms.HiddenInput)
+    unit = forms.ModelChoiceField(label=_("Jednostka"), queryset=Unit.objects.none())
+    case_sign = forms.CharField(label=_("Znak sprawy"), required=False, max_length=100)
+    channel = forms.ChoiceField(label=_("Kanał"), choices=Channel.choices, initial=Channel.PAPER)
+    addressee_name = forms.CharField(
+        label=_("Adresat"),
+        max_length=300,
+        widget=forms.TextInput(attrs={"list": "correspondents", "autocomplete": "off"}),
+    )
+    address = forms.CharField(label=_("Adres pocztowy"), required=False, max_length=400)
+    edoreczenia_address = forms.CharField(
+        label=_("Adres do e-Doręczeń"),
+        required=False,
+        max_length=40,
+        help_text=_("Postać: AE:PL-12345-67890-ABCDE-12"),
+    )
+    subject = forms.CharField(label=_("Dotyczy"), max_length=500)
+    sent_on = forms.DateField(label=_("Data wysłania"), required=False, widget=DATE_INPUT)
+    priority = forms.BooleanField(label=_("Priorytet"), required=False)
+    registered_mail = forms.BooleanField(label=_("Polecony"), required=False)
+    return_receipt = forms.BooleanField(label=_("Za potwierdzeniem odbioru"), required=False)
+    tracking_number = forms.CharField(label=_("Numer nadawczy"), required=False, max_length=60)
+    postage = forms.DecimalField(
+        label=_("Opłata (zł)"), required=False, min_value=0, max_digits=8, decimal_places=2
+    )
+    remarks = forms.CharField(
+        label=_("Uwagi"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args, units, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].queryset = units
+        if units.count() == 1:
+            self.fields["unit"].initial = units.first().pk
+            self.fields["unit"].widget = forms.HiddenInput()
+        if not self.is_bound:
+            self.initial.setdefault("client_token", uuid.uuid4().hex)
+
+
+class CaseOpenForm(forms.Form):
+    client_token = forms.CharField(widget=forms.HiddenInput)
+    cell = forms.ModelChoiceField(label=_("Komórka"), queryset=Cell.objects.none())
+    classification = forms.ModelChoiceField(
+        label=_("Klasa JRWA"), queryset=Classification.objects.none()
+    )
+    subject = forms.CharField(
+        label=_("Tytuł sprawy"),
+        max_length=500,
+        required=False,
+        help_text=_("Puste: tytuł przesyłki."),
+    )
+    kind = forms.ChoiceField(
+        label=_("Rodzaj sprawy (termin ustawowy)"),
+        required=False,
+        choices=[("", _("jak w przesyłce")), *list(DeadlineKind.choices)],
+    )
+
+    def __init__(self, *args, cells, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["cell"].queryset = cells
+        if cells.count() == 1:
+            self.fields["cell"].initial = cells.first().pk
+        self.fields["classification"].queryset = (
+            Classification.objects.filter(scheme__is_active=True, is_terminal=True)
+            .select_related("scheme")
+            .order_by("symbol")
+        )
+        if not self.is_bound:
+            self.initial.setdefault("client_token", uuid.uuid4().hex)
+
+
+class AssignForm(forms.Form):
+    to_cell = forms.ModelChoiceField(label=_("Komórka"), queryset=Cell.objects.none())
+    to_person = PersonChoiceField(label=_("Osoba"), queryset=Person.objects.none(), required=False)
+    method = forms.ChoiceField(
+        label=_("Sposób załatwienia"),
+        required=False,
+        choices=[("", _("bez zmian / domyślny")), *list(AssignmentMethod.choices)],
+    )
+    deadline = forms.DateField(label=_("Termin"), required=False, widget=DATE_INPUT)
+    note = forms.CharField(
+        label=_("Polecenie"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args, unit_id: int, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        cells = Cell.objects.filter(unit_id=unit_id, is_active=True).select_related("unit")
+        self.fields["to_cell"].queryset = cells
+        self.fields["to_person"].queryset = people_in_cells(cells)
+
+
+class CaseStateForm(forms.Form):
+    new_state = forms.ChoiceField(label=_("Nowy stan"), choices=CaseState.choices)
+    reason = forms.CharField(label=_("Powód"), required=False, max_length=500)
+
+
+class CaseShareForm(forms.Form):
+    person = PersonChoiceField(label=_("Osoba"), queryset=Person.objects.none(), required=False)
+    cell = forms.ModelChoiceField(
+        label=_("albo komórka"), queryset=Cell.objects.none(), required=False
+    )
+    valid_to = forms.DateField(label=_("Do dnia"), required=False, widget=DATE_INPUT)
+
+    def __init__(self, *args, unit_id: int, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["person"].queryset = Person.objects.filter(is_active=True, unit_id=unit_id)
+        self.fields["cell"].queryset = Cell.objects.filter(unit_id=unit_id).select_related("unit")
+
+
+class CaseKindForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Rodzaj sprawy"), choices=DeadlineKind.choices)
+
+
+class CorrespondentForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Rodzaj"), choices=CorrespondentKind.choices)
+    name = forms.CharField(label=_("Nazwa lub imię i nazwisko"), max_length=300)
+    street = forms.CharField(label=_("Ulica i numer"), required=False, max_length=200)
+    postal_code = forms.CharField(label=_("Kod pocztowy"), required=False, max_length=12)
+    city = forms.CharField(label=_("Miejscowość"), required=False, max_length=100)
+    email = forms.EmailField(label=_("E-mail"), required=False)
+    phone = forms.CharField(label=_("Telefon"), required=False, max_length=40)
+    edoreczenia_address = forms.CharField(
+        label=_("Adres do e-Doręczeń"),
+        required=False,
+        max_length=40,
+        help_text=_("Postać: AE:PL-12345-67890-ABCDE-12"),
+    )
+    tax_id = forms.CharField(label=_("NIP"), required=False, max_length=20)
+
+
+class DeadlineForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Rodzaj sprawy"), choices=DeadlineKind.choices)
+    start = forms.DateField(label=_("Data zdarzenia (np. wpływu)"), widget=DATE_INPUT)

@@ -1,0 +1,235 @@
+"""The staff web UI: pages, forms, and the permission matrix for every view and role."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from garnizon.audit.models import AuditEntry
+from garnizon.cases.models import Case, CaseState
+from garnizon.cases.services import case_open
+from garnizon.registry.models import Channel, IncomingItem
+from garnizon.registry.services import incoming_item_register, outgoing_item_register
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ["clerk", "handler", "handler2", "head", "commander", "archivist", "admin", "auditor",
+         "kadry", "kmp_clerk", "kmp_handler", "kmp_commander"]
+
+
+@pytest.fixture
+def world(garrison):
+    g = garrison
+    item = incoming_item_register(
+        actor=g.people["clerk"], unit=g.kwp, subject="Skarga na hałas", channel=Channel.PAPER,
+        assigned_cell=g.cells["kwp_i_1"], sender_name="Jan Kowalski",
+    )
+    case = case_open(actor=g.people["handler"], cell=g.cells["kwp_i_1"],
+                     classification=g.classes["052"], subject="Skarga na hałas")
+    outgoing = outgoing_item_register(
+        actor=g.people["clerk"], unit=g.kwp, subject="Zawiadomienie", channel=Channel.EMAIL,
+        addressee_name="Jan Kowalski",
+    )
+    return {"g": g, "item": item, "case": case, "outgoing": outgoing}
+
+
+def client_for(person) -> Client:  # noqa: ANN001
+    client = Client()
+    assert client.login(username=person.username, password=PASSWORD)
+    return client
+
+
+def _pages(world) -> dict[str, str]:  # noqa: ANN001
+    g = world["g"]
+    return {
+        "my_work": reverse("web:my_work"),
+        "overview": reverse("web:overview"),
+        "incoming_list": reverse("web:incoming_list"),
+        "incoming_new": reverse("web:incoming_new"),
+        "incoming_detail": reverse("web:incoming_detail", args=[world["item"].pk]),
+        "outgoing_list": reverse("web:outgoing_list"),
+        "outgoing_new": reverse("web:outgoing_new"),
+        "outgoing_detail": reverse("web:outgoing_detail", args=[world["outgoing"].pk]),
+        "case_search": reverse("web:case_search"),
+        "case_new": reverse("web:case_new"),
+        "case_detail": reverse("web:case_detail", args=[world["case"].pk]),
+        "case_list_export": reverse("web:case_list_export")
+        + f"?cell={g.cells['kwp_i_1'].pk}&classification={g.classes['052'].pk}",
+        "correspondent_list": reverse("web:correspondent_list"),
+        "correspondent_new": reverse("web:correspondent_new"),
+        "deadline_calculator": reverse("web:deadline_calculator"),
+    }
+
+
+# Expected status of every page for every role. 404, not 403, for what a role
+# may not see, so the existence of an item or case does not leak.
+EVERYONE = dict.fromkeys(ROLES, 200)
+MATRIX: dict[str, dict[str, int]] = {
+    "my_work": EVERYONE,
+    "overview": EVERYONE,
+    "incoming_list": EVERYONE,
+    "incoming_new": {**dict.fromkeys(ROLES, 404), "clerk": 200, "head": 200, "commander": 200,
+                     "kmp_clerk": 200, "kmp_commander": 200},
+    "incoming_detail": {**dict.fromkeys(ROLES, 404), "clerk": 200, "handler": 200,
+                        "handler2": 200, "head": 200, "commander": 200, "archivist": 200},
+    "outgoing_list": EVERYONE,
+    "outgoing_new": EVERYONE,
+    "outgoing_detail": {**dict.fromkeys(ROLES, 404), "clerk": 200, "commander": 200,
+                        "archivist": 200},
+    "case_search": EVERYONE,
+    "case_new": EVERYONE,
+    "case_detail": {**dict.fromkeys(ROLES, 404), "handler": 200, "handler2": 200, "head": 200,
+                    "commander": 200, "archivist": 200},
+    "case_list_export": EVERYONE,
+    "correspondent_list": EVERYONE,
+    "correspondent_new": EVERYONE,
+    "deadline_calculator": EVERYONE,
+}
+CASE_LIST_SHOWS_CASE = {"handler", "handler2", "head", "commander", "archivist"}
+
+
+def test_the_matrix_covers_every_page(world):
+    from garnizon.web.urls import urlpatterns
+
+    names = {p.name for p in urlpatterns} - {"login", "logout"}
+    post_only = {"incoming_assign", "incoming_open_case", "case_assign", "case_state",
+                 "case_share", "case_kind"}
+    assert names - post_only == set(MATRIX) == set(_pages(world))
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_permission_matrix_for_every_page(world, role):
+    client = client_for(world["g"].people[role])
+    got = {name: client.get(url).status_code for name, url in _pages(world).items()}
+    expected = {name: MATRIX[name][role] for name in got}
+    assert got == expected
+    listing = client.get(_pages(world)["case_list_export"]).content.decode()
+    assert (world["case"].sign in listing) == (role in CASE_LIST_SHOWS_CASE)
+
+
+def test_anonymous_users_are_sent_to_log_in(world):
+    client = Client()
+    for url in _pages(world).values():
+        response = client.get(url)
+        assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def test_the_register_shows_only_what_a_user_may_see(world):
+    g = world["g"]
+    hidden = incoming_item_register(actor=g.people["clerk"], unit=g.kwp, subject="Kadrowa",
+                                    channel=Channel.PAPER, assigned_cell=g.cells["kwp_ii"])
+    page = client_for(g.people["handler"]).get(reverse("web:incoming_list")).content.decode()
+    assert world["item"].registration_number in page
+    assert hidden.registration_number not in page
+    assert "brak danych" not in page or "Jan Kowalski" in page
+
+
+def test_registering_an_item_from_the_form_and_going_on_to_the_next(world):
+    g = world["g"]
+    client = client_for(g.people["clerk"])
+    form_page = client.get(reverse("web:incoming_new")).content.decode()
+    assert "autofocus" in form_page
+    token = form_page.split('name="client_token" value="')[1].split('"')[0]
+    data = {"client_token": token, "unit": g.kwp.pk, "channel": Channel.EMAIL,
+            "subject": "Wniosek o informację publiczną", "kind": "public_information",
+            "sender_name": "", "next": "1"}
+    response = client.post(reverse("web:incoming_new"), data)
+    assert response.status_code == 302 and response["Location"] == reverse("web:incoming_new")
+    item = IncomingItem.objects.get(subject="Wniosek o informację publiczną")
+    assert item.due_date is not None and "art. 13" in item.deadline_basis
+    # The same form sent again (double click, back button) creates nothing new.
+    client.post(reverse("web:incoming_new"), data)
+    assert IncomingItem.objects.filter(subject="Wniosek o informację publiczną").count() == 1
+    detail = client.get(reverse("web:incoming_detail", args=[item.pk])).content.decode()
+    assert "brak danych" in detail  # no sender, no letter date
+    assert item.deadline_explanation.split(",")[0] in detail
+
+
+def test_form_errors_are_summarised_in_polish_and_nothing_is_saved(world):
+    g = world["g"]
+    client = client_for(g.people["clerk"])
+    response = client.post(reverse("web:incoming_new"), {
+        "client_token": "t1", "unit": g.kwp.pk, "channel": "pigeon", "subject": "",
+        "kind": "none", "letter_date": "2999-01-01",
+    })
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert 'class="error-summary"' in body and "Popraw błędy" in body
+    assert 'href="#id_subject"' in body
+    response = client.post(reverse("web:incoming_new"), {
+        "client_token": "t2", "unit": g.kwp.pk, "channel": "paper", "subject": "X",
+        "kind": "none", "letter_date": "2999-01-01",
+    })
+    assert "Data pisma nie może być późniejsza" in response.content.decode()
+    assert IncomingItem.objects.count() == 1  # only the fixture's item
+
+
+def test_opening_a_case_from_an_item_and_the_case_page(world):
+    g = world["g"]
+    client = client_for(g.people["handler"])
+    response = client.post(reverse("web:incoming_open_case", args=[world["item"].pk]), {
+        "client_token": "c1", "cell": g.cells["kwp_i_1"].pk,
+        "classification": g.classes["052"].pk, "subject": "", "kind": "complaint",
+    })
+    assert response.status_code == 302
+    case = Case.objects.get(incoming_items=world["item"])
+    page = client.get(response["Location"]).content.decode()
+    assert case.sign in page and "Metryka sprawy" in page and "art. 237" in page
+    assert AuditEntry.objects.filter(action="view", object_id=str(case.pk)).exists()
+
+
+def test_case_actions_from_the_case_page(world):
+    g = world["g"]
+    case = world["case"]
+    client = client_for(g.people["handler"])
+    response = client.post(reverse("web:case_state", args=[case.pk]),
+                           {"new_state": CaseState.SUSPENDED, "reason": ""})
+    assert response.status_code == 400 and "Podaj powód" in response.content.decode()
+    response = client.post(reverse("web:case_state", args=[case.pk]),
+                           {"new_state": CaseState.CLOSED, "reason": ""})
+    assert response.status_code == 302
+    case.refresh_from_db()
+    assert case.state == CaseState.CLOSED and case.closed_on == timezone.localdate()
+    # Someone who cannot see the case gets a 404, not a form naming it.
+    response = client_for(g.people["kadry"]).post(
+        reverse("web:case_state", args=[case.pk]), {"new_state": CaseState.REOPENED})
+    assert response.status_code == 404
+    assert case.sign not in response.content.decode()
+
+
+def test_case_list_exports_as_csv_and_pdf(world):
+    g = world["g"]
+    client = client_for(g.people["head"])
+    base = _pages(world)["case_list_export"]
+    csv_response = client.get(base + "&format=csv")
+    assert csv_response["Content-Type"].startswith("text/csv")
+    text = csv_response.content.decode("utf-8-sig")
+    assert world["case"].sign in text and text.splitlines()[0].startswith("Lp.")
+    pdf = client.get(base + "&format=pdf")
+    assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    assert AuditEntry.objects.filter(action="export", object_type="cases.caselist").count() == 2
+
+
+def test_the_overview_shows_overdue_work_per_cell(world):
+    g = world["g"]
+    Case.objects.filter(pk=world["case"].pk).update(
+        due_date=timezone.localdate() - timezone.timedelta(days=3))
+    page = client_for(g.people["commander"]).get(reverse("web:overview")).content.decode()
+    assert world["case"].sign in page and "po terminie" in page
+
+
+def test_the_deadline_calculator_explains_the_count(world):
+    client = client_for(world["g"].people["clerk"])
+    page = client.get(reverse("web:deadline_calculator"),
+                      {"kind": "complaint", "start": "2026-01-15"}).content.decode()
+    assert "16.02.2026" in page and "niedziela" in page and "art. 237" in page
+
+
+def test_the_ui_speaks_english_when_asked(world):
+    client = client_for(world["g"].people["clerk"])
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    page = client.get(reverse("web:my_work")).content.decode()
+    assert 'lang="en"' in page
