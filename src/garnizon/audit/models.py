@@ -29,11 +29,14 @@ class AuditEntry(models.Model):
 
     seq = models.BigIntegerField(unique=True)
     occurred_at = models.DateTimeField()
+    # DO_NOTHING without a database constraint: the entry keeps the actor's id
+    # and username after the person is deleted. SET_NULL would rewrite hashed
+    # history (breaking the chain), and the immutability trigger refuses it.
     actor = models.ForeignKey(
         "org.Person",
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.DO_NOTHING,
         related_name="+",
         db_constraint=False,
     )
