@@ -40,7 +40,8 @@ EXAMPLE_JRWA_NAME = "JRWA przykładowy (nie urzędowy)"
 EXAMPLE_JRWA_VERSION = "1"
 EXAMPLE_JRWA_VALID_FROM = datetime.date(2025, 1, 1)
 LOGINS_FILE_NAME = "demo-logins.txt"
-LOGIN_URL = "http://127.0.0.1:8000/"
+# Where ./dev start serves Garnizon (GARNIZON_BIND).
+LOGIN_URL = f"http://{os.environ.get('GARNIZON_BIND', '127.0.0.1:8000')}/"
 # The units whose accounts --print-logins shows, one per role.
 SHOWN_UNITS = ("KWP", "KMP-LU")
 
@@ -152,9 +153,8 @@ class Command(BaseCommand):
         out = self.stdout
         out.write("")
         out.write(_("Jak się zalogować do wersji demonstracyjnej"))
-        out.write(_("1. Uruchom serwer: garnizon runserver"))
-        out.write(_("2. Otwórz w przeglądarce: %(url)s") % {"url": LOGIN_URL})
-        out.write(_("3. Zaloguj się jednym z kont:"))
+        out.write(_("1. Otwórz w przeglądarce: %(url)s") % {"url": LOGIN_URL})
+        out.write(_("2. Zaloguj się jednym z kont:"))
         out.write("")
         rows = [(_("jednostka"), _("rola"), _("login"), _("hasło"))]
         for unit_symbol in SHOWN_UNITS:
