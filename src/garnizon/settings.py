@@ -104,7 +104,9 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------
 # SQLite (WAL, immediate transactions) is the embedded default; PostgreSQL is
 # the scale-out database. Both run the same migrations and the same tests.
-DATABASE_URL = os.environ.get("GARNIZON_DATABASE_URL", f"sqlite:///{DATA_DIR / 'garnizon.sqlite3'}")
+DATABASE_URL = (
+    os.environ.get("GARNIZON_DATABASE_URL") or f"sqlite:///{DATA_DIR / 'garnizon.sqlite3'}"
+)
 _db = dj_database_url.parse(DATABASE_URL, conn_max_age=60)
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["CONN_MAX_AGE"] = 0
