@@ -36,13 +36,13 @@ def world(garrison):
     return {"g": g, "item": item, "case": case, "outgoing": outgoing}
 
 
-def client_for(person) -> Client:  # noqa: ANN001
+def client_for(person) -> Client:
     client = Client()
     assert client.login(username=person.username, password=PASSWORD)
     return client
 
 
-def _pages(world) -> dict[str, str]:  # noqa: ANN001
+def _pages(world) -> dict[str, str]:
     g = world["g"]
     return {
         "my_work": reverse("web:my_work"),
@@ -61,6 +61,8 @@ def _pages(world) -> dict[str, str]:  # noqa: ANN001
         "correspondent_list": reverse("web:correspondent_list"),
         "correspondent_new": reverse("web:correspondent_new"),
         "deadline_calculator": reverse("web:deadline_calculator"),
+        "substitutions": reverse("web:substitutions"),
+        "audit_log": reverse("web:audit_log"),
     }
 
 
@@ -87,6 +89,8 @@ MATRIX: dict[str, dict[str, int]] = {
     "correspondent_list": EVERYONE,
     "correspondent_new": EVERYONE,
     "deadline_calculator": EVERYONE,
+    "substitutions": EVERYONE,
+    "audit_log": {**dict.fromkeys(ROLES, 404), "auditor": 200},
 }
 CASE_LIST_SHOWS_CASE = {"handler", "handler2", "head", "commander", "archivist"}
 
@@ -96,7 +100,7 @@ def test_the_matrix_covers_every_page(world):
 
     names = {p.name for p in urlpatterns} - {"login", "logout"}
     post_only = {"incoming_assign", "incoming_open_case", "case_assign", "case_state",
-                 "case_share", "case_kind"}
+                 "case_share", "case_kind", "substitution_end"}
     assert names - post_only == set(MATRIX) == set(_pages(world))
 
 
@@ -233,3 +237,34 @@ def test_the_ui_speaks_english_when_asked(world):
     client.post(reverse("set_language"), {"language": "en", "next": "/"})
     page = client.get(reverse("web:my_work")).content.decode()
     assert 'lang="en"' in page
+
+
+def test_arranging_a_substitution_lets_the_substitute_act(world):
+    g = world["g"]
+    today = timezone.localdate()
+    client = client_for(g.people["head"])
+    response = client.post(reverse("web:substitutions"), {
+        "absent": g.people["handler"].pk, "substitute": g.people["kadry"].pk,
+        "date_from": today.isoformat(), "date_to": today.isoformat(), "reason": "urlop",
+    })
+    assert response.status_code == 302
+    page = client_for(g.people["kadry"]).get(
+        reverse("web:case_detail", args=[world["case"].pk]))
+    assert page.status_code == 200
+    # A colleague may not arrange a substitution for someone else.
+    response = client_for(g.people["handler2"]).post(reverse("web:substitutions"), {
+        "absent": g.people["handler"].pk, "substitute": g.people["handler2"].pk,
+        "date_from": today.isoformat(), "date_to": today.isoformat(),
+    })
+    assert "przełożony" in response.content.decode()
+    audit_entry = AuditEntry.objects.filter(object_type="cases.case", action="view",
+                                            actor=g.people["kadry"]).get()
+    assert audit_entry.on_behalf_of_username == g.people["handler"].username
+
+
+def test_the_audit_log_shows_an_auditor_their_units_entries(world):
+    g = world["g"]
+    page = client_for(g.people["auditor"]).get(reverse("web:audit_log")).content.decode()
+    assert world["item"].registration_number in page
+    assert "Dziennik zdarzeń" in client_for(g.people["auditor"]).get("/").content.decode()
+    assert "Dziennik zdarzeń" not in client_for(g.people["clerk"]).get("/").content.decode()

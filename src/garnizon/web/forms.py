@@ -228,3 +228,26 @@ class CorrespondentForm(forms.Form):
 class DeadlineForm(forms.Form):
     kind = forms.ChoiceField(label=_("Rodzaj sprawy"), choices=DeadlineKind.choices)
     start = forms.DateField(label=_("Data zdarzenia (np. wpływu)"), widget=DATE_INPUT)
+
+
+class SubstitutionForm(forms.Form):
+    absent = PersonChoiceField(label=_("Nieobecny"), queryset=Person.objects.none())
+    substitute = PersonChoiceField(label=_("Zastępca"), queryset=Person.objects.none())
+    date_from = forms.DateField(label=_("Od"), widget=DATE_INPUT)
+    date_to = forms.DateField(label=_("Do (włącznie)"), widget=DATE_INPUT)
+    reason = forms.CharField(label=_("Powód"), required=False, max_length=200)
+
+    def __init__(self, *args, unit_ids: list[int], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        people = Person.objects.filter(unit_id__in=unit_ids, is_active=True).order_by(
+            "last_name", "first_name"
+        )
+        self.fields["absent"].queryset = people
+        self.fields["substitute"].queryset = people
+
+
+class AuditFilterForm(forms.Form):
+    object_type = forms.CharField(label=_("Rodzaj obiektu"), required=False, max_length=60)
+    object_id = forms.CharField(label=_("Identyfikator"), required=False, max_length=64)
+    username = forms.CharField(label=_("Login"), required=False, max_length=150)
+    action = forms.CharField(label=_("Czynność"), required=False, max_length=20)

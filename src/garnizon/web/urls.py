@@ -29,4 +29,9 @@ urlpatterns = [
     path("address-book/", views.correspondent_list, name="correspondent_list"),
     path("address-book/new/", views.correspondent_new, name="correspondent_new"),
     path("deadlines/", views.deadline_calculator, name="deadline_calculator"),
+    path("substitutions/", views.substitutions, name="substitutions"),
+    path(
+        "substitutions/<int:substitution_id>/end/", views.substitution_end, name="substitution_end"
+    ),
+    path("audit/", views.audit_log, name="audit_log"),
 ]

@@ -716,3 +716,104 @@ def deadline_calculator(request: HttpRequest) -> HttpResponse:
     if request.GET and form.is_valid():
         result = compute_deadline(form.cleaned_data["kind"], form.cleaned_data["start"])
     return render(request, "web/deadline.html", {"form": form, "result": result})
+
+
+# --- substitutions and the audit trail ----------
+
+
+@login_required
+def substitutions(request: HttpRequest) -> HttpResponse:
+    from garnizon.org.models import Substitution
+    from garnizon.org.services import substitution_create
+
+    me = request.user
+    unit_ids = [me.unit_id] if me.unit_id else []
+    form = web_forms.SubstitutionForm(
+        request.POST or None,
+        unit_ids=unit_ids,
+        initial={"absent": me.pk, "date_from": timezone.localdate()},
+    )
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        if _call(
+            form,
+            substitution_create,
+            actor=me,
+            absent=d["absent"],
+            substitute=d["substitute"],
+            date_from=d["date_from"],
+            date_to=d["date_to"],
+            reason=d["reason"],
+        ):
+            messages.success(request, _("Ustanowiono zastępstwo."))
+            return redirect("web:substitutions")
+    rows = (
+        Substitution.objects.filter(Q(absent=me) | Q(substitute=me) | Q(created_by=me))
+        .filter(date_to__gte=timezone.localdate())
+        .select_related("absent", "substitute")
+    )
+    return render(
+        request,
+        "web/substitutions.html",
+        {"form": form, "rows": rows, "today": timezone.localdate()},
+    )
+
+
+@login_required
+@require_POST
+def substitution_end(request: HttpRequest, substitution_id: int) -> HttpResponse:
+    from garnizon.org.models import Substitution
+    from garnizon.org.services import substitution_end as end
+
+    substitution = (
+        Substitution.objects.filter(
+            Q(absent=request.user)
+            | Q(substitute=request.user)
+            | Q(created_by=request.user)
+            | Q(absent__unit_id=request.user.unit_id),
+            pk=substitution_id,
+        )
+        .select_related("absent")
+        .first()
+    )
+    if substitution is None:
+        raise Http404()
+    try:
+        end(actor=request.user, substitution=substitution)
+        messages.success(request, _("Zakończono zastępstwo."))
+    except AccessDenied as exc:
+        messages.error(request, str(exc.message))
+    return redirect("web:substitutions")
+
+
+@login_required
+def audit_log(request: HttpRequest) -> HttpResponse:
+    """The audit trail as an auditor may read it (their units; the garrison if so designated)."""
+    from garnizon.audit.selectors import audit_entries_visible_to
+
+    form = web_forms.AuditFilterForm(request.GET or None)
+    qs = audit_entries_visible_to(request.user)
+    if not Scope.for_person(request.user).has_role("auditor"):
+        raise Http404()
+    if form.is_valid():
+        d = form.cleaned_data
+        if d["object_type"]:
+            qs = qs.filter(object_type=d["object_type"])
+        if d["object_id"]:
+            qs = qs.filter(object_id=d["object_id"])
+        if d["username"]:
+            qs = qs.filter(actor_username=d["username"])
+        if d["action"]:
+            qs = qs.filter(action=d["action"])
+    before = _int(request.GET.get("cursor"))
+    if before:
+        qs = qs.filter(seq__lt=before)
+    rows = list(qs.order_by("-seq")[:101])
+    next_cursor = rows[99].seq if len(rows) > 100 else None
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    return render(
+        request,
+        "web/audit_log.html",
+        {"form": form, "rows": rows[:100], "next_cursor": next_cursor, "query": query.urlencode()},
+    )

@@ -1,0 +1,15 @@
+"""Template context for the staff layout: which menu entries this person gets."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+from garnizon.org.models import Position, Role
+
+
+def navigation(request: HttpRequest) -> dict[str, object]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    roles = set(Position.objects.active().filter(person=user).values_list("role", flat=True))
+    return {"nav_roles": roles, "nav_is_auditor": Role.AUDITOR in roles}
