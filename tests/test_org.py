@@ -89,3 +89,36 @@ def test_a_substitution_gives_the_absent_persons_scope_only_in_its_range(garriso
     # Not started yet: ending it cancels it.
     substitution_end(actor=p["kadry"], substitution=sub)
     assert not Substitution.objects.filter(pk=sub.pk).exists()
+
+
+def test_the_admin_console_is_for_administrators_and_scoped_to_their_unit(garrison):
+    from django.test import Client
+
+    from garnizon.audit.models import AuditEntry
+    from tests.factories import PASSWORD
+
+    g = garrison
+    clerk = Client()
+    clerk.login(username=g.people["clerk"].username, password=PASSWORD)
+    assert clerk.get("/admin/").status_code == 302  # to the admin login
+    admin_client = Client()
+    admin_client.login(username=g.people["admin"].username, password=PASSWORD)
+    assert admin_client.get("/admin/").status_code == 200
+    people = admin_client.get("/admin/org/person/").content.decode()
+    assert g.people["handler"].username in people
+    assert g.people["kmp_handler"].username not in people
+    other_unit_person = f"/admin/org/person/{g.people['kmp_handler'].pk}/change/"
+    assert admin_client.get(other_unit_person).status_code in (302, 404)
+    response = admin_client.post("/admin/org/cell/add/", {
+        "unit": g.kwp.pk, "name": "Zespół Nowy", "symbol": "ZN", "is_active": "on",
+        "designations-TOTAL_FORMS": "0", "designations-INITIAL_FORMS": "0",
+    })
+    assert response.status_code == 302
+    cell = g.kwp.cells.get(symbol="ZN")
+    assert AuditEntry.objects.filter(object_type="org.cell", object_id=str(cell.pk)).exists()
+    response = admin_client.post("/admin/org/cell/add/", {
+        "unit": g.kmp.pk, "name": "Obca", "symbol": "OB", "is_active": "on",
+        "designations-TOTAL_FORMS": "0", "designations-INITIAL_FORMS": "0",
+    })
+    assert response.status_code == 200  # the other unit is not a valid choice
+    assert not g.kmp.cells.filter(symbol="OB").exists()

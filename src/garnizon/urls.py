@@ -1,9 +1,10 @@
-from django.contrib import admin
 from django.urls import include, path
+
+from garnizon.org.admin import site as admin_site
 
 urlpatterns = [
     path("api/", include("garnizon.api.urls")),
-    path("admin/", admin.site.urls),
+    path("admin/", admin_site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("garnizon.web.urls")),
 ]
