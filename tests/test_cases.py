@@ -293,3 +293,40 @@ def test_my_work_and_the_commanders_overview_count_due_and_overdue_work(garrison
     head_lines = {w.cell.symbol for w in workload_by_cell(g.people["head"], soon_days=3)}
     assert head_lines == {"1"}
     assert workload_by_cell(g.people["kmp_commander"], soon_days=3) == []
+
+
+def test_extending_a_deadline_follows_the_law_of_its_kind(garrison):
+    from garnizon.cases.services import case_extend_deadline
+
+    g = garrison
+    today = timezone.localdate()
+    item = incoming_item_register(actor=g.people["clerk"], unit=g.kwp, subject="Wniosek UDIP",
+                                  channel=Channel.EMAIL, kind="public_information",
+                                  assigned_cell=g.cells["kwp_i_1"])
+    case = open_case(g, incoming_item=item, subject="")
+    assert case.kind == "public_information" and case.due_date > today
+    from garnizon.cases.deadlines import add_months
+
+    with pytest.raises(DomainError) as error:
+        case_extend_deadline(actor=g.people["handler"], case=case,
+                             new_due_date=add_months(today, 2) + datetime.timedelta(days=1),
+                             reason="obszerny wniosek")
+    assert "najwyżej" in str(error.value.message)
+    with pytest.raises(DomainError) as error:
+        case_extend_deadline(actor=g.people["handler"], case=case,
+                             new_due_date=add_months(today, 1), reason=" ")
+    assert error.value.field == "reason"
+    case = case_extend_deadline(actor=g.people["handler"], case=case,
+                                new_due_date=add_months(today, 2), reason="obszerny wniosek")
+    assert case.due_date == add_months(today, 2)
+    assert "art. 13 ust. 2" in case.deadline_basis
+    entry = case.record.filter(description__contains="Przedłużenie").get()
+    assert "obszerny wniosek" in entry.description
+
+    complaint = open_case(g, kind="complaint")
+    with pytest.raises(DomainError):
+        case_extend_deadline(actor=g.people["handler"], case=complaint,
+                             new_due_date=today + datetime.timedelta(days=60), reason="x")
+    with pytest.raises(AccessDenied):
+        case_extend_deadline(actor=g.people["handler2"], case=case,
+                             new_due_date=add_months(today, 2), reason="x")

@@ -100,7 +100,7 @@ def test_the_matrix_covers_every_page(world):
 
     names = {p.name for p in urlpatterns} - {"login", "logout"}
     post_only = {"incoming_assign", "incoming_open_case", "case_assign", "case_state",
-                 "case_share", "case_kind", "substitution_end"}
+                 "case_share", "case_kind", "case_extend", "substitution_end"}
     assert names - post_only == set(MATRIX) == set(_pages(world))
 
 

@@ -624,3 +624,115 @@ def _same_actor_or_conflict(existing: Case, actor: Person) -> Case:
     if existing.created_by_id != actor.pk:
         raise DomainError(_("Ten formularz został już wysłany przez inną osobę."), code="duplicate")
     return existing
+
+
+# Kinds whose deadline the law lets the body move, with the longest allowed term
+# counted from the original start (None: no fixed ceiling, e.g. KPA art. 36).
+EXTENDABLE_KINDS: dict[str, tuple[str, int | None]] = {
+    DeadlineKind.KPA_IMMEDIATE: ("art. 36 § 1 KPA", None),
+    DeadlineKind.KPA_INVESTIGATION: ("art. 36 § 1 KPA", None),
+    DeadlineKind.KPA_COMPLEX: ("art. 36 § 1 KPA", None),
+    DeadlineKind.KPA_APPEAL: ("art. 36 § 1 KPA", None),
+    DeadlineKind.CERTIFICATE: ("art. 36 § 1 KPA", None),
+    DeadlineKind.PUBLIC_INFORMATION: (
+        "art. 13 ust. 2 ustawy o dostępie do informacji publicznej",
+        2,
+    ),
+    DeadlineKind.WHISTLEBLOWER_FEEDBACK: ("ustawa o ochronie sygnalistów", 6),
+}
+
+
+def case_extend_deadline(
+    *, actor: Person, case: Case, new_due_date: datetime.date, reason: str
+) -> Case:
+    """Move the deadline where the law allows it, with the notice the law requires.
+
+    KPA art. 36: the party is told the reason, the new date and the right to
+    complain about delay. Public information (UDIP art. 13 ust. 2): up to two
+    months from the request, notified before the 14 days run out. A
+    whistleblower's feedback: up to six months. Everything goes to the record.
+    """
+    from garnizon.cases.deadlines import add_months, format_date
+
+    scope = Scope.for_person(actor)
+    if not can_see_case(scope, case):
+        raise NotVisible()
+    if not can_manage_case(scope, case):
+        raise AccessDenied(_("Termin zmienia prowadzący albo przełożony."))
+    if case.kind not in EXTENDABLE_KINDS:
+        raise DomainError(
+            _("Terminu sprawy rodzaju „%(kind)s” nie można przedłużyć.")
+            % {"kind": DeadlineKind(case.kind).label},
+            field="new_due_date",
+        )
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(_("Podaj przyczynę zwłoki."), field="reason")
+    today = timezone.localdate()
+    if new_due_date <= max(today, case.due_date or today):
+        raise DomainError(
+            _("Nowy termin musi być późniejszy niż obecny i niż dzisiejsza data."),
+            field="new_due_date",
+        )
+    basis, ceiling_months = EXTENDABLE_KINDS[case.kind]
+    first_item = case.incoming_items.order_by("received_at").first()
+    start = timezone.localdate(first_item.received_at) if first_item else case.opened_on
+    original = compute_deadline(case.kind, start)
+    if ceiling_months is not None:
+        if original.due_date and today > original.due_date:
+            raise DomainError(
+                _("Zawiadomienie o przedłużeniu trzeba wysłać przed upływem terminu (%(date)s).")
+                % {"date": format_date(original.due_date)},
+                field="new_due_date",
+            )
+        ceiling = add_months(start, ceiling_months)
+        if new_due_date > ceiling:
+            raise DomainError(
+                _("Termin można przedłużyć najwyżej do %(date)s (%(months)s mies. od %(start)s).")
+                % {
+                    "date": format_date(ceiling),
+                    "months": ceiling_months,
+                    "start": format_date(start),
+                },
+                field="new_due_date",
+            )
+    on_behalf = acting_on_behalf(scope, lambda s: can_manage_case(s, case))
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        old = case.due_date
+        case.due_date = new_due_date
+        case.deadline_basis = f"{original.basis}; {basis}" if original.basis else basis
+        case.deadline_explanation = _(
+            "%(original)s Przedłużono do %(new)s (%(basis)s): %(reason)s"
+        ) % {
+            "original": original.explanation,
+            "new": format_date(new_due_date),
+            "basis": basis,
+            "reason": reason,
+        }
+        case.save(update_fields=["due_date", "deadline_basis", "deadline_explanation"])
+        _record(
+            case,
+            actor,
+            on_behalf,
+            CaseRecordAction.DEADLINE_SET,
+            _(
+                "Przedłużenie terminu z %(old)s do %(new)s (%(basis)s). Przyczyna: %(reason)s. "
+                "Stronę należy zawiadomić o przyczynie, nowym terminie i prawie do wniesienia "
+                "ponaglenia."
+            )
+            % {
+                "old": format_date(old) if old else "–",
+                "new": format_date(new_due_date),
+                "basis": basis,
+                "reason": reason,
+            },
+        )
+        audit_record(
+            actor=actor,
+            action="update",
+            obj=case,
+            on_behalf_of=on_behalf,
+            details={"due_date": [str(old), new_due_date.isoformat()], "reason": reason},
+        )
+    return case

@@ -251,3 +251,10 @@ class AuditFilterForm(forms.Form):
     object_id = forms.CharField(label=_("Identyfikator"), required=False, max_length=64)
     username = forms.CharField(label=_("Login"), required=False, max_length=150)
     action = forms.CharField(label=_("Czynność"), required=False, max_length=20)
+
+
+class CaseExtendForm(forms.Form):
+    new_due_date = forms.DateField(label=_("Nowy termin"), widget=DATE_INPUT)
+    reason = forms.CharField(
+        label=_("Przyczyna zwłoki"), max_length=500, widget=forms.Textarea(attrs={"rows": 2})
+    )

@@ -26,6 +26,7 @@ urlpatterns = [
     path("cases/<int:case_id>/state/", views.case_state, name="case_state"),
     path("cases/<int:case_id>/share/", views.case_share, name="case_share"),
     path("cases/<int:case_id>/kind/", views.case_kind, name="case_kind"),
+    path("cases/<int:case_id>/extend/", views.case_extend, name="case_extend"),
     path("address-book/", views.correspondent_list, name="correspondent_list"),
     path("address-book/new/", views.correspondent_new, name="correspondent_new"),
     path("deadlines/", views.deadline_calculator, name="deadline_calculator"),

@@ -488,6 +488,8 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
             "state_form": web_forms.CaseStateForm(),
             "share_form": web_forms.CaseShareForm(unit_id=case.unit_id),
             "kind_form": web_forms.CaseKindForm(initial={"kind": case.kind}),
+            "extend_form": web_forms.CaseExtendForm(),
+            "can_extend": case.kind in case_services.EXTENDABLE_KINDS and case.is_active,
         },
     )
 
@@ -603,6 +605,30 @@ def case_kind(request: HttpRequest, case_id: int) -> HttpResponse:
         _("Rodzaj sprawy"),
         run,
         _("Zmieniono rodzaj sprawy i przeliczono termin."),
+    )
+
+
+@login_required
+@require_POST
+def case_extend(request: HttpRequest, case_id: int) -> HttpResponse:
+    def run(form: forms.Form, case: Case) -> Any:
+        d = form.cleaned_data
+        return _call(
+            form,
+            case_services.case_extend_deadline,
+            actor=request.user,
+            case=case,
+            new_due_date=d["new_due_date"],
+            reason=d["reason"],
+        )
+
+    return _case_action(
+        request,
+        case_id,
+        web_forms.CaseExtendForm,
+        _("Przedłużenie terminu"),
+        run,
+        _("Przedłużono termin; zawiadom stronę."),
     )
 
 
