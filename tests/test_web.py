@@ -268,3 +268,19 @@ def test_the_audit_log_shows_an_auditor_their_units_entries(world):
     assert world["item"].registration_number in page
     assert "Dziennik zdarzeń" in client_for(g.people["auditor"]).get("/").content.decode()
     assert "Dziennik zdarzeń" not in client_for(g.people["clerk"]).get("/").content.decode()
+
+
+def test_a_garrison_wide_commander_sees_every_unit_in_the_overview(world):
+    from garnizon.org.models import Position, Role
+
+    g = world["g"]
+    kmp_case = case_open(actor=g.people["kmp_handler"], cell=g.cells["kmp_wk"],
+                         classification=g.classes["052"], subject="Sprawa KMP")
+    Case.objects.filter(pk=kmp_case.pk).update(
+        due_date=timezone.localdate() - timezone.timedelta(days=1))
+    page = client_for(g.people["commander"]).get(reverse("web:overview")).content.decode()
+    assert "Według jednostek" not in page and kmp_case.sign not in page
+    Position.objects.filter(person=g.people["commander"], role=Role.UNIT_COMMANDER).update(
+        garrison_wide=True)
+    page = client_for(g.people["commander"]).get(reverse("web:overview")).content.decode()
+    assert "Według jednostek" in page and "KMP-LU" in page and kmp_case.sign in page

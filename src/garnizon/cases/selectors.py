@@ -160,7 +160,7 @@ def workload_by_cell(
         )
     for row in item_rows:
         by_cell.setdefault(row["assigned_cell_id"], {})["items"] = row["overdue"]
-    cells = Cell.objects.in_bulk(list(by_cell))
+    cells = Cell.objects.select_related("unit").in_bulk(list(by_cell))
     lines = [
         CellWorkload(
             cell=cells[cell_id],

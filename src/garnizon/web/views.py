@@ -114,13 +114,28 @@ def my_work(request: HttpRequest) -> HttpResponse:
 @login_required
 def overview(request: HttpRequest) -> HttpResponse:
     lines = workload_by_cell(request.user, soon_days=settings.GARNIZON_DUE_SOON_DAYS)
+    units: dict[int, dict[str, Any]] = {}
+    for line in lines:
+        total = units.setdefault(
+            line.cell.unit_id,
+            {"unit": line.cell.unit, "active": 0, "due_soon": 0, "overdue": 0, "items": 0},
+        )
+        total["active"] += line.active_cases
+        total["due_soon"] += line.due_soon_cases
+        total["overdue"] += line.overdue_cases
+        total["items"] += line.overdue_items
     overdue = cases_page(person=request.user, filters=CaseFilters(overdue=True), limit=100)
     for case in overdue.rows:
         case.status = _status(case)
     return render(
         request,
         "web/overview.html",
-        {"lines": lines, "overdue": overdue.rows, "soon_days": settings.GARNIZON_DUE_SOON_DAYS},
+        {
+            "lines": lines,
+            "units": sorted(units.values(), key=lambda u: u["unit"].pk),
+            "overdue": overdue.rows,
+            "soon_days": settings.GARNIZON_DUE_SOON_DAYS,
+        },
     )
 
 
