@@ -1,8 +1,36 @@
-from django.urls import path
-from drf_spectacular.views import SpectacularAPIView
+"""The REST API under /api/ (guide: docs/api.md; schema: /api/schema/, browsable: /api/docs/)."""
+
+from django.contrib.auth.decorators import login_required
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.routers import SimpleRouter
+
+from garnizon.api import views
 
 app_name = "api"
 
+router = SimpleRouter(use_regex_path=False)
+router.register("incoming", views.IncomingViewSet, basename="incoming")
+router.register("outgoing", views.OutgoingViewSet, basename="outgoing")
+router.register("cases", views.CaseViewSet, basename="case")
+router.register("correspondents", views.CorrespondentViewSet, basename="correspondent")
+
 urlpatterns = [
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("auth/token/", views.AuthTokenView.as_view(), name="auth-token"),
+    path("case-list/", views.CaseListView.as_view(), name="case-list"),
+    *router.urls,
+    # The schema describes an internal system: only for those who may use it.
+    path(
+        "schema/",
+        SpectacularAPIView.as_view(permission_classes=[IsAuthenticated]),
+        name="schema",
+    ),
+    # A page for people in a browser: without a session, the log-in form first.
+    path(
+        "docs/",
+        login_required(SpectacularSwaggerView.as_view(url_name="api:schema")),
+        name="docs",
+    ),
+    re_path(r"^", views.UnknownPathView.as_view(), name="unknown"),
 ]

@@ -17,6 +17,19 @@ from garnizon.registry.models import Channel, CorrespondentKind
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
+EMPTY_CHOICE = _("— wybierz —")
+
+
+class GarnizonForm(forms.Form):
+    """Base form: a Polish "choose" line on every optional or unset choice list."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field, forms.ModelChoiceField) and field.empty_label is not None:
+                field.empty_label = EMPTY_CHOICE
+
+
 class PersonChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Person) -> str:  # type: ignore[override]
         return obj.get_full_name() or obj.username
@@ -28,13 +41,14 @@ def people_in_cells(cells) -> forms.models.QuerySet:
     ).order_by("last_name", "first_name")
 
 
-class IncomingItemForm(forms.Form):
+class IncomingItemForm(GarnizonForm):
     """Registration in as few keystrokes as possible: the first field has focus,
     everything but the subject has a sensible default, Enter saves and opens a
     blank form for the next letter."""
 
     client_token = forms.CharField(widget=forms.HiddenInput)
     unit = forms.ModelChoiceField(label=_("Jednostka"), queryset=Unit.objects.none())
+    subject = forms.CharField(label=_("Dotyczy"), max_length=500)
     channel = forms.ChoiceField(label=_("Kanał"), choices=Channel.choices, initial=Channel.PAPER)
     sender_name = forms.CharField(
         label=_("Nadawca"),
@@ -43,7 +57,6 @@ class IncomingItemForm(forms.Form):
         widget=forms.TextInput(attrs={"list": "correspondents", "autocomplete": "off"}),
         help_text=_("Puste pole zostanie zapisane jako „brak danych”."),
     )
-    subject = forms.CharField(label=_("Dotyczy"), max_length=500)
     letter_date = forms.DateField(label=_("Data pisma"), required=False, widget=DATE_INPUT)
     letter_reference = forms.CharField(label=_("Znak pisma"), required=False, max_length=100)
     attachments_count = forms.IntegerField(
@@ -83,8 +96,9 @@ class IncomingItemForm(forms.Form):
         self.fields["assigned_cell"].queryset = Cell.objects.filter(
             unit_id__in=unit_ids, is_active=True
         ).select_related("unit", "parent")
-        self.fields["subject"].widget.attrs["autofocus"] = True
         if not self.is_bound:
+            # After a failed submit the error summary takes focus instead.
+            self.fields["subject"].widget.attrs["autofocus"] = True
             self.initial.setdefault("client_token", uuid.uuid4().hex)
 
     def clean_received_at(self):
@@ -94,7 +108,7 @@ class IncomingItemForm(forms.Form):
         return value
 
 
-class OutgoingItemForm(forms.Form):
+class OutgoingItemForm(GarnizonForm):
     client_token = forms.CharField(widget=forms.HiddenInput)
     unit = forms.ModelChoiceField(label=_("Jednostka"), queryset=Unit.objects.none())
     case_sign = forms.CharField(label=_("Znak sprawy"), required=False, max_length=100)
@@ -134,7 +148,7 @@ class OutgoingItemForm(forms.Form):
             self.initial.setdefault("client_token", uuid.uuid4().hex)
 
 
-class CaseOpenForm(forms.Form):
+class CaseOpenForm(GarnizonForm):
     client_token = forms.CharField(widget=forms.HiddenInput)
     cell = forms.ModelChoiceField(label=_("Komórka"), queryset=Cell.objects.none())
     classification = forms.ModelChoiceField(
@@ -166,7 +180,7 @@ class CaseOpenForm(forms.Form):
             self.initial.setdefault("client_token", uuid.uuid4().hex)
 
 
-class AssignForm(forms.Form):
+class AssignForm(GarnizonForm):
     to_cell = forms.ModelChoiceField(label=_("Komórka"), queryset=Cell.objects.none())
     to_person = PersonChoiceField(label=_("Osoba"), queryset=Person.objects.none(), required=False)
     method = forms.ChoiceField(
@@ -186,12 +200,12 @@ class AssignForm(forms.Form):
         self.fields["to_person"].queryset = people_in_cells(cells)
 
 
-class CaseStateForm(forms.Form):
+class CaseStateForm(GarnizonForm):
     new_state = forms.ChoiceField(label=_("Nowy stan"), choices=CaseState.choices)
     reason = forms.CharField(label=_("Powód"), required=False, max_length=500)
 
 
-class CaseShareForm(forms.Form):
+class CaseShareForm(GarnizonForm):
     person = PersonChoiceField(label=_("Osoba"), queryset=Person.objects.none(), required=False)
     cell = forms.ModelChoiceField(
         label=_("albo komórka"), queryset=Cell.objects.none(), required=False
@@ -204,11 +218,11 @@ class CaseShareForm(forms.Form):
         self.fields["cell"].queryset = Cell.objects.filter(unit_id=unit_id).select_related("unit")
 
 
-class CaseKindForm(forms.Form):
+class CaseKindForm(GarnizonForm):
     kind = forms.ChoiceField(label=_("Rodzaj sprawy"), choices=DeadlineKind.choices)
 
 
-class CorrespondentForm(forms.Form):
+class CorrespondentForm(GarnizonForm):
     kind = forms.ChoiceField(label=_("Rodzaj"), choices=CorrespondentKind.choices)
     name = forms.CharField(label=_("Nazwa lub imię i nazwisko"), max_length=300)
     street = forms.CharField(label=_("Ulica i numer"), required=False, max_length=200)
@@ -225,12 +239,12 @@ class CorrespondentForm(forms.Form):
     tax_id = forms.CharField(label=_("NIP"), required=False, max_length=20)
 
 
-class DeadlineForm(forms.Form):
+class DeadlineForm(GarnizonForm):
     kind = forms.ChoiceField(label=_("Rodzaj sprawy"), choices=DeadlineKind.choices)
     start = forms.DateField(label=_("Data zdarzenia (np. wpływu)"), widget=DATE_INPUT)
 
 
-class SubstitutionForm(forms.Form):
+class SubstitutionForm(GarnizonForm):
     absent = PersonChoiceField(label=_("Nieobecny"), queryset=Person.objects.none())
     substitute = PersonChoiceField(label=_("Zastępca"), queryset=Person.objects.none())
     date_from = forms.DateField(label=_("Od"), widget=DATE_INPUT)
@@ -246,14 +260,14 @@ class SubstitutionForm(forms.Form):
         self.fields["substitute"].queryset = people
 
 
-class AuditFilterForm(forms.Form):
+class AuditFilterForm(GarnizonForm):
     object_type = forms.CharField(label=_("Rodzaj obiektu"), required=False, max_length=60)
     object_id = forms.CharField(label=_("Identyfikator"), required=False, max_length=64)
     username = forms.CharField(label=_("Login"), required=False, max_length=150)
     action = forms.CharField(label=_("Czynność"), required=False, max_length=20)
 
 
-class CaseExtendForm(forms.Form):
+class CaseExtendForm(GarnizonForm):
     new_due_date = forms.DateField(label=_("Nowy termin"), widget=DATE_INPUT)
     reason = forms.CharField(
         label=_("Przyczyna zwłoki"), max_length=500, widget=forms.Textarea(attrs={"rows": 2})
