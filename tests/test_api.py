@@ -1318,6 +1318,8 @@ def test_the_docs_page_is_for_logged_in_people_only(garrison: Garrison) -> None:
     response = client.get("/api/docs/")
     assert response.status_code == 200
     assert b"swagger" in response.content.lower()
+    # No public CDN: the garrison's network cannot reach one.
+    assert b"cdn.jsdelivr" not in response.content and b"/static/" in response.content
 
 
 def test_case_state_values_in_the_schema_match_the_model(garrison: Garrison) -> None:

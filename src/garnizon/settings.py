@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_tasks_db",
     "garnizon.common",
     "garnizon.org",
@@ -190,6 +191,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Registers, cases, assignment and the address book.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI's files are served from our own static files: the garrison's
+    # network has no route to public CDNs.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Domain configuration -----------------------------------------------------------
