@@ -330,3 +330,35 @@ def test_extending_a_deadline_follows_the_law_of_its_kind(garrison):
     with pytest.raises(AccessDenied):
         case_extend_deadline(actor=g.people["handler2"], case=case,
                              new_due_date=add_months(today, 2), reason="x")
+
+
+def test_a_share_can_be_withdrawn_and_cannot_end_in_the_past(garrison):
+    from garnizon.cases.services import case_unshare
+
+    g = garrison
+    case = open_case(g)
+    with pytest.raises(DomainError) as error:
+        case_share(actor=g.people["handler"], case=case, person=g.people["kadry"],
+                   valid_to=timezone.localdate() - datetime.timedelta(days=1))
+    assert error.value.field == "valid_to"
+    share = case_share(actor=g.people["handler"], case=case, person=g.people["kadry"])
+    assert cases_visible_to(g.people["kadry"]).filter(pk=case.pk).exists()
+    with pytest.raises(AccessDenied):
+        case_unshare(actor=g.people["handler2"], share=share)
+    case_unshare(actor=g.people["head"], share=share)
+    assert not cases_visible_to(g.people["kadry"]).filter(pk=case.pk).exists()
+    assert case.record.filter(description__startswith="Cofnięto").exists()
+
+
+def test_only_the_case_cell_or_a_superior_attaches_items(garrison):
+    from garnizon.cases.services import case_attach_item
+
+    g = garrison
+    case = open_case(g)
+    item = incoming_item_register(actor=g.people["clerk"], unit=g.kwp, subject="Uzupełnienie",
+                                  channel=Channel.PAPER, assigned_cell=g.cells["kwp_i_1"])
+    with pytest.raises(AccessDenied):
+        case_attach_item(actor=g.people["archivist"], case=case, incoming_item=item)
+    case_attach_item(actor=g.people["handler2"], case=case, incoming_item=item)
+    item.refresh_from_db()
+    assert item.case == case

@@ -215,3 +215,10 @@ def test_concurrent_double_submit_creates_one_entry():
     assert IncomingItem.objects.count() == 1
     assert IncomingItem.objects.get().number == 1
     assert connection.vendor in {"sqlite", "postgresql"}
+
+
+def test_an_auditor_only_reads_the_address_book(garrison):
+    g = garrison
+    with pytest.raises(AccessDenied):
+        correspondent_create(actor=g.people["auditor"], kind=CorrespondentKind.PERSON,
+                             name="Jan Nowak")

@@ -260,12 +260,18 @@ def case_attach_item(*, actor: Person, case: Case, incoming_item: IncomingItem) 
     scope = Scope.for_person(actor)
     if not can_see_case(scope, case):
         raise NotVisible()
+
+    def allowed(s: Scope) -> bool:
+        return case.cell_id in s.member_cell_ids() or can_manage_case(s, case)
+
+    if not allowed(scope):
+        raise AccessDenied(_("Przesyłki do sprawy dołącza komórka prowadząca albo przełożony."))
     with transaction.atomic():
         item = IncomingItem.objects.select_for_update().get(pk=incoming_item.pk)
         _check_item_attachable(scope, item, case.cell)
         item.case = case
         item.save(update_fields=["case"])
-        on_behalf = acting_on_behalf(scope, lambda s: can_see_case(s, case))
+        on_behalf = acting_on_behalf(scope, allowed)
         _record(
             case,
             actor,
@@ -482,6 +488,10 @@ def case_share(
 ) -> CaseShare:
     if (person is None) == (cell is None):
         raise DomainError(_("Wskaż osobę albo komórkę."), field="person")
+    if valid_to is not None and valid_to < timezone.localdate():
+        raise DomainError(
+            _("Data końca udostępnienia nie może być w przeszłości."), field="valid_to"
+        )
     scope = Scope.for_person(actor)
     if not can_see_case(scope, case):
         raise NotVisible()
@@ -511,6 +521,34 @@ def case_share(
             },
         )
     return share
+
+
+def case_unshare(*, actor: Person, share: CaseShare) -> None:
+    """Withdraw an explicit share; the record keeps both acts."""
+    case = share.case
+    scope = Scope.for_person(actor)
+    if not can_see_case(scope, case):
+        raise NotVisible()
+    if not can_manage_case(scope, case):
+        raise AccessDenied(_("Udostępnienie cofa prowadzący albo przełożony."))
+    on_behalf = acting_on_behalf(scope, lambda s: can_manage_case(s, case))
+    with transaction.atomic():
+        target = str(share.person or share.cell)
+        share.delete()
+        _record(
+            case,
+            actor,
+            on_behalf,
+            CaseRecordAction.SHARED,
+            _("Cofnięto udostępnienie: %(target)s") % {"target": target},
+        )
+        audit_record(
+            actor=actor,
+            action="update",
+            obj=case,
+            on_behalf_of=on_behalf,
+            details={"unshared": target},
+        )
 
 
 def case_set_kind(*, actor: Person, case: Case, kind: str) -> Case:

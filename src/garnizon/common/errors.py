@@ -26,4 +26,8 @@ class NotVisible(AccessDenied):
     """The object does not exist for this actor: shown as 404, never as 403."""
 
     def __init__(self, message: str | Promise = "", *, code: str = "not_found"):
-        super().__init__(message, code=code)
+        from django.utils.translation import gettext_lazy
+
+        super().__init__(
+            message or gettext_lazy("Nie znaleziono albo nie masz do tego dostępu."), code=code
+        )

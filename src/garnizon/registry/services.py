@@ -14,7 +14,7 @@ from garnizon.cases.deadlines import DeadlineKind, compute_deadline
 from garnizon.common.errors import AccessDenied, DomainError, NotVisible
 from garnizon.common.sequences import next_value
 from garnizon.org.access import REGISTERING_ROLES, Scope, acting_on_behalf
-from garnizon.org.models import Cell, Person, Position, Unit
+from garnizon.org.models import Cell, Person, Position, Role, Unit
 from garnizon.registry.models import (
     Channel,
     Correspondent,
@@ -336,6 +336,9 @@ def correspondent_create(
     tax_id: str = "",
 ) -> Correspondent:
     """Add a sender or addressee to the shared address book, validated field by field."""
+    scope = Scope.for_person(actor)
+    if not any(g.position.role != Role.AUDITOR for g in scope.own_only().grants):
+        raise AccessDenied(_("Nie możesz dopisywać do książki adresowej."))
     if kind not in CorrespondentKind.values:
         raise DomainError(_("Wybierz rodzaj kontrahenta."), field="kind")
     name = (name or "").strip()

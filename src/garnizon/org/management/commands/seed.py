@@ -124,8 +124,10 @@ class Command(BaseCommand):
             % {"all": Unit.objects.count(), "new": report.units_created},
             _("Komórki: %(all)d (nowe: %(new)d), nowe oznaczenia na rok %(year)d: %(desig)d.")
             % {
-                "all": Cell.objects.count(), "new": report.cells_created,
-                "year": timezone.localdate().year, "desig": report.designations_created,
+                "all": Cell.objects.count(),
+                "new": report.cells_created,
+                "year": timezone.localdate().year,
+                "desig": report.designations_created,
             },
         ]
         if report.scheme_imported is not None:
@@ -208,8 +210,10 @@ def seed(
         if login is not None:
             report.new_logins.append(
                 DemoLogin(
-                    username=login.username, password=passwords[login.username],
-                    unit=person.unit_symbol, role=person.spec.role.value,
+                    username=login.username,
+                    password=passwords[login.username],
+                    unit=person.unit_symbol,
+                    role=person.spec.role.value,
                     name=login.get_full_name(),
                 )
             )
@@ -229,9 +233,11 @@ def plan_demo_staff(units: list[UnitSpec]) -> list[PlannedPerson]:
             number += 1
             everyone.append(
                 PlannedPerson(
-                    unit_symbol=unit.symbol, spec=spec,
+                    unit_symbol=unit.symbol,
+                    spec=spec,
                     username=demo_username(unit.symbol, spec.login),
-                    first_name=first, last_name=last,
+                    first_name=first,
+                    last_name=last,
                 )
             )
     existing = set(
@@ -295,8 +301,11 @@ def _seed_units(specs: list[UnitSpec], report: SeedReport) -> dict[str, Unit]:
             unit, created = Unit.objects.get_or_create(
                 symbol=spec.symbol,
                 defaults={
-                    "name": spec.name, "kind": spec.kind, "seat": spec.seat,
-                    "superior": units.get(spec.superior), "latitude": spec.latitude,
+                    "name": spec.name,
+                    "kind": spec.kind,
+                    "seat": spec.seat,
+                    "superior": units.get(spec.superior),
+                    "latitude": spec.latitude,
                     "longitude": spec.longitude,
                 },
             )
@@ -334,8 +343,12 @@ def _seed_example_jrwa() -> ClassificationScheme | None:
     # installation with its own official scheme keeps that one current.
     activate = not ClassificationScheme.objects.filter(is_active=True).exists()
     return import_scheme(
-        file=EXAMPLE_JRWA_FILE, name=EXAMPLE_JRWA_NAME, version=EXAMPLE_JRWA_VERSION,
-        valid_from=EXAMPLE_JRWA_VALID_FROM, is_example=True, activate=activate,
+        file=EXAMPLE_JRWA_FILE,
+        name=EXAMPLE_JRWA_NAME,
+        version=EXAMPLE_JRWA_VERSION,
+        valid_from=EXAMPLE_JRWA_VALID_FROM,
+        is_example=True,
+        activate=activate,
     )
 
 
@@ -350,14 +363,19 @@ def _seed_person(
     person, created = Person.objects.get_or_create(
         username=planned.username,
         defaults={
-            "first_name": planned.first_name, "last_name": planned.last_name, "unit": unit,
+            "first_name": planned.first_name,
+            "last_name": planned.last_name,
+            "unit": unit,
             "password": password_hash,
         },
     )
     if not created:
         return None
     Position.objects.create(
-        person=person, cell=cells[(unit.symbol, planned.spec.cell)], title=planned.spec.title,
-        role=planned.spec.role, garrison_wide=planned.spec.garrison_wide,
+        person=person,
+        cell=cells[(unit.symbol, planned.spec.cell)],
+        title=planned.spec.title,
+        role=planned.spec.role,
+        garrison_wide=planned.spec.garrison_wide,
     )
     return person
