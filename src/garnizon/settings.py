@@ -27,7 +27,15 @@ def _env_list(name: str, default: str) -> list[str]:
     return [part.strip() for part in os.environ.get(name, default).split(",") if part.strip()]
 
 
-DATA_DIR = Path(os.environ.get("GARNIZON_DATA_DIR", Path.cwd() / "data")).resolve()
+def _default_data_dir() -> Path:
+    """`data/` beside pyproject.toml in a checkout; otherwise under the working directory."""
+    checkout = BASE_DIR.parent.parent
+    if (checkout / "pyproject.toml").exists():
+        return checkout / "data"
+    return Path.cwd() / "data"
+
+
+DATA_DIR = Path(os.environ.get("GARNIZON_DATA_DIR") or _default_data_dir()).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 
