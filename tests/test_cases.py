@@ -362,3 +362,13 @@ def test_only_the_case_cell_or_a_superior_attaches_items(garrison):
     case_attach_item(actor=g.people["handler2"], case=case, incoming_item=item)
     item.refresh_from_db()
     assert item.case == case
+
+
+def test_stored_deadlines_and_records_are_polish_whatever_the_screen_language(garrison):
+    from django.utils import translation
+
+    g = garrison
+    with translation.override("en"):
+        case = open_case(g, kind="complaint")
+    assert "miesiąc" in case.deadline_explanation
+    assert case.record.first().description.startswith("Wszczęto sprawę")

@@ -43,7 +43,7 @@ from types import MappingProxyType
 from typing import Literal
 
 from django.db import models
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -127,7 +127,6 @@ class DeadlineRule:
     amount: int | None = None  # None: no calendar date
     unit: TermUnit | None = None
     counting: CountingRules | None = None
-
 
 
 DEADLINE_RULES: Mapping[str, DeadlineRule] = MappingProxyType(
@@ -379,3 +378,13 @@ def deadline_status(
     if days_left <= soon_days:
         return "due_soon"
     return "ok"
+
+
+def official_deadline(kind: str, start: datetime.date) -> Deadline:
+    """The deadline as it is stored on an item or case: always in Polish.
+
+    Registers and case records are official Polish documents; the wording must
+    not depend on the language of the screen the clerk happened to use.
+    """
+    with translation.override("pl"):
+        return compute_deadline(kind, start)

@@ -11,11 +11,11 @@ import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from garnizon.audit.services import audit_record
-from garnizon.cases.deadlines import DeadlineKind, compute_deadline
+from garnizon.cases.deadlines import DeadlineKind, official_deadline
 from garnizon.cases.models import (
     Assignment,
     AssignmentMethod,
@@ -149,10 +149,10 @@ def case_open(
         raise DomainError(_("Data wszczęcia nie może być z przyszłości."), field="opened_on")
     kind = kind or (incoming_item.kind if incoming_item else DeadlineKind.NONE)
     start = timezone.localdate(incoming_item.received_at) if incoming_item else opened_on
-    deadline = compute_deadline(kind, start)
+    deadline = official_deadline(kind, start)
 
     try:
-        with transaction.atomic():
+        with transaction.atomic(), translation.override("pl"):
             if incoming_item is not None:
                 incoming_item = IncomingItem.objects.select_for_update().get(pk=incoming_item.pk)
                 _check_item_attachable(scope, incoming_item, cell)
@@ -266,7 +266,7 @@ def case_attach_item(*, actor: Person, case: Case, incoming_item: IncomingItem) 
 
     if not allowed(scope):
         raise AccessDenied(_("Przesyłki do sprawy dołącza komórka prowadząca albo przełożony."))
-    with transaction.atomic():
+    with transaction.atomic(), translation.override("pl"):
         item = IncomingItem.objects.select_for_update().get(pk=incoming_item.pk)
         _check_item_attachable(scope, item, case.cell)
         item.case = case
@@ -330,7 +330,7 @@ def assign(
             _("Komórka %(cell)s należy do innej jednostki.") % {"cell": to_cell}, field="to_cell"
         )
 
-    with transaction.atomic():
+    with transaction.atomic(), translation.override("pl"):
         current = _current_assignment(case=case, incoming_item=incoming_item)
         further = current is not None and to_cell.path.startswith(current.to_cell.path)
 
@@ -450,7 +450,7 @@ def case_change_state(*, actor: Person, case: Case, new_state: str, reason: str 
     if not can_manage_case(scope, case):
         raise AccessDenied(_("Stan sprawy zmienia prowadzący albo przełożony."))
     on_behalf = acting_on_behalf(scope, lambda s: can_manage_case(s, case))
-    with transaction.atomic():
+    with transaction.atomic(), translation.override("pl"):
         case = Case.objects.select_for_update().get(pk=case.pk)
         if new_state not in STATE_TRANSITIONS.get(case.state, set()):
             raise DomainError(
@@ -498,7 +498,7 @@ def case_share(
     if not can_manage_case(scope, case):
         raise AccessDenied(_("Sprawę udostępnia prowadzący albo przełożony."))
     on_behalf = acting_on_behalf(scope, lambda s: can_manage_case(s, case))
-    with transaction.atomic():
+    with transaction.atomic(), translation.override("pl"):
         share = CaseShare.objects.create(
             case=case, person=person, cell=cell, granted_by=actor, valid_to=valid_to
         )
@@ -532,7 +532,7 @@ def case_unshare(*, actor: Person, share: CaseShare) -> None:
     if not can_manage_case(scope, case):
         raise AccessDenied(_("Udostępnienie cofa prowadzący albo przełożony."))
     on_behalf = acting_on_behalf(scope, lambda s: can_manage_case(s, case))
-    with transaction.atomic():
+    with transaction.atomic(), translation.override("pl"):
         target = str(share.person or share.cell)
         share.delete()
         _record(
@@ -563,8 +563,8 @@ def case_set_kind(*, actor: Person, case: Case, kind: str) -> Case:
     on_behalf = acting_on_behalf(scope, lambda s: can_manage_case(s, case))
     first_item = case.incoming_items.order_by("received_at").first()
     start = timezone.localdate(first_item.received_at) if first_item else case.opened_on
-    deadline = compute_deadline(kind, start)
-    with transaction.atomic():
+    deadline = official_deadline(kind, start)
+    with transaction.atomic(), translation.override("pl"):
         case.kind = kind
         case.due_date = deadline.due_date
         case.deadline_basis = deadline.basis
@@ -715,7 +715,7 @@ def case_extend_deadline(
     basis, ceiling_months = EXTENDABLE_KINDS[case.kind]
     first_item = case.incoming_items.order_by("received_at").first()
     start = timezone.localdate(first_item.received_at) if first_item else case.opened_on
-    original = compute_deadline(case.kind, start)
+    original = official_deadline(case.kind, start)
     if ceiling_months is not None:
         if original.due_date and today > original.due_date:
             raise DomainError(
@@ -735,7 +735,7 @@ def case_extend_deadline(
                 field="new_due_date",
             )
     on_behalf = acting_on_behalf(scope, lambda s: can_manage_case(s, case))
-    with transaction.atomic():
+    with transaction.atomic(), translation.override("pl"):
         case = Case.objects.select_for_update().get(pk=case.pk)
         old = case.due_date
         case.due_date = new_due_date

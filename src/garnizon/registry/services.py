@@ -6,11 +6,11 @@ import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from garnizon.audit.services import audit_record
-from garnizon.cases.deadlines import DeadlineKind, compute_deadline
+from garnizon.cases.deadlines import DeadlineKind, official_deadline
 from garnizon.common.errors import AccessDenied, DomainError, NotVisible
 from garnizon.common.sequences import next_value
 from garnizon.org.access import REGISTERING_ROLES, Scope, acting_on_behalf
@@ -108,11 +108,11 @@ def incoming_item_register(
                 field="assigned_person",
             )
     sender_name = (sender_name or "").strip() or (sender.name if sender else "")
-    deadline = compute_deadline(kind, received_on)
+    deadline = official_deadline(kind, received_on)
     on_behalf = acting_on_behalf(scope, lambda s: can_register_in(s, unit.pk))
 
     try:
-        with transaction.atomic():
+        with transaction.atomic(), translation.override("pl"):
             year = received_on.year
             number = next_value(f"rpw:{unit.pk}:{year}")
             item = IncomingItem.objects.create(
@@ -263,7 +263,7 @@ def outgoing_item_register(
     on_behalf = acting_on_behalf(scope, allowed)
 
     try:
-        with transaction.atomic():
+        with transaction.atomic(), translation.override("pl"):
             year = sent_on.year
             number = next_value(f"out:{unit.pk}:{year}")
             item = OutgoingItem.objects.create(
@@ -372,7 +372,7 @@ def correspondent_create(
     except ValidationError as exc:
         field, messages = next(iter(exc.message_dict.items()))
         raise DomainError(messages[0], field=field) from exc
-    with transaction.atomic():
+    with transaction.atomic(), translation.override("pl"):
         correspondent.save()
         audit_record(actor=actor, action="create", obj=correspondent)
     return correspondent

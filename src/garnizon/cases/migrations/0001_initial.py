@@ -4,80 +4,204 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Assignment',
+            name="Assignment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('method', models.CharField(choices=[('handle', 'do załatwienia'), ('inform', 'do wiadomości'), ('opinion', 'do opinii'), ('cooperate', 'do współpracy')], default='handle', max_length=20, verbose_name='sposób załatwienia')),
-                ('deadline', models.DateField(blank=True, null=True, verbose_name='termin')),
-                ('note', models.TextField(blank=True, verbose_name='polecenie')),
-                ('assigned_at', models.DateTimeField(auto_now_add=True)),
-                ('is_current', models.BooleanField(default=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "method",
+                    models.CharField(
+                        choices=[
+                            ("handle", "do załatwienia"),
+                            ("inform", "do wiadomości"),
+                            ("opinion", "do opinii"),
+                            ("cooperate", "do współpracy"),
+                        ],
+                        default="handle",
+                        max_length=20,
+                        verbose_name="sposób załatwienia",
+                    ),
+                ),
+                ("deadline", models.DateField(blank=True, null=True, verbose_name="termin")),
+                ("note", models.TextField(blank=True, verbose_name="polecenie")),
+                ("assigned_at", models.DateTimeField(auto_now_add=True)),
+                ("is_current", models.BooleanField(default=True)),
             ],
             options={
-                'verbose_name': 'dekretacja',
-                'verbose_name_plural': 'dekretacje',
-                'ordering': ['-assigned_at', '-id'],
+                "verbose_name": "dekretacja",
+                "verbose_name_plural": "dekretacje",
+                "ordering": ["-assigned_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Case',
+            name="Case",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('year', models.PositiveIntegerField()),
-                ('number', models.PositiveIntegerField()),
-                ('sign', models.CharField(max_length=100, unique=True, verbose_name='znak sprawy')),
-                ('subject', models.CharField(max_length=500, verbose_name='tytuł sprawy')),
-                ('correspondent_name', models.CharField(blank=True, max_length=300, verbose_name='od kogo wpłynęła')),
-                ('state', models.CharField(choices=[('open', 'otwarta'), ('suspended', 'zawieszona'), ('closed', 'zakończona'), ('reopened', 'wznowiona')], default='open', max_length=20, verbose_name='stan')),
-                ('kind', models.CharField(choices=[('none', 'bez terminu ustawowego'), ('kpa_immediate', 'sprawa administracyjna – niezwłocznie'), ('kpa_investigation', 'sprawa administracyjna wymagająca postępowania wyjaśniającego'), ('kpa_complex', 'sprawa administracyjna szczególnie skomplikowana'), ('kpa_appeal', 'odwołanie'), ('certificate', 'zaświadczenie'), ('complaint', 'skarga lub wniosek'), ('complaint_mp', 'skarga lub wniosek posła albo senatora'), ('complaint_forward', 'przekazanie skargi według właściwości'), ('public_information', 'wniosek o udostępnienie informacji publicznej'), ('public_information_extended', 'informacja publiczna – termin przedłużony'), ('petition', 'petycja'), ('whistleblower_ack', 'zgłoszenie sygnalisty – potwierdzenie przyjęcia'), ('whistleblower_feedback', 'zgłoszenie sygnalisty – informacja zwrotna'), ('crime_notification', 'zawiadomienie o przestępstwie – czynności sprawdzające')], default='none', max_length=40, verbose_name='rodzaj sprawy')),
-                ('opened_on', models.DateField(verbose_name='data wszczęcia')),
-                ('closed_on', models.DateField(blank=True, null=True, verbose_name='data zakończenia')),
-                ('due_date', models.DateField(blank=True, null=True, verbose_name='termin')),
-                ('deadline_basis', models.CharField(blank=True, max_length=300, verbose_name='podstawa terminu')),
-                ('deadline_explanation', models.TextField(blank=True, verbose_name='sposób liczenia terminu')),
-                ('is_restricted', models.BooleanField(default=False, verbose_name='dostęp ograniczony')),
-                ('remarks', models.TextField(blank=True, verbose_name='uwagi')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('client_token', models.CharField(blank=True, max_length=64, null=True, unique=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("year", models.PositiveIntegerField()),
+                ("number", models.PositiveIntegerField()),
+                ("sign", models.CharField(max_length=100, unique=True, verbose_name="znak sprawy")),
+                ("subject", models.CharField(max_length=500, verbose_name="tytuł sprawy")),
+                (
+                    "correspondent_name",
+                    models.CharField(blank=True, max_length=300, verbose_name="od kogo wpłynęła"),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("open", "otwarta"),
+                            ("suspended", "zawieszona"),
+                            ("closed", "zakończona"),
+                            ("reopened", "wznowiona"),
+                        ],
+                        default="open",
+                        max_length=20,
+                        verbose_name="stan",
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("none", "bez terminu ustawowego"),
+                            ("kpa_immediate", "sprawa administracyjna – niezwłocznie"),
+                            (
+                                "kpa_investigation",
+                                "sprawa administracyjna wymagająca postępowania wyjaśniającego",
+                            ),
+                            ("kpa_complex", "sprawa administracyjna szczególnie skomplikowana"),
+                            ("kpa_appeal", "odwołanie"),
+                            ("certificate", "zaświadczenie"),
+                            ("complaint", "skarga lub wniosek"),
+                            ("complaint_mp", "skarga lub wniosek posła albo senatora"),
+                            ("complaint_forward", "przekazanie skargi według właściwości"),
+                            ("public_information", "wniosek o udostępnienie informacji publicznej"),
+                            (
+                                "public_information_extended",
+                                "informacja publiczna – termin przedłużony",
+                            ),
+                            ("petition", "petycja"),
+                            (
+                                "whistleblower_ack",
+                                "zgłoszenie sygnalisty – potwierdzenie przyjęcia",
+                            ),
+                            (
+                                "whistleblower_feedback",
+                                "zgłoszenie sygnalisty – informacja zwrotna",
+                            ),
+                            (
+                                "crime_notification",
+                                "zawiadomienie o przestępstwie – czynności sprawdzające",
+                            ),
+                        ],
+                        default="none",
+                        max_length=40,
+                        verbose_name="rodzaj sprawy",
+                    ),
+                ),
+                ("opened_on", models.DateField(verbose_name="data wszczęcia")),
+                (
+                    "closed_on",
+                    models.DateField(blank=True, null=True, verbose_name="data zakończenia"),
+                ),
+                ("due_date", models.DateField(blank=True, null=True, verbose_name="termin")),
+                (
+                    "deadline_basis",
+                    models.CharField(blank=True, max_length=300, verbose_name="podstawa terminu"),
+                ),
+                (
+                    "deadline_explanation",
+                    models.TextField(blank=True, verbose_name="sposób liczenia terminu"),
+                ),
+                (
+                    "is_restricted",
+                    models.BooleanField(default=False, verbose_name="dostęp ograniczony"),
+                ),
+                ("remarks", models.TextField(blank=True, verbose_name="uwagi")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "client_token",
+                    models.CharField(blank=True, max_length=64, null=True, unique=True),
+                ),
             ],
             options={
-                'verbose_name': 'sprawa',
-                'verbose_name_plural': 'sprawy',
-                'ordering': ['-id'],
+                "verbose_name": "sprawa",
+                "verbose_name_plural": "sprawy",
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='CaseRecordEntry',
+            name="CaseRecordEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('occurred_at', models.DateTimeField()),
-                ('actor_name', models.CharField(max_length=300)),
-                ('actor_position', models.CharField(blank=True, max_length=300)),
-                ('on_behalf_of_name', models.CharField(blank=True, max_length=300)),
-                ('action', models.CharField(choices=[('opened', 'wszczęcie sprawy'), ('item_attached', 'dołączenie przesyłki'), ('assigned', 'dekretacja'), ('handler_changed', 'zmiana prowadzącego'), ('deadline_set', 'ustalenie terminu'), ('suspended', 'zawieszenie'), ('resumed', 'podjęcie'), ('closed', 'zakończenie'), ('reopened', 'wznowienie'), ('shared', 'udostępnienie'), ('document_added', 'dodanie dokumentu'), ('dispatched', 'wysłanie pisma'), ('note', 'adnotacja')], max_length=30)),
-                ('description', models.TextField(blank=True)),
-                ('document_ref', models.CharField(blank=True, max_length=200, verbose_name='dokument')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("occurred_at", models.DateTimeField()),
+                ("actor_name", models.CharField(max_length=300)),
+                ("actor_position", models.CharField(blank=True, max_length=300)),
+                ("on_behalf_of_name", models.CharField(blank=True, max_length=300)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("opened", "wszczęcie sprawy"),
+                            ("item_attached", "dołączenie przesyłki"),
+                            ("assigned", "dekretacja"),
+                            ("handler_changed", "zmiana prowadzącego"),
+                            ("deadline_set", "ustalenie terminu"),
+                            ("suspended", "zawieszenie"),
+                            ("resumed", "podjęcie"),
+                            ("closed", "zakończenie"),
+                            ("reopened", "wznowienie"),
+                            ("shared", "udostępnienie"),
+                            ("document_added", "dodanie dokumentu"),
+                            ("dispatched", "wysłanie pisma"),
+                            ("note", "adnotacja"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                ("description", models.TextField(blank=True)),
+                (
+                    "document_ref",
+                    models.CharField(blank=True, max_length=200, verbose_name="dokument"),
+                ),
             ],
             options={
-                'verbose_name': 'wpis metryki sprawy',
-                'verbose_name_plural': 'metryka sprawy',
-                'ordering': ['occurred_at', 'id'],
+                "verbose_name": "wpis metryki sprawy",
+                "verbose_name_plural": "metryka sprawy",
+                "ordering": ["occurred_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='CaseShare',
+            name="CaseShare",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('granted_at', models.DateTimeField(auto_now_add=True)),
-                ('valid_to', models.DateField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("granted_at", models.DateTimeField(auto_now_add=True)),
+                ("valid_to", models.DateField(blank=True, null=True)),
             ],
         ),
     ]

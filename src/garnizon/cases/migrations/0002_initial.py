@@ -6,144 +6,251 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('cases', '0001_initial'),
-        ('jrwa', '0001_initial'),
-        ('org', '0001_initial'),
-        ('registry', '0001_initial'),
+        ("cases", "0001_initial"),
+        ("jrwa", "0001_initial"),
+        ("org", "0001_initial"),
+        ("registry", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='assignment',
-            name='assigned_by',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="assignment",
+            name="assigned_by",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='assignment',
-            name='incoming_item',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='assignments', to='registry.incomingitem'),
+            model_name="assignment",
+            name="incoming_item",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="assignments",
+                to="registry.incomingitem",
+            ),
         ),
         migrations.AddField(
-            model_name='assignment',
-            name='on_behalf_of',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="assignment",
+            name="on_behalf_of",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='assignment',
-            name='parent',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='cases.assignment'),
+            model_name="assignment",
+            name="parent",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="children",
+                to="cases.assignment",
+            ),
         ),
         migrations.AddField(
-            model_name='assignment',
-            name='to_cell',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='org.cell'),
+            model_name="assignment",
+            name="to_cell",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="+", to="org.cell"
+            ),
         ),
         migrations.AddField(
-            model_name='assignment',
-            name='to_person',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='assignments', to=settings.AUTH_USER_MODEL),
+            model_name="assignment",
+            name="to_person",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="assignments",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='case',
-            name='cell',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='cases', to='org.cell'),
+            model_name="case",
+            name="cell",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="cases", to="org.cell"
+            ),
         ),
         migrations.AddField(
-            model_name='case',
-            name='classification',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='cases', to='jrwa.classification'),
+            model_name="case",
+            name="classification",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="cases",
+                to="jrwa.classification",
+            ),
         ),
         migrations.AddField(
-            model_name='case',
-            name='correspondent',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='cases', to='registry.correspondent', verbose_name='od kogo wpłynęła'),
+            model_name="case",
+            name="correspondent",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="cases",
+                to="registry.correspondent",
+                verbose_name="od kogo wpłynęła",
+            ),
         ),
         migrations.AddField(
-            model_name='case',
-            name='created_by',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="case",
+            name="created_by",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='case',
-            name='handler',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='handled_cases', to=settings.AUTH_USER_MODEL, verbose_name='prowadzący sprawę'),
+            model_name="case",
+            name="handler",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="handled_cases",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="prowadzący sprawę",
+            ),
         ),
         migrations.AddField(
-            model_name='case',
-            name='unit',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='cases', to='org.unit'),
+            model_name="case",
+            name="unit",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="cases", to="org.unit"
+            ),
         ),
         migrations.AddField(
-            model_name='assignment',
-            name='case',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='assignments', to='cases.case'),
+            model_name="assignment",
+            name="case",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="assignments",
+                to="cases.case",
+            ),
         ),
         migrations.AddField(
-            model_name='caserecordentry',
-            name='actor',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="caserecordentry",
+            name="actor",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='caserecordentry',
-            name='case',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='record', to='cases.case'),
+            model_name="caserecordentry",
+            name="case",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="record", to="cases.case"
+            ),
         ),
         migrations.AddField(
-            model_name='caserecordentry',
-            name='on_behalf_of',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="caserecordentry",
+            name="on_behalf_of",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='caseshare',
-            name='case',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='shares', to='cases.case'),
+            model_name="caseshare",
+            name="case",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="shares", to="cases.case"
+            ),
         ),
         migrations.AddField(
-            model_name='caseshare',
-            name='cell',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='case_shares', to='org.cell'),
+            model_name="caseshare",
+            name="cell",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="case_shares",
+                to="org.cell",
+            ),
         ),
         migrations.AddField(
-            model_name='caseshare',
-            name='granted_by',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="caseshare",
+            name="granted_by",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='caseshare',
-            name='person',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='case_shares', to=settings.AUTH_USER_MODEL),
+            model_name="caseshare",
+            name="person",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="case_shares",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddIndex(
-            model_name='case',
-            index=models.Index(fields=['cell', '-id'], name='case_cell_id'),
+            model_name="case",
+            index=models.Index(fields=["cell", "-id"], name="case_cell_id"),
         ),
         migrations.AddIndex(
-            model_name='case',
-            index=models.Index(fields=['unit', '-id'], name='case_unit_id'),
+            model_name="case",
+            index=models.Index(fields=["unit", "-id"], name="case_unit_id"),
         ),
         migrations.AddIndex(
-            model_name='case',
-            index=models.Index(fields=['handler', '-id'], name='case_handler_id'),
+            model_name="case",
+            index=models.Index(fields=["handler", "-id"], name="case_handler_id"),
         ),
         migrations.AddIndex(
-            model_name='case',
-            index=models.Index(fields=['state', 'due_date'], name='case_state_due'),
+            model_name="case",
+            index=models.Index(fields=["state", "due_date"], name="case_state_due"),
         ),
         migrations.AddConstraint(
-            model_name='case',
-            constraint=models.UniqueConstraint(fields=('cell', 'classification', 'year', 'number'), name='case_number_unique'),
+            model_name="case",
+            constraint=models.UniqueConstraint(
+                fields=("cell", "classification", "year", "number"), name="case_number_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='assignment',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('case__isnull', True), ('incoming_item__isnull', False)), models.Q(('case__isnull', False), ('incoming_item__isnull', True)), _connector='OR'), name='assignment_one_target'),
+            model_name="assignment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("case__isnull", True), ("incoming_item__isnull", False)),
+                    models.Q(("case__isnull", False), ("incoming_item__isnull", True)),
+                    _connector="OR",
+                ),
+                name="assignment_one_target",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='caseshare',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('cell__isnull', True), ('person__isnull', False)), models.Q(('cell__isnull', False), ('person__isnull', True)), _connector='OR'), name='share_one_target'),
+            model_name="caseshare",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("cell__isnull", True), ("person__isnull", False)),
+                    models.Q(("cell__isnull", False), ("person__isnull", True)),
+                    _connector="OR",
+                ),
+                name="share_one_target",
+            ),
         ),
     ]
