@@ -421,7 +421,7 @@ def test_the_command_imports_a_good_file_and_prints_a_summary(tmp_path):
     assert scheme.is_active
     assert not scheme.is_example
     assert scheme.valid_from == datetime.date(2026, 1, 1)
-    assert "8 klas, w tym 4 końcowych" in out
+    assert "liczba klas 8, w tym końcowych 4" in out
     assert "wersja bieżąca" in out
 
 

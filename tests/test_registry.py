@@ -72,7 +72,7 @@ def test_unknown_values_are_kept_empty_and_shown_as_no_data(garrison):
     ("field", "value", "message"),
     [
         ("channel", "pigeon", "kanał"),
-        ("received_at", "future", "przyszłości"),
+        ("received_at", "future", "niż dziś"),
         ("letter_date", "after", "późniejsza"),
         ("attachments_count", -1, "ujemna"),
     ],

@@ -151,7 +151,7 @@ def test_register_incoming_item_with_keyboard_only(page, live_server, log_in):
     subject = "Pismo z Sądu Rejonowego Lublin-Zachód w sprawie II K 123/26"
     page.keyboard.type(subject)
     with page.expect_navigation():
-        page.keyboard.press("Enter")  # implicit submission: "Zapisz i rejestruj następną"
+        page.keyboard.press("Enter")  # implicit submission: "Zapisz i zarejestruj następną"
 
     item = IncomingItem.objects.get(subject=subject)
     assert item.registered_by == g.people["clerk"]

@@ -146,7 +146,7 @@ def case_open(
     today = timezone.localdate()
     opened_on = opened_on or today
     if opened_on > today:
-        raise DomainError(_("Data wszczęcia nie może być z przyszłości."), field="opened_on")
+        raise DomainError(_("Data wszczęcia nie może być późniejsza niż dziś."), field="opened_on")
     kind = kind or (incoming_item.kind if incoming_item else DeadlineKind.NONE)
     start = timezone.localdate(incoming_item.received_at) if incoming_item else opened_on
     deadline = official_deadline(kind, start)

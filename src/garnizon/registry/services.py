@@ -79,7 +79,7 @@ def incoming_item_register(
     now = timezone.now()
     received_at = received_at or now
     if received_at > now + datetime.timedelta(minutes=5):
-        raise DomainError(_("Data wpływu nie może być z przyszłości."), field="received_at")
+        raise DomainError(_("Data wpływu nie może być późniejsza niż dziś."), field="received_at")
     received_on = timezone.localdate(received_at)
     if letter_date is not None and letter_date > received_on:
         raise DomainError(
@@ -259,7 +259,7 @@ def outgoing_item_register(
     today = timezone.localdate()
     sent_on = sent_on or today
     if sent_on > today + datetime.timedelta(days=1):
-        raise DomainError(_("Data wysłania nie może być z przyszłości."), field="sent_on")
+        raise DomainError(_("Data wysłania nie może być późniejsza niż dziś."), field="sent_on")
     on_behalf = acting_on_behalf(scope, allowed)
 
     try:

@@ -104,7 +104,7 @@ class IncomingItemForm(GarnizonForm):
     def clean_received_at(self):
         value = self.cleaned_data.get("received_at")
         if value and value > timezone.now() + timezone.timedelta(minutes=5):
-            raise forms.ValidationError(_("Data wpływu nie może być z przyszłości."))
+            raise forms.ValidationError(_("Data wpływu nie może być późniejsza niż dziś."))
         return value
 
 

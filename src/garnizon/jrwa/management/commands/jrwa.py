@@ -85,8 +85,8 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 _(
-                    "Zaimportowano wykaz „%(scheme)s”: %(classes)d klas, w tym %(terminal)d "
-                    "końcowych; obowiązuje od %(valid_from)s%(active)s."
+                    "Zaimportowano JRWA „%(scheme)s”: liczba klas %(classes)d, w tym "
+                    "końcowych %(terminal)d; obowiązuje od %(valid_from)s%(active)s."
                 )
                 % {
                     "scheme": scheme, "classes": classes, "terminal": terminal,

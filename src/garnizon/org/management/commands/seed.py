@@ -132,7 +132,7 @@ class Command(BaseCommand):
         ]
         if report.scheme_imported is not None:
             lines.append(
-                _("Zaimportowano przykładowy JRWA: %(scheme)s (%(classes)d klas).")
+                _("Zaimportowano przykładowy JRWA: %(scheme)s (liczba klas: %(classes)d).")
                 % {
                     "scheme": report.scheme_imported,
                     "classes": report.scheme_imported.classes.count(),
@@ -142,7 +142,7 @@ class Command(BaseCommand):
             lines.append(_("Przykładowy JRWA już istnieje: pozostawiono bez zmian."))
         if report.new_logins:
             lines.append(
-                _("Utworzono %(count)d kont demonstracyjnych; hasła zapisano w %(path)s.")
+                _("Utworzone konta demonstracyjne: %(count)d; hasła zapisano w %(path)s.")
                 % {"count": len(report.new_logins), "path": logins_path()}
             )
         for line in lines:
