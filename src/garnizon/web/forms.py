@@ -193,6 +193,9 @@ class AssignForm(GarnizonForm):
         label=_("Polecenie"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
 
+    def clean_method(self) -> str | None:
+        return self.cleaned_data.get("method") or None
+
     def __init__(self, *args, unit_id: int, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         cells = Cell.objects.filter(unit_id=unit_id, is_active=True).select_related("unit")

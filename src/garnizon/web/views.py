@@ -18,13 +18,14 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from garnizon.audit.services import audit_record
 from garnizon.cases import services as case_services
 from garnizon.cases.deadlines import compute_deadline, deadline_status
-from garnizon.cases.models import Case
 from garnizon.cases.selectors import (
     CaseFilters,
     case_list,
@@ -509,142 +510,58 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     )
 
 
-def _case_action(
-    request: HttpRequest,
-    case_id: int,
-    form_class: type[forms.Form],
-    title: str,
-    run: Callable[[forms.Form, Case], Any],
-    done: str,
-    **form_kwargs: Any,
-) -> HttpResponse:
-    case = cases_visible_to(request.user).filter(pk=case_id).first()
-    if case is None:
-        raise Http404(_("Nie ma takiej sprawy albo nie masz do niej dostępu."))
-    if form_class in (web_forms.AssignForm, web_forms.CaseShareForm):
-        form_kwargs["unit_id"] = case.unit_id
-    form = form_class(request.POST, **form_kwargs)
-    if form.is_valid() and run(form, case) is not None:
-        messages.success(request, done)
-        return redirect("web:case_detail", case_id=case.pk)
-    return _form_error_page(request, form, f"{title} {case.sign}")
+def _case_action_view(
+    form_class: type[forms.Form], service: Callable[..., Any], title: Promise, done: Promise
+) -> Callable[[HttpRequest, int], HttpResponse]:
+    """A POST-only view running one case service with the form's fields as arguments."""
+
+    @login_required
+    @require_POST
+    def view(request: HttpRequest, case_id: int) -> HttpResponse:
+        case = cases_visible_to(request.user).filter(pk=case_id).first()
+        if case is None:
+            raise Http404(_("Nie ma takiej sprawy albo nie masz do niej dostępu."))
+        kwargs: dict[str, Any] = {}
+        if form_class in (web_forms.AssignForm, web_forms.CaseShareForm):
+            kwargs["unit_id"] = case.unit_id
+        form = form_class(request.POST, **kwargs)
+        if form.is_valid() and (
+            _call(form, service, actor=request.user, case=case, **form.cleaned_data) is not None
+        ):
+            messages.success(request, str(done))
+            return redirect("web:case_detail", case_id=case.pk)
+        return _form_error_page(request, form, f"{title} {case.sign}")
+
+    return view
 
 
-@login_required
-@require_POST
-def case_assign(request: HttpRequest, case_id: int) -> HttpResponse:
-    def run(form: forms.Form, case: Case) -> Any:
-        d = form.cleaned_data
-        return _call(
-            form,
-            case_services.assign,
-            actor=request.user,
-            case=case,
-            to_cell=d["to_cell"],
-            to_person=d["to_person"],
-            method=d["method"] or None,
-            deadline=d["deadline"],
-            note=d["note"],
-        )
-
-    return _case_action(
-        request, case_id, web_forms.AssignForm, _("Dekretacja sprawy"), run, _("Zadekretowano.")
-    )
-
-
-@login_required
-@require_POST
-def case_state(request: HttpRequest, case_id: int) -> HttpResponse:
-    def run(form: forms.Form, case: Case) -> Any:
-        d = form.cleaned_data
-        return _call(
-            form,
-            case_services.case_change_state,
-            actor=request.user,
-            case=case,
-            new_state=d["new_state"],
-            reason=d["reason"],
-        )
-
-    return _case_action(
-        request,
-        case_id,
-        web_forms.CaseStateForm,
-        _("Zmiana stanu sprawy"),
-        run,
-        _("Zmieniono stan sprawy."),
-    )
-
-
-@login_required
-@require_POST
-def case_share(request: HttpRequest, case_id: int) -> HttpResponse:
-    def run(form: forms.Form, case: Case) -> Any:
-        d = form.cleaned_data
-        return _call(
-            form,
-            case_services.case_share,
-            actor=request.user,
-            case=case,
-            person=d["person"],
-            cell=d["cell"],
-            valid_to=d["valid_to"],
-        )
-
-    return _case_action(
-        request,
-        case_id,
-        web_forms.CaseShareForm,
-        _("Udostępnienie sprawy"),
-        run,
-        _("Udostępniono sprawę."),
-    )
-
-
-@login_required
-@require_POST
-def case_kind(request: HttpRequest, case_id: int) -> HttpResponse:
-    def run(form: forms.Form, case: Case) -> Any:
-        return _call(
-            form,
-            case_services.case_set_kind,
-            actor=request.user,
-            case=case,
-            kind=form.cleaned_data["kind"],
-        )
-
-    return _case_action(
-        request,
-        case_id,
-        web_forms.CaseKindForm,
-        _("Rodzaj sprawy"),
-        run,
-        _("Zmieniono rodzaj sprawy i przeliczono termin."),
-    )
-
-
-@login_required
-@require_POST
-def case_extend(request: HttpRequest, case_id: int) -> HttpResponse:
-    def run(form: forms.Form, case: Case) -> Any:
-        d = form.cleaned_data
-        return _call(
-            form,
-            case_services.case_extend_deadline,
-            actor=request.user,
-            case=case,
-            new_due_date=d["new_due_date"],
-            reason=d["reason"],
-        )
-
-    return _case_action(
-        request,
-        case_id,
-        web_forms.CaseExtendForm,
-        _("Przedłużenie terminu"),
-        run,
-        _("Przedłużono termin; zawiadom stronę."),
-    )
+case_assign = _case_action_view(
+    web_forms.AssignForm, case_services.assign, _lazy("Dekretacja sprawy"), _lazy("Zadekretowano.")
+)
+case_state = _case_action_view(
+    web_forms.CaseStateForm,
+    case_services.case_change_state,
+    _lazy("Zmiana stanu sprawy"),
+    _lazy("Zmieniono stan sprawy."),
+)
+case_share = _case_action_view(
+    web_forms.CaseShareForm,
+    case_services.case_share,
+    _lazy("Udostępnienie sprawy"),
+    _lazy("Udostępniono sprawę."),
+)
+case_kind = _case_action_view(
+    web_forms.CaseKindForm,
+    case_services.case_set_kind,
+    _lazy("Rodzaj sprawy"),
+    _lazy("Zmieniono rodzaj sprawy i przeliczono termin."),
+)
+case_extend = _case_action_view(
+    web_forms.CaseExtendForm,
+    case_services.case_extend_deadline,
+    _lazy("Przedłużenie terminu"),
+    _lazy("Przedłużono termin; zawiadom stronę."),
+)
 
 
 @login_required
