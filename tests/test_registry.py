@@ -222,3 +222,52 @@ def test_an_auditor_only_reads_the_address_book(garrison):
     with pytest.raises(AccessDenied):
         correspondent_create(actor=g.people["auditor"], kind=CorrespondentKind.PERSON,
                              name="Jan Nowak")
+
+
+def test_the_register_page_equals_the_plain_visibility_query_page_by_page(garrison):
+    """`incoming_register_page` reads each arm of need-to-know from its own index;
+    walked to the end, it must give exactly the rows of the plain OR query."""
+    import random
+
+    from garnizon.cases.models import Assignment
+    from garnizon.org.models import Substitution
+    from garnizon.registry.selectors import (
+        IncomingFilters,
+        incoming_register_page,
+        incoming_visible_to,
+    )
+
+    g = garrison
+    rng = random.Random(7)
+    cells = [c for k, c in g.cells.items() if k.startswith("kwp")]
+    people = [g.people[k] for k in ("handler", "handler2", "head", "kadry")]
+    for n in range(120):
+        cell = rng.choice([*cells, None])
+        person = rng.choice([p for p in people if cell and p.positions.filter(cell=cell)] or [None])
+        item = register(g, subject=f"Pismo {n}", assigned_cell=cell, assigned_person=person,
+                        is_restricted=rng.random() < 0.1,
+                        channel=rng.choice([Channel.PAPER, Channel.EMAIL]))
+        if rng.random() < 0.1:
+            Assignment.objects.create(incoming_item=item, to_cell=g.cells["kwp_ii"],
+                                      to_person=g.people["kadry"], method="inform",
+                                      assigned_by=g.people["commander"])
+    Substitution.objects.create(absent=g.people["handler"], substitute=g.people["kadry"],
+                                date_from=timezone.localdate(), date_to=timezone.localdate())
+    for name in ["clerk", "handler", "handler2", "head", "commander", "kadry", "kmp_clerk"]:
+        person = g.people[name]
+        for filters in (IncomingFilters(), IncomingFilters(channel=Channel.EMAIL)):
+            expected = list(
+                incoming_visible_to(person).filter(
+                    **({"channel": filters.channel} if filters.channel else {})
+                ).order_by("-pk").values_list("pk", flat=True)
+            )
+            got: list[int] = []
+            cursor = None
+            while True:
+                page = incoming_register_page(person=person, filters=filters, before_id=cursor,
+                                              limit=7)
+                got += [row.pk for row in page.rows]
+                if page.next_cursor is None:
+                    break
+                cursor = page.next_cursor
+            assert got == expected, name

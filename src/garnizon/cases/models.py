@@ -146,6 +146,14 @@ class Assignment(models.Model):
                 name="assignment_one_target",
             )
         ]
+        indexes = [
+            # "What is assigned to me" for the register's personal branch.
+            models.Index(
+                fields=["to_person", "-incoming_item"],
+                condition=models.Q(incoming_item__isnull=False, is_current=True),
+                name="asg_person_item",
+            ),
+        ]
         verbose_name = _("dekretacja")
         verbose_name_plural = _("dekretacje")
 

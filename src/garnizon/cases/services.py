@@ -151,6 +151,7 @@ def case_open(
     start = timezone.localdate(incoming_item.received_at) if incoming_item else opened_on
     deadline = official_deadline(kind, start)
 
+    _position_title(actor)  # looked up before the case number's row lock is taken
     try:
         with transaction.atomic(), translation.override("pl"):
             if incoming_item is not None:
@@ -608,13 +609,22 @@ def _record(
         occurred_at=timezone.now(),
         actor=actor,
         actor_name=str(actor),
-        actor_position=actor.position_title(),
+        actor_position=_position_title(actor),
         on_behalf_of=on_behalf,
         on_behalf_of_name=str(on_behalf) if on_behalf else "",
         action=action,
         description=str(description),
         document_ref=document_ref,
     )
+
+
+def _position_title(person: Person) -> str:
+    """The person's post for the record, looked up once per request object."""
+    cached = getattr(person, "_garnizon_position_title", None)
+    if cached is None:
+        cached = person.position_title()
+        person._garnizon_position_title = cached  # type: ignore[attr-defined]
+    return cached
 
 
 def _holds_position_in(person: Person, cell: Cell) -> bool:

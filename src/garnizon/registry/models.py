@@ -139,6 +139,7 @@ class IncomingItem(models.Model):
             models.Index(fields=["assigned_cell", "-id"], name="rpw_cell_id"),
             models.Index(fields=["assigned_person", "-id"], name="rpw_person_id"),
             models.Index(fields=["due_date"], name="rpw_due"),
+            models.Index(fields=["registered_by", "-id"], name="rpw_registrar_id"),
         ]
         verbose_name = _("przesyłka wpływająca")
         verbose_name_plural = _("rejestr przesyłek wpływających")
