@@ -227,7 +227,7 @@ ACTION_STATUS: dict[str, tuple[int, ...]] = {
     "handler2":      (403,  403,   201,  403,   403,  403,  403,  200,   403,    201,  201),
     "head":          (201,  201,   201,  201,   200,  201,  200,  200,   201,    201,  201),
     "commander":     (201,  201,   201,  201,   200,  201,  200,  200,   201,    201,  201),
-    "archivist":     (403,  403,   403,  403,   403,  403,  403,  403,   403,    201,  201),
+    "archivist":     (403,  403,   403,  403,   403,  403,  403,  403,   403,    403,  201),
     "admin":         (403,  404,   403,  404,   404,  404,  404,  404,   403,    400,  201),
     "auditor":       (403,  404,   403,  404,   404,  404,  404,  404,   403,    400,  403),
     "kadry":         (403,  404,   403,  404,   404,  404,  404,  404,   403,    400,  201),
@@ -760,7 +760,7 @@ def test_a_dispatch_in_a_case_goes_into_its_record(world: World) -> None:
 def test_opening_a_case_from_an_item_shows_record_deadline_and_letters(world: World) -> None:
     g = world.g
     item = incoming_item_register(
-        actor=g.people["clerk"],
+        actor=g.people["head"],
         unit=g.kwp,
         subject="Skarga na przewlekłość",
         channel=Channel.EPUAP,
@@ -1013,7 +1013,7 @@ BAD_INPUT: list[tuple[str, str, Callable[[World], dict[str, Any]], str]] = [
         "is_restricted",
     ),
     (
-        "clerk",
+        "commander",
         "/api/incoming/",
         lambda w: {
             "subject": "x",

@@ -279,7 +279,7 @@ def test_my_work_and_the_commanders_overview_count_due_and_overdue_work(garrison
     open_case(g, actor=g.people["kadry"], cell=g.cells["kwp_ii"],
               classification=g.classes["101"], subject="Bez terminu")
     item = incoming_item_register(
-        actor=g.people["clerk"], unit=g.kwp, subject="Przesyłka", channel=Channel.PAPER,
+        actor=g.people["head"], unit=g.kwp, subject="Przesyłka", channel=Channel.PAPER,
         assigned_cell=g.cells["kwp_i_1"], assigned_person=g.people["handler"],
     )
     work = my_work(g.people["handler"])

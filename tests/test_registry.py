@@ -110,11 +110,13 @@ def test_a_resubmitted_form_returns_the_first_entry(garrison):
 
 def test_assigning_on_registration_records_the_assignment(garrison):
     g = garrison
-    item = register(g, assigned_cell=g.cells["kwp_i_1"], assigned_person=g.people["handler"])
+    item = register(g, actor=g.people["head"], assigned_cell=g.cells["kwp_i_1"],
+                    assigned_person=g.people["handler"])
     assignment = item.assignments.get()
     assert assignment.to_person == g.people["handler"] and assignment.is_current
     with pytest.raises(DomainError) as error:
-        register(g, assigned_cell=g.cells["kwp_ii"], assigned_person=g.people["handler"])
+        register(g, actor=g.people["commander"], assigned_cell=g.cells["kwp_ii"],
+                 assigned_person=g.people["handler"])
     assert error.value.field == "assigned_person"
 
 
@@ -244,8 +246,9 @@ def test_the_register_page_equals_the_plain_visibility_query_page_by_page(garris
     for n in range(120):
         cell = rng.choice([*cells, None])
         person = rng.choice([p for p in people if cell and p.positions.filter(cell=cell)] or [None])
-        item = register(g, subject=f"Pismo {n}", assigned_cell=cell, assigned_person=person,
-                        is_restricted=rng.random() < 0.1,
+        item = register(g, actor=g.people["commander"] if person else g.people["clerk"],
+                        subject=f"Pismo {n}", assigned_cell=cell, assigned_person=person,
+                        is_restricted=person is not None and rng.random() < 0.3,
                         channel=rng.choice([Channel.PAPER, Channel.EMAIL]))
         if rng.random() < 0.1:
             Assignment.objects.create(incoming_item=item, to_cell=g.cells["kwp_ii"],

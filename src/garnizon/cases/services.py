@@ -33,6 +33,10 @@ from garnizon.org.access import Scope, acting_on_behalf
 from garnizon.org.models import Cell, Person, Position, Role
 from garnizon.registry.models import Correspondent, IncomingItem
 
+# Kinds reached only through `case_extend_deadline`, which checks the law's
+# conditions and records the notice to the party.
+DERIVED_KINDS = {DeadlineKind.PUBLIC_INFORMATION_EXTENDED}
+
 STATE_TRANSITIONS: dict[str, set[str]] = {
     CaseState.OPEN: {CaseState.SUSPENDED, CaseState.CLOSED},
     CaseState.REOPENED: {CaseState.SUSPENDED, CaseState.CLOSED},
@@ -138,15 +142,20 @@ def case_open(
     if handler is None and _holds_position_in(actor, cell):
         handler = actor
 
+    replay_fields = {"cell_id": cell.pk, "classification_id": classification.pk}
     if client_token:
         existing = Case.objects.filter(client_token=client_token).first()
         if existing is not None:
-            return _same_actor_or_conflict(existing, actor)
+            return _replay(existing, actor, scope, **replay_fields)
 
     today = timezone.localdate()
     opened_on = opened_on or today
     if opened_on > today:
         raise DomainError(_("Data wszczęcia nie może być późniejsza niż dziś."), field="opened_on")
+    if opened_on.year < today.year - 1:
+        raise DomainError(
+            _("Sprawę można wszcząć z datą najwyżej z poprzedniego roku."), field="opened_on"
+        )
     kind = kind or (incoming_item.kind if incoming_item else DeadlineKind.NONE)
     start = timezone.localdate(incoming_item.received_at) if incoming_item else opened_on
     deadline = official_deadline(kind, start)
@@ -159,19 +168,32 @@ def case_open(
                 _check_item_attachable(scope, incoming_item, cell)
             year = opened_on.year
             number = next_value(f"case:{cell.pk}:{classification.symbol}:{year}")
+            sign = format_case_sign(
+                cell=cell,
+                classification=classification,
+                number=number,
+                year=year,
+                handler=handler,
+            )
+            if Case.objects.filter(sign=sign).exists():
+                # Two cells with one designation would share signs; the rollback
+                # gives the number back.
+                raise DomainError(
+                    _(
+                        "Znak %(sign)s już istnieje: dwie komórki mają to samo oznaczenie na "
+                        "rok %(year)s. Zgłoś to administratorowi."
+                    )
+                    % {"sign": sign, "year": year},
+                    code="sign_collision",
+                    field="cell",
+                )
             case = Case.objects.create(
                 unit_id=cell.unit_id,
                 cell=cell,
                 classification=classification,
                 year=year,
                 number=number,
-                sign=format_case_sign(
-                    cell=cell,
-                    classification=classification,
-                    number=number,
-                    year=year,
-                    handler=handler,
-                ),
+                sign=sign,
                 subject=subject[:500],
                 correspondent=correspondent or (incoming_item.sender if incoming_item else None),
                 correspondent_name=(
@@ -208,6 +230,10 @@ def case_open(
                     CaseRecordAction.DEADLINE_SET,
                     f"{deadline.due_date:%d.%m.%Y} ({deadline.basis}): {deadline.explanation}",
                 )
+            if case.is_restricted and handler is None:
+                # Restricted cases are seen only by the people named on them: the
+                # person opening one for a colleague's cell must stay one of them.
+                CaseShare.objects.create(case=case, person=actor, granted_by=actor)
             if incoming_item is not None:
                 incoming_item.case = case
                 incoming_item.save(update_fields=["case"])
@@ -230,7 +256,7 @@ def case_open(
         if client_token:
             existing = Case.objects.filter(client_token=client_token).first()
             if existing is not None:
-                return _same_actor_or_conflict(existing, actor)
+                return _replay(existing, actor, scope, **replay_fields)
         raise
     return case
 
@@ -269,7 +295,7 @@ def case_attach_item(*, actor: Person, case: Case, incoming_item: IncomingItem) 
         raise AccessDenied(_("Przesyłki do sprawy dołącza komórka prowadząca albo przełożony."))
     with transaction.atomic(), translation.override("pl"):
         item = IncomingItem.objects.select_for_update().get(pk=incoming_item.pk)
-        _check_item_attachable(scope, item, case.cell)
+        _check_item_attachable(scope, item, case.cell, case)
         item.case = case
         item.save(update_fields=["case"])
         on_behalf = acting_on_behalf(scope, allowed)
@@ -338,8 +364,6 @@ def assign(
         def allowed(s: Scope) -> bool:
             if not _can_see_target(s, case, incoming_item):
                 return False
-            if can_manage_cell(s, to_cell):
-                return True
             if (
                 further
                 and current is not None
@@ -347,9 +371,17 @@ def assign(
                 and to_person is not None
             ):
                 return True
-            if incoming_item is not None and current is None and to_person is None:
-                return s.has_role(Role.REGISTRY_CLERK, unit_id=incoming_item.unit_id)
-            return False
+            if case is not None:
+                # Authority over the target cell is not enough: a head who can
+                # read a shared case must not pull it into their own cell.
+                return can_manage_cell(s, to_cell) and can_manage_case(s, case)
+            item = incoming_item
+            assert item is not None
+            if current is None or item.assigned_cell is None:
+                if to_person is None and s.has_role(Role.REGISTRY_CLERK, unit_id=item.unit_id):
+                    return True
+                return can_manage_cell(s, to_cell)
+            return can_manage_cell(s, to_cell) and can_manage_cell(s, item.assigned_cell)
 
         if not _can_see_target(scope, case, incoming_item):
             raise NotVisible(_("Nie ma takiego obiektu albo nie masz do niego dostępu."))
@@ -361,20 +393,21 @@ def assign(
         parent = None
         if further and current is not None:
             parent = current
-            root = current
-            while root.parent_id is not None:
-                root = root.parent  # type: ignore[assignment]
-            original_assigner = root.on_behalf_of_id or root.assigned_by_id
+            fixer = _terms_fixer(current)
             changes_terms = (method is not None and method != current.method) or (
                 deadline is not None and deadline != current.deadline
             )
-            if changes_terms and original_assigner not in acting_ids:
+            if (
+                changes_terms
+                and fixer is not None
+                and (fixer.on_behalf_of_id or fixer.assigned_by_id) not in acting_ids
+            ):
                 raise AccessDenied(
                     _(
                         "Sposób załatwienia i termin może zmienić tylko dekretujący pierwotnie: "
                         "%(person)s."
                     )
-                    % {"person": root.on_behalf_of or root.assigned_by}
+                    % {"person": fixer.on_behalf_of or fixer.assigned_by}
                 )
             method = method or current.method
             deadline = deadline if deadline is not None else current.deadline
@@ -556,11 +589,18 @@ def case_set_kind(*, actor: Person, case: Case, kind: str) -> Case:
     """Change the kind of matter and recompute the statutory deadline from the opening."""
     if kind not in DeadlineKind.values:
         raise DomainError(_("Nieznany rodzaj sprawy."), field="kind")
+    if kind in DERIVED_KINDS:
+        raise DomainError(
+            _("Ten termin ustala się przez przedłużenie terminu, z zawiadomieniem strony."),
+            field="kind",
+        )
     scope = Scope.for_person(actor)
     if not can_see_case(scope, case):
         raise NotVisible()
     if not can_manage_case(scope, case):
         raise AccessDenied(_("Rodzaj sprawy zmienia prowadzący albo przełożony."))
+    if not case.is_active:
+        raise DomainError(_("Rodzaj zmienia się tylko w sprawie otwartej."), field="kind")
     on_behalf = acting_on_behalf(scope, lambda s: can_manage_case(s, case))
     first_item = case.incoming_items.order_by("received_at").first()
     start = timezone.localdate(first_item.received_at) if first_item else case.opened_on
@@ -591,87 +631,6 @@ def case_set_kind(*, actor: Person, case: Case, kind: str) -> Case:
             details={"kind": kind, "due_date": str(deadline.due_date)},
         )
     return case
-
-
-# --- helpers -----------------------------------------------------------------------------
-
-
-def _record(
-    case: Case,
-    actor: Person,
-    on_behalf: Person | None,
-    action: str,
-    description: str,
-    document_ref: str = "",
-) -> CaseRecordEntry:
-    return CaseRecordEntry.objects.create(
-        case=case,
-        occurred_at=timezone.now(),
-        actor=actor,
-        actor_name=str(actor),
-        actor_position=_position_title(actor),
-        on_behalf_of=on_behalf,
-        on_behalf_of_name=str(on_behalf) if on_behalf else "",
-        action=action,
-        description=str(description),
-        document_ref=document_ref,
-    )
-
-
-def _position_title(person: Person) -> str:
-    """The person's post for the record, looked up once per request object."""
-    cached = getattr(person, "_garnizon_position_title", None)
-    if cached is None:
-        cached = person.position_title()
-        person._garnizon_position_title = cached  # type: ignore[attr-defined]
-    return cached
-
-
-def _holds_position_in(person: Person, cell: Cell) -> bool:
-    return Position.objects.active().filter(person=person, cell=cell).exists()
-
-
-def _current_assignment(
-    *, case: Case | None, incoming_item: IncomingItem | None
-) -> Assignment | None:
-    return (
-        Assignment.objects.select_for_update()
-        .filter(
-            case=case, incoming_item=incoming_item, is_current=True, method=AssignmentMethod.HANDLE
-        )
-        .select_related("to_cell")
-        .order_by("-id")
-        .first()
-    )
-
-
-def _can_see_target(scope: Scope, case: Case | None, item: IncomingItem | None) -> bool:
-    if case is not None:
-        return can_see_case(scope, case)
-    from garnizon.registry.selectors import incoming_visibility_q
-
-    return IncomingItem.objects.filter(incoming_visibility_q(scope), pk=item.pk).exists()  # type: ignore[union-attr]
-
-
-def _check_item_attachable(scope: Scope, item: IncomingItem, cell: Cell) -> None:
-    from garnizon.registry.selectors import incoming_visibility_q
-
-    if not IncomingItem.objects.filter(incoming_visibility_q(scope), pk=item.pk).exists():
-        raise NotVisible(_("Nie ma takiej przesyłki albo nie masz do niej dostępu."))
-    if item.unit_id != cell.unit_id:
-        raise DomainError(_("Przesyłka wpłynęła do innej jednostki."), field="incoming_item")
-    if item.case_id is not None:
-        raise DomainError(
-            _("Przesyłka %(number)s jest już w sprawie %(sign)s.")
-            % {"number": item.registration_number, "sign": item.case.sign},  # type: ignore[union-attr]
-            field="incoming_item",
-        )
-
-
-def _same_actor_or_conflict(existing: Case, actor: Person) -> Case:
-    if existing.created_by_id != actor.pk:
-        raise DomainError(_("Ten formularz został już wysłany przez inną osobę."), code="duplicate")
-    return existing
 
 
 # Kinds whose deadline the law lets the body move, with the longest allowed term
@@ -784,3 +743,130 @@ def case_extend_deadline(
             details={"due_date": [str(old), new_due_date.isoformat()], "reason": reason},
         )
     return case
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def _record(
+    case: Case,
+    actor: Person,
+    on_behalf: Person | None,
+    action: str,
+    description: str,
+    document_ref: str = "",
+) -> CaseRecordEntry:
+    return CaseRecordEntry.objects.create(
+        case=case,
+        occurred_at=timezone.now(),
+        actor=actor,
+        actor_name=str(actor),
+        actor_position=_position_title(actor),
+        on_behalf_of=on_behalf,
+        on_behalf_of_name=str(on_behalf) if on_behalf else "",
+        action=action,
+        description=str(description),
+        document_ref=document_ref,
+    )
+
+
+def _position_title(person: Person) -> str:
+    """The person's post for the record, looked up once per request object."""
+    cached = getattr(person, "_garnizon_position_title", None)
+    if cached is None:
+        cached = person.position_title()
+        person._garnizon_position_title = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def _terms_fixer(current: Assignment) -> Assignment | None:
+    """The assignment in `current`'s chain that set the method or deadline first.
+
+    A registry clerk's routing to a cell sets neither, so it does not bind the
+    head who then gives the item a deadline; that head's assignment does.
+    """
+    fixer = None
+    node: Assignment | None = current
+    while node is not None:
+        if node.deadline is not None or node.method != AssignmentMethod.HANDLE:
+            fixer = node
+        node = node.parent
+    return fixer
+
+
+def _holds_position_in(person: Person, cell: Cell) -> bool:
+    return Position.objects.active().filter(person=person, cell=cell).exists()
+
+
+def _current_assignment(
+    *, case: Case | None, incoming_item: IncomingItem | None
+) -> Assignment | None:
+    return (
+        Assignment.objects.select_for_update()
+        .filter(
+            case=case, incoming_item=incoming_item, is_current=True, method=AssignmentMethod.HANDLE
+        )
+        .select_related("to_cell")
+        .order_by("-id")
+        .first()
+    )
+
+
+def _can_see_target(scope: Scope, case: Case | None, item: IncomingItem | None) -> bool:
+    if case is not None:
+        return can_see_case(scope, case)
+    from garnizon.registry.selectors import incoming_visibility_q
+
+    return IncomingItem.objects.filter(incoming_visibility_q(scope), pk=item.pk).exists()  # type: ignore[union-attr]
+
+
+def _check_item_attachable(
+    scope: Scope, item: IncomingItem, cell: Cell, case: Case | None = None
+) -> None:
+    """An item goes into a case of the cell it was assigned to (or a sub-cell of it), of
+    its personal assignee, or of someone who manages the cell holding it."""
+    from garnizon.registry.selectors import incoming_visibility_q
+
+    if not IncomingItem.objects.filter(incoming_visibility_q(scope), pk=item.pk).exists():
+        raise NotVisible(_("Nie ma takiej przesyłki albo nie masz do niej dostępu."))
+    if item.unit_id != cell.unit_id:
+        raise DomainError(_("Przesyłka wpłynęła do innej jednostki."), field="incoming_item")
+    if item.case_id is not None:
+        raise DomainError(
+            _("Przesyłka %(number)s jest już w sprawie %(sign)s.")
+            % {"number": item.registration_number, "sign": item.case.sign},  # type: ignore[union-attr]
+            field="incoming_item",
+        )
+    holder = item.assigned_cell
+    if not (
+        item.assigned_person_id in scope.person_ids
+        or (holder is not None and holder.path.startswith(cell.path))
+        or (holder is not None and can_manage_cell(scope, holder))
+        or (holder is None and can_manage_cell(scope, cell))
+    ):
+        raise AccessDenied(
+            _("Przesyłka %(number)s jest przydzielona innej komórce.")
+            % {"number": item.registration_number}
+        )
+    if case is not None and item.is_restricted and not case.is_restricted:
+        raise DomainError(
+            _(
+                "Przesyłki o ograniczonym dostępie nie dołącza się do sprawy dostępnej dla "
+                "całej komórki."
+            ),
+            field="incoming_item",
+        )
+
+
+def _replay(existing: Case, actor: Person, scope: Scope, **expected: object) -> Case:
+    """A resubmitted form returns the case it created, only to its author, only while
+    they can still see it, and only for the same request."""
+    if existing.created_by_id != actor.pk:
+        raise DomainError(_("Ten formularz został już wysłany przez inną osobę."), code="duplicate")
+    if not can_see_case(scope, existing):
+        raise NotVisible()
+    if any(getattr(existing, field) != value for field, value in expected.items()):
+        raise DomainError(
+            _("Ten identyfikator formularza użyto już dla innej sprawy."), code="duplicate"
+        )
+    return existing

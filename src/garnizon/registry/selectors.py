@@ -154,17 +154,21 @@ def incoming_visible_to(person: Person, *, scope: Scope | None = None) -> QueryS
 
 
 def outgoing_visible_to(person: Person, *, scope: Scope | None = None) -> QuerySet[OutgoingItem]:
-    scope = scope or Scope.for_person(person)
-    register_units = scope.register_unit_ids()
-    if register_units is None:
-        return OutgoingItem.objects.all()
+    """Unit-wide register roles see their units' dispatches, except those in restricted
+    cases: those (like the cases) only through the case or to their registrar."""
     from garnizon.cases.models import Case
 
+    scope = scope or Scope.for_person(person)
+    register_units = scope.register_unit_ids()
+    not_restricted = Q(case__isnull=True) | Q(case__is_restricted=False)
+    register_q = (
+        not_restricted
+        if register_units is None
+        else (not_restricted & Q(unit_id__in=register_units))
+    )
     visible_cases = Case.objects.filter(case_visibility_q(scope)).values("id")
     return OutgoingItem.objects.filter(
-        Q(unit_id__in=register_units)
-        | Q(case_id__in=visible_cases)
-        | Q(registered_by_id__in=scope.person_ids)
+        register_q | Q(case_id__in=visible_cases) | Q(registered_by_id__in=scope.person_ids)
     )
 
 

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from garnizon.audit.services import audit_record
 from garnizon.cases.deadlines import DeadlineKind, official_deadline
+from garnizon.cases.services import DERIVED_KINDS
 from garnizon.common.errors import AccessDenied, DomainError, NotVisible
 from garnizon.common.sequences import next_value
 from garnizon.org.access import REGISTERING_ROLES, Scope, acting_on_behalf
@@ -67,7 +68,7 @@ def incoming_item_register(
     if client_token:
         existing = IncomingItem.objects.filter(client_token=client_token).first()
         if existing is not None:
-            return _same_registrar_or_conflict(existing, actor)
+            return _replay(existing, actor, unit_id=unit.pk, subject=(subject or "").strip()[:500])
 
     subject = (subject or "").strip()
     if not subject:
@@ -78,6 +79,12 @@ def incoming_item_register(
         raise DomainError(_("Nieznany rodzaj sprawy."), field="kind")
     now = timezone.now()
     received_at = received_at or now
+    if received_at.year < now.year - 1:
+        # Registers are kept per year; a letter found years late is registered today,
+        # with its own date in the letter date and the remarks.
+        raise DomainError(
+            _("Data wpływu może być najwyżej z poprzedniego roku."), field="received_at"
+        )
     if received_at > now + datetime.timedelta(minutes=5):
         raise DomainError(_("Data wpływu nie może być późniejsza niż dziś."), field="received_at")
     received_on = timezone.localdate(received_at)
@@ -92,10 +99,31 @@ def incoming_item_register(
             _("Komórka %(cell)s należy do innej jednostki.") % {"cell": assigned_cell},
             field="assigned_cell",
         )
+    if kind in DERIVED_KINDS:
+        raise DomainError(
+            _("Ten termin ustala się przez przedłużenie terminu w sprawie."), field="kind"
+        )
+    if is_restricted and assigned_cell is not None and assigned_person is None:
+        raise DomainError(
+            _(
+                "Przesyłkę o ograniczonym dostępie kieruje się do wskazanej osoby, nie do całej "
+                "komórki."
+            ),
+            field="assigned_person",
+        )
     if assigned_person is not None:
         if assigned_cell is None:
             raise DomainError(
                 _("Wskaż komórkę osoby, której przydzielasz przesyłkę."), field="assigned_cell"
+            )
+        from garnizon.cases.services import can_manage_cell
+
+        # The registry routes to a cell and the cell's head picks the person; a
+        # restricted item (a whistleblower's report) goes straight to the person
+        # designated for it, since nobody else in the cell may see it.
+        if not is_restricted and not can_manage_cell(scope, assigned_cell):
+            raise AccessDenied(
+                _("Kancelaria kieruje przesyłkę do komórki; osobę wskazuje jej kierownik.")
             )
         if (
             not Position.objects.active()
@@ -165,7 +193,9 @@ def incoming_item_register(
         if client_token:
             existing = IncomingItem.objects.filter(client_token=client_token).first()
             if existing is not None:
-                return _same_registrar_or_conflict(existing, actor)
+                return _replay(
+                    existing, actor, unit_id=unit.pk, subject=(subject or "").strip()[:500]
+                )
         raise
     return item
 
@@ -214,7 +244,7 @@ def outgoing_item_register(
     client_token: str | None = None,
 ) -> OutgoingItem:
     """Register a dispatch with its channel and postal data, numbered per unit and year."""
-    from garnizon.cases.services import can_see_case
+    from garnizon.cases.services import can_manage_case, can_see_case
 
     scope = Scope.for_person(actor)
     if case is not None:
@@ -224,7 +254,11 @@ def outgoing_item_register(
             raise DomainError(_("Sprawa należy do innej jednostki."), field="case")
 
     def allowed(s: Scope) -> bool:
-        return can_register_in(s, unit.pk) or (case is not None and can_see_case(s, case))
+        # In a case: its cell or a superior (not a reader such as the archivist or a
+        # share recipient); without one: the registry.
+        if case is not None:
+            return case.cell_id in s.member_cell_ids() or can_manage_case(s, case)
+        return can_register_in(s, unit.pk)
 
     if not allowed(scope):
         raise AccessDenied(
@@ -233,7 +267,7 @@ def outgoing_item_register(
     if client_token:
         existing = OutgoingItem.objects.filter(client_token=client_token).first()
         if existing is not None:
-            return _same_registrar_or_conflict(existing, actor)
+            return _replay(existing, actor, unit_id=unit.pk, subject=(subject or "").strip()[:500])
     subject = (subject or "").strip()
     if not subject:
         raise DomainError(_("Podaj, czego dotyczy pismo."), field="subject")
@@ -258,6 +292,10 @@ def outgoing_item_register(
         raise DomainError(_("Dane pocztowe dotyczą tylko wysyłki papierowej."), field="channel")
     today = timezone.localdate()
     sent_on = sent_on or today
+    if sent_on.year < today.year - 1:
+        raise DomainError(
+            _("Data wysłania może być najwyżej z poprzedniego roku."), field="sent_on"
+        )
     if sent_on > today + datetime.timedelta(days=1):
         raise DomainError(_("Data wysłania nie może być późniejsza niż dziś."), field="sent_on")
     on_behalf = acting_on_behalf(scope, allowed)
@@ -316,7 +354,9 @@ def outgoing_item_register(
         if client_token:
             existing = OutgoingItem.objects.filter(client_token=client_token).first()
             if existing is not None:
-                return _same_registrar_or_conflict(existing, actor)
+                return _replay(
+                    existing, actor, unit_id=unit.pk, subject=(subject or "").strip()[:500]
+                )
         raise
     return item
 
@@ -389,7 +429,12 @@ def _is_polish_postal_code(value: str) -> bool:
     return len(value) == 6 and value[2] == "-" and (value[:2] + value[3:]).isdigit()
 
 
-def _same_registrar_or_conflict(existing, actor: Person):
+def _replay(existing, actor: Person, **expected: object):
+    """A resubmitted form returns its entry, only to its registrar, only for the same request."""
     if existing.registered_by_id != actor.pk:
         raise DomainError(_("Ten formularz został już wysłany przez inną osobę."), code="duplicate")
+    if any(getattr(existing, field) != value for field, value in expected.items()):
+        raise DomainError(
+            _("Ten identyfikator formularza użyto już dla innego wpisu."), code="duplicate"
+        )
     return existing
