@@ -893,6 +893,20 @@ def test_the_case_list_of_a_cell_class_and_year(world: World) -> None:
     assert body["results"][1]["correspondent_name"] is None
 
 
+def test_reading_the_case_list_is_audited_like_the_ui_export(world: World) -> None:
+    g = world.g
+    cell = g.cells["kwp_i_1"]
+    response = world.client("handler").get(
+        "/api/case-list/", {"cell": cell.pk, "classification": g.classes["052"].pk, "year": YEAR}
+    )
+    assert response.status_code == 200
+    entry = AuditEntry.objects.get(action="export", object_type="cases.caselist")
+    assert entry.object_id == f"{cell.pk}:052:{YEAR}"
+    assert entry.actor_username == world.person("handler").username
+    assert entry.unit_id == g.kwp.pk
+    assert entry.details == {"format": "json", "rows": len(response.json()["results"])}
+
+
 def test_the_case_list_needs_all_three_parameters(world: World) -> None:
     response = world.client("handler").get("/api/case-list/", {"year": "dwa tysiące"})
     assert response.status_code == 400

@@ -450,3 +450,38 @@ def test_command_help_renders() -> None:
 def test_command_without_kind_asks_for_one() -> None:
     with pytest.raises(CommandError, match="Podaj rodzaj terminu"):
         _run()
+
+
+# --- dates the count cannot handle ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "start"),
+    [
+        ("petition", D(9999, 12, 20)),  # 3 months would run past year 9999
+        ("certificate", D(9999, 12, 30)),  # 7 days likewise
+        ("complaint", D(1, 1, 1)),
+        ("kpa_immediate", D(9001, 1, 1)),  # no date at all, but a start no count accepts
+        ("crime_notification", D(1899, 12, 31)),
+    ],
+)
+def test_a_start_outside_1900_to_9000_is_a_value_error_in_polish(
+    kind: str, start: datetime.date
+) -> None:
+    with pytest.raises(ValueError, match=r"Terminy liczy się dla dat z lat 1900–9000"):
+        compute_deadline(kind, start)
+
+
+def test_the_years_1900_and_9000_still_count() -> None:
+    assert compute_deadline("certificate", D(1900, 1, 2)).due_date is not None
+    assert compute_deadline("petition", D(9000, 9, 1)).due_date == D(9000, 12, 1)
+
+
+def test_add_months_refuses_days_and_results_outside_the_years() -> None:
+    assert add_months(D(9000, 11, 30), 1) == D(9000, 12, 30)
+    with pytest.raises(ValueError, match="Termin wypadłby poza latami 1900–9000"):
+        add_months(D(9000, 12, 1), 1)
+    with pytest.raises(ValueError, match="Termin wypadłby poza latami 1900–9000"):
+        add_months(D(1900, 1, 31), -1)
+    with pytest.raises(ValueError, match="Terminy liczy się dla dat z lat 1900–9000"):
+        add_months(D(9999, 12, 31), 1)

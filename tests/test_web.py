@@ -284,3 +284,204 @@ def test_a_garrison_wide_commander_sees_every_unit_in_the_overview(world):
         garrison_wide=True)
     page = client_for(g.people["commander"]).get(reverse("web:overview")).content.decode()
     assert "Według jednostek" in page and "KMP-LU" in page and kmp_case.sign in page
+
+
+# --- review fixes: need-to-know on the case page, audit, bad input, query counts ----------
+
+
+def _restricted_letter_in_case(g, case, subject, **fields):
+    """A restricted letter inside an ordinary case (data from before such attaching was
+    refused, or attached by someone entitled to both)."""
+    item = incoming_item_register(actor=g.people["head"], unit=g.kwp, subject=subject,
+                                  channel=Channel.PAPER, is_restricted=True, **fields)
+    IncomingItem.objects.filter(pk=item.pk).update(case=case)
+    return item
+
+
+def test_the_case_page_lists_only_the_letters_the_viewer_may_see(world):
+    from garnizon.registry.selectors import incoming_visible_to
+
+    g = world["g"]
+    case = world["case"]
+    secret = _restricted_letter_in_case(g, case, "SYGNALISTA-TAJNE")
+    IncomingItem.objects.filter(pk=world["item"].pk).update(case=case)
+    assert not incoming_visible_to(g.people["handler2"]).filter(pk=secret.pk).exists()
+    page = client_for(g.people["handler2"]).get(
+        reverse("web:case_detail", args=[case.pk])).content.decode()
+    assert world["item"].registration_number in page
+    assert "SYGNALISTA-TAJNE" not in page and secret.registration_number not in page
+    # The person named on it (the registrar) still sees it in the case.
+    page = client_for(g.people["head"]).get(
+        reverse("web:case_detail", args=[case.pk])).content.decode()
+    assert "SYGNALISTA-TAJNE" in page
+
+
+def test_the_csv_case_list_takes_letter_data_only_from_visible_letters(world):
+    import datetime
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    g = world["g"]
+    case = world["case"]
+    _restricted_letter_in_case(g, case, "Tajne", letter_reference="TAJNE/1",
+                               letter_date=datetime.date(2026, 1, 2),
+                               received_at=timezone.now() - timezone.timedelta(days=2))
+    IncomingItem.objects.filter(pk=world["item"].pk).update(
+        case=case, letter_reference="JAWNE/2", letter_date=datetime.date(2026, 1, 5))
+    url = _pages(world)["case_list_export"] + "&format=csv"
+    client = client_for(g.people["handler2"])
+    text = client.get(url).content.decode("utf-8-sig")
+    assert "JAWNE/2" in text and "05.01.2026" in text
+    assert "TAJNE/1" not in text and "02.01.2026" not in text
+    # One query for the list, however many cases it has.
+    with CaptureQueriesContext(connection) as one_case:
+        client.get(url)
+    for number in range(5):
+        case_open(actor=g.people["handler"], cell=g.cells["kwp_i_1"],
+                  classification=g.classes["052"], subject=f"Sprawa {number}")
+    with CaptureQueriesContext(connection) as six_cases:
+        text = client.get(url).content.decode("utf-8-sig")
+    assert len(text.splitlines()) == 7
+    assert len(six_cases.captured_queries) == len(one_case.captured_queries)
+
+
+def test_viewing_a_dispatch_in_substitution_is_audited_on_whose_behalf(world):
+    from garnizon.org.models import Substitution
+
+    g = world["g"]
+    out = outgoing_item_register(actor=g.people["handler"], unit=g.kwp, case=world["case"],
+                                 subject="Odpowiedź", channel=Channel.EMAIL,
+                                 addressee_name="Jan Kowalski")
+    today = timezone.localdate()
+    Substitution.objects.create(absent=g.people["handler2"], substitute=g.people["kadry"],
+                                date_from=today, date_to=today)
+    response = client_for(g.people["kadry"]).get(reverse("web:outgoing_detail", args=[out.pk]))
+    assert response.status_code == 200
+    entry = AuditEntry.objects.filter(action="view", object_type="registry.outgoingitem",
+                                      object_id=str(out.pk)).get()
+    assert entry.actor_username == g.people["kadry"].username
+    assert entry.on_behalf_of_username == g.people["handler2"].username
+    # Own rights: no "w zastępstwie".
+    client_for(g.people["handler"]).get(reverse("web:outgoing_detail", args=[out.pk]))
+    entry = AuditEntry.objects.filter(action="view", object_type="registry.outgoingitem",
+                                      actor_username=g.people["handler"].username).get()
+    assert entry.on_behalf_of_username == ""
+
+
+HUGE = "99999999999999999999"
+
+
+@pytest.mark.parametrize("url", [
+    f"/incoming/?year={HUGE}", f"/incoming/?cursor={HUGE}", f"/incoming/?unit={HUGE}",
+    f"/incoming/?cell={HUGE}", "/incoming/?cursor=-5", "/incoming/?year=0",
+    f"/cases/?cell={HUGE}", f"/cases/?cursor={HUGE}", f"/cases/?year={HUGE}",
+    f"/cases/?classification={HUGE}", f"/outgoing/?year={HUGE}", f"/outgoing/?cursor={HUGE}",
+    f"/cases/list/?cell={HUGE}&classification=1", "/cases/list/?cell=1&classification=1&year=0",
+    f"/audit/?cursor={HUGE}", "/deadlines/?kind=petition&start=9999-12-20",
+    "/deadlines/?kind=certificate&start=9999-12-30", "/deadlines/?kind=complaint&start=0001-01-01",
+])
+def test_out_of_range_numbers_and_dates_in_addresses_are_no_server_error(world, url):
+    who = world["g"].people["auditor" if url.startswith("/audit") else "commander"]
+    client = client_for(who)
+    client.raise_request_exception = False
+    assert client.get(url).status_code in (200, 404)
+
+
+def test_the_deadline_calculator_explains_a_date_it_cannot_count(world):
+    client = client_for(world["g"].people["clerk"])
+    page = client.get(reverse("web:deadline_calculator"),
+                      {"kind": "petition", "start": "9999-12-20"}).content.decode()
+    assert "Podaj datę od 01.01.1990 do 31.12.2100" in page
+
+
+def test_the_deadline_calculator_shows_a_counting_error_on_the_form(world, monkeypatch):
+    from garnizon.web import views
+
+    def refuse(kind, start):
+        raise ValueError("Terminy liczy się dla dat z lat 1900–9000, a podano 20.12.9999.")
+
+    monkeypatch.setattr(views, "compute_deadline", refuse)
+    response = client_for(world["g"].people["clerk"]).get(
+        reverse("web:deadline_calculator"), {"kind": "petition", "start": "2026-01-15"})
+    assert response.status_code == 200
+    assert "Terminy liczy się dla dat z lat 1900–9000" in response.content.decode()
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("received_at", "0001-01-01T00:10"), ("received_at", "1989-12-31T23:59"),
+    ("letter_date", "0001-01-01"),
+])
+def test_registering_with_an_absurd_date_is_a_form_error(world, field, value):
+    g = world["g"]
+    client = client_for(g.people["clerk"])
+    client.raise_request_exception = False
+    response = client.post(reverse("web:incoming_new"), {
+        "client_token": "abc", "unit": g.kwp.pk, "subject": "x", "channel": "paper",
+        "kind": "none", field: value})
+    assert response.status_code == 200
+    assert "Podaj datę od 01.01.1990" in response.content.decode()
+    assert IncomingItem.objects.count() == 1
+
+
+@pytest.mark.parametrize(("url_name", "data"), [
+    ("case_extend", {"new_due_date": "9999-12-31", "reason": "zwłoka"}),
+    ("case_share", {"person": "", "valid_to": "9999-12-31"}),
+    ("case_assign", {"deadline": "0001-01-01"}),
+])
+def test_case_actions_refuse_absurd_dates(world, url_name, data):
+    g = world["g"]
+    case = world["case"]
+    client = client_for(g.people["head"])
+    client.raise_request_exception = False
+    if url_name == "case_share":
+        data = {**data, "person": g.people["kadry"].pk}
+    if url_name == "case_assign":
+        data = {**data, "to_cell": g.cells["kwp_i_1"].pk}
+    response = client.post(reverse(f"web:{url_name}", args=[case.pk]), data)
+    assert response.status_code == 400
+    assert "Podaj datę od 01.01.1990 do 31.12.2100" in response.content.decode()
+
+
+def test_the_register_page_reads_its_cells_in_one_go(garrison, django_assert_max_num_queries):
+    from garnizon.org.models import Cell
+
+    g = garrison
+    section = Cell.objects.create(unit=g.kwp, parent=g.cells["kwp_i_1"], name="Sekcja",
+                                  symbol="A")
+    for number in range(40):
+        incoming_item_register(actor=g.people["clerk"], unit=g.kwp, subject=f"Pismo {number}",
+                               channel=Channel.PAPER,
+                               assigned_cell=section if number % 2 else g.cells["kwp_i_1"])
+    client = client_for(g.people["commander"])
+    with django_assert_max_num_queries(20):
+        page = client.get(reverse("web:incoming_list")).content.decode()
+    assert page.count("KWP-I-1-A") == 20 and page.count("Pismo ") == 40
+
+
+def test_the_other_list_pages_read_their_cells_in_one_go(garrison, django_assert_max_num_queries):
+    from garnizon.org.models import Cell
+
+    g = garrison
+    parent = g.cells["kwp_i_1"]
+    for depth in range(4):  # a deep tree: KWP-I-1-A-B-C-D
+        parent = Cell.objects.create(unit=g.kwp, parent=parent, name=f"Poziom {depth}",
+                                     symbol="ABCD"[depth])
+        for number in range(5):
+            Cell.objects.create(unit=g.kwp, parent=parent, name=f"Zespół {number}",
+                                symbol=f"Z{number}")
+        case_open(actor=g.people["commander"], cell=parent.children.get(symbol="Z0"),
+                  classification=g.classes["052"], subject=f"Sprawa {depth}")
+    for number in range(10):
+        incoming_item_register(actor=g.people["clerk"], unit=g.kwp, subject=f"Pismo {number}",
+                               channel=Channel.PAPER, assigned_cell=g.cells["kwp_i"])
+    client = client_for(g.people["commander"])
+    with django_assert_max_num_queries(20):
+        page = client.get(reverse("web:case_search")).content.decode()
+    assert "KWP-I-1-A-B-C-D-Z4" in page
+    with django_assert_max_num_queries(20):
+        page = client.get(reverse("web:overview")).content.decode()
+    assert "KWP-I-1-A-B-C-D-Z0" in page
+    with django_assert_max_num_queries(20):
+        page = client.get(reverse("web:my_work")).content.decode()
+    assert page.count("<td>KWP-I</td>") == 10

@@ -445,11 +445,25 @@ class CaseListView(APIView):
     )
     def get(self, request: Request) -> Response:
         q = _valid(CaseListQuerySerializer, request.query_params, request)
-        rows = case_list(
-            person=request.user,
-            cell_id=q["cell"].pk,
-            classification_id=q["classification"].pk,
-            year=q["year"],
+        cell, classification, year = q["cell"], q["classification"], q["year"]
+        rows = list(
+            case_list(
+                person=request.user,
+                cell_id=cell.pk,
+                classification_id=classification.pk,
+                year=year,
+            )
+        )
+        # The same entry as the UI's export: a case list is a register extract.
+        designation = cell.designation(year)
+        audit_record(
+            actor=request.user,
+            action="export",
+            object_type="cases.caselist",
+            object_id=f"{cell.pk}:{classification.symbol}:{year}",
+            object_repr=f"{designation}.{classification.symbol} {year}",
+            unit_id=cell.unit_id,
+            details={"format": "json", "rows": len(rows)},
         )
         payload = {
             "cell": q["cell"],

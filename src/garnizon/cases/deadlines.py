@@ -262,11 +262,35 @@ def format_date(day: datetime.date) -> str:
     return day.strftime("%d.%m.%Y")
 
 
+# The years a term may start or end in. Far beyond any real matter, but well inside
+# what `datetime.date` holds (year 9999), so no count overflows into an error page.
+EARLIEST_YEAR = 1900
+LATEST_YEAR = 9000
+
+
+def _check_year(day: datetime.date) -> None:
+    if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+        raise ValueError(
+            gettext("Terminy liczy się dla dat z lat %(first)d–%(last)d, a podano %(day)s.")
+            % {"first": EARLIEST_YEAR, "last": LATEST_YEAR, "day": format_date(day)}
+        )
+
+
 def add_months(day: datetime.date, months: int) -> datetime.date:
-    """`day` moved by `months`, clamped to a shorter month's last day (31.01 + 1 → 28/29.02)."""
+    """`day` moved by `months`, clamped to a shorter month's last day (31.01 + 1 → 28/29.02).
+
+    ValueError (with a Polish message) for a day or result outside the years
+    `EARLIEST_YEAR`–`LATEST_YEAR`.
+    """
+    _check_year(day)
     month_index = day.year * 12 + day.month - 1 + months
     year, month = divmod(month_index, 12)
     month += 1
+    if not EARLIEST_YEAR <= year <= LATEST_YEAR:
+        raise ValueError(
+            gettext("Termin wypadłby poza latami %(first)d–%(last)d.")
+            % {"first": EARLIEST_YEAR, "last": LATEST_YEAR}
+        )
     next_month_start = datetime.date(year + month // 12, month % 12 + 1, 1)
     last_day = (next_month_start - datetime.timedelta(days=1)).day
     return datetime.date(year, month, min(day.day, last_day))
@@ -312,10 +336,12 @@ def compute_deadline(kind: str, start: datetime.date) -> Deadline:
 
     `kind` is a `DeadlineKind` or its value (ValueError if unknown); `start` is the
     date of the event the term runs from (a datetime is converted to its local
-    date). The returned strings are plain `str` in the active language.
+    date), in the years `EARLIEST_YEAR`–`LATEST_YEAR` (ValueError with a Polish
+    message otherwise). The returned strings are plain `str` in the active language.
     """
     rule = rule_for(kind)
     start = _as_date(start)
+    _check_year(start)
     kind_value = rule.kind.value
     basis = str(rule.basis)
     if rule.amount is None or rule.unit is None or rule.counting is None:

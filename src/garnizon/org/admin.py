@@ -7,12 +7,16 @@ garrison only with a garrison-wide position). Every change goes to the audit tra
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import Model, QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from garnizon.audit.services import audit_record
@@ -37,13 +41,20 @@ site = GarnizonAdminSite(name="garnizon_admin")
 
 
 def admin_unit_ids(request: HttpRequest) -> set[int] | None:
-    """Units the administrator manages; None means all of them."""
+    """Units the administrator manages; None means all of them (read once per request)."""
     if request.user.is_superuser:
         return None
+    cached = getattr(request, "_garnizon_admin_units", False)
+    if cached is not False:
+        return cached
     scope = Scope.for_person(request.user).own_only()
-    if scope.is_garrison_wide({Role.ADMINISTRATOR}):
-        return None
-    return scope.unit_ids({Role.ADMINISTRATOR})
+    unit_ids = (
+        None
+        if scope.is_garrison_wide({Role.ADMINISTRATOR})
+        else scope.unit_ids({Role.ADMINISTRATOR})
+    )
+    request._garnizon_admin_units = unit_ids  # type: ignore[attr-defined]
+    return unit_ids
 
 
 class ScopedAdmin(admin.ModelAdmin):
@@ -123,9 +134,42 @@ class UnitAdmin(ScopedAdmin):
         return admin_unit_ids(request) is None and self._allowed(request)
 
 
-class CellDesignationInline(admin.TabularInline):
-    model = CellDesignation
+class ScopedInline(admin.TabularInline):
+    """An inline whose rights follow the administrator's units (the parent's `unit_id`),
+    not Django's model permissions, which administrators do not hold."""
+
     extra = 0
+
+    def _manages(self, request: HttpRequest, obj: Any) -> bool:
+        if not self.admin_site.has_permission(request):
+            return False
+        if obj is None:
+            return True
+        unit_ids = admin_unit_ids(request)
+        return unit_ids is None or obj.unit_id in unit_ids
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._manages(request, obj)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._manages(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._manages(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._manages(request, obj)
+
+
+class CellDesignationInline(ScopedInline):
+    """A designation holds for a whole year: it is changed (and checked for collisions
+    in `CellDesignation.clean`), not deleted, which would switch the cell back to its
+    default designation unchecked."""
+
+    model = CellDesignation
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Cell, site=site)
@@ -136,10 +180,93 @@ class CellAdmin(ScopedAdmin):
     inlines = [CellDesignationInline]
 
 
-class PositionInline(admin.TabularInline):
+# Roles only an administrator of the whole garrison (or a superuser) hands out: a
+# unit's administrator must not make anyone (themselves through a colleague
+# included) an administrator, an auditor or the commander.
+RESERVED_ROLES = frozenset({Role.ADMINISTRATOR, Role.AUDITOR, Role.UNIT_COMMANDER})
+EARLIEST_DATE = datetime.date(1990, 1, 1)
+LATEST_DATE = datetime.date(2100, 12, 31)
+
+
+class PositionFormSet(BaseInlineFormSet):
+    """Positions of one person; refuses roles the administrator may not hand out."""
+
+    may_grant_reserved_roles = False  # set per request in `PositionInline.get_formset`
+
+    def clean(self) -> None:
+        super().clean()
+        for form in self.forms:
+            if not hasattr(form, "cleaned_data") or not form.has_changed():
+                continue
+            if self.can_delete and self._should_delete_form(form):
+                continue
+            data = form.cleaned_data
+            for name in ("valid_from", "valid_to"):
+                value = data.get(name)
+                if value is not None and not EARLIEST_DATE <= value <= LATEST_DATE:
+                    form.add_error(
+                        name,
+                        gettext("Podaj datę z lat %(first)d–%(last)d.")
+                        % {"first": EARLIEST_DATE.year, "last": LATEST_DATE.year},
+                    )
+            valid_from, valid_to = data.get("valid_from"), data.get("valid_to")
+            if valid_from and valid_to and valid_to < valid_from:
+                form.add_error(
+                    "valid_to", gettext("Data końcowa jest wcześniejsza niż początkowa.")
+                )
+            role = data.get("role")
+            if (
+                self.may_grant_reserved_roles
+                or role not in RESERVED_ROLES
+                or self._only_shortened(form)
+            ):
+                continue
+            form.add_error(
+                "role",
+                gettext(
+                    "Rolę „%(role)s” nadaje tylko administrator całego garnizonu. Możesz "
+                    "najwyżej zakończyć takie stanowisko, wpisując datę końcową."
+                )
+                % {"role": Role(role).label},
+            )
+
+    @staticmethod
+    def _only_shortened(form: forms.ModelForm) -> bool:
+        """An existing position whose only change is an earlier end: ending it is allowed."""
+        if form.instance.pk is None or form.changed_data != ["valid_to"]:
+            return False
+        new, old = form.cleaned_data.get("valid_to"), form.initial.get("valid_to")
+        return new is not None and (old is None or new <= old)
+
+
+class PositionInline(ScopedInline):
+    """A person's positions. The administrator of a unit manages the positions of its
+    people, but not their own, and hands out no role in `RESERVED_ROLES`; positions
+    are ended (a date in "valid_to"), and only a garrison-wide administrator deletes one."""
+
     model = Position
-    extra = 0
+    formset = PositionFormSet
     fields = ["cell", "title", "role", "garrison_wide", "valid_from", "valid_to"]
+
+    def _may_edit(self, request: HttpRequest, obj: Person | None) -> bool:
+        if not self._manages(request, obj):
+            return False
+        # Nobody raises their own rights: a colleague edits an administrator's posts.
+        return obj is None or request.user.is_superuser or obj.pk != request.user.pk
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._may_edit(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._may_edit(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._may_edit(request, obj) and admin_unit_ids(request) is None
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.may_grant_reserved_roles = admin_unit_ids(request) is None
+        return formset
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any):
         unit_ids = admin_unit_ids(request)
@@ -150,6 +277,18 @@ class PositionInline(admin.TabularInline):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         # Only a garrison-wide administrator hands out garrison-wide positions.
         return [] if admin_unit_ids(request) is None else ["garrison_wide"]
+
+
+def _position_details(position: Position) -> dict[str, Any]:
+    return {
+        "person": position.person.username,
+        "cell": position.cell_id,
+        "title": position.title,
+        "role": position.role,
+        "garrison_wide": position.garrison_wide,
+        "valid_from": position.valid_from.isoformat() if position.valid_from else None,
+        "valid_to": position.valid_to.isoformat() if position.valid_to else None,
+    }
 
 
 @admin.register(Person, site=site)
@@ -168,15 +307,61 @@ class PersonAdmin(ScopedAdmin, UserAdmin):
     )
     readonly_fields = ["last_login", "date_joined"]
 
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        """Save the positions, one audit entry for each created, changed or deleted one."""
+        if formset.model is not Position:
+            super().save_formset(request, form, formset, change)
+            return
+        person = form.instance
+        formset.save(commit=False)
+        for position in formset.deleted_objects:
+            audit_record(
+                actor=request.user,
+                action="delete",
+                obj=position,
+                unit_id=person.unit_id,
+                details=_position_details(position),
+            )
+            position.delete()
+        for position in formset.new_objects:
+            position.save()
+            audit_record(
+                actor=request.user,
+                action="create",
+                obj=position,
+                unit_id=person.unit_id,
+                details=_position_details(position),
+            )
+        for position, changed in formset.changed_objects:
+            position.save()
+            audit_record(
+                actor=request.user,
+                action="update",
+                obj=position,
+                unit_id=person.unit_id,
+                details={**_position_details(position), "changed": list(changed)},
+            )
+        formset.save_m2m()
+
 
 @admin.register(Substitution, site=site)
 class SubstitutionAdmin(ScopedAdmin):
+    """Read-only: substitutions are arranged and ended on the substitutions page, through
+    `garnizon.org.services.substitution_create`, whose rules (who may arrange one, no
+    backdating, at most a year, the same unit) and audit entry the console would skip."""
+
     unit_path = "absent__unit_id"
-    list_display = ["absent", "substitute", "date_from", "date_to", "reason"]
+    list_display = ["absent", "substitute", "date_from", "date_to", "reason", "created_by"]
     list_filter = ["date_from"]
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
     def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False  # arranged through the substitutions page, with its rules
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
 
 
 @admin.register(ClassificationScheme, site=site)

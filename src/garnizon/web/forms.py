@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
 
 from django import forms
@@ -11,10 +12,57 @@ from django.utils.translation import gettext_lazy as _
 from garnizon.cases.deadlines import DeadlineKind
 from garnizon.cases.models import AssignmentMethod, CaseState
 from garnizon.jrwa.models import Classification
-from garnizon.org.models import Cell, Person, Position, Unit
+from garnizon.org.models import Cell, Person, Position, Unit, default_designations
 from garnizon.registry.models import Channel, CorrespondentKind
 
-DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+# Dates typed into the forms must lie in these years: a letter, a dispatch, a
+# deadline or a substitution outside them is a typo (and year 1 or 9999 breaks
+# date arithmetic further on).
+EARLIEST_DATE = datetime.date(1990, 1, 1)
+LATEST_DATE = datetime.date(2100, 12, 31)
+
+DATE_INPUT = forms.DateInput(
+    attrs={"type": "date", "min": EARLIEST_DATE.isoformat(), "max": LATEST_DATE.isoformat()},
+    format="%Y-%m-%d",
+)
+
+
+class DateRange:
+    """Refuse a date (or the date of a date and time) before `EARLIEST_DATE` or after
+    `latest` (None: no upper bound here, a later check compares with today)."""
+
+    def __init__(self, latest: datetime.date | None = LATEST_DATE) -> None:
+        self.latest = latest
+
+    def __call__(self, value: datetime.date | datetime.datetime) -> None:
+        # The form's own date (no time zone conversion, which overflows at year 1).
+        day = value.date() if isinstance(value, datetime.datetime) else value
+        if day < EARLIEST_DATE or (self.latest is not None and day > self.latest):
+            latest = self.latest or LATEST_DATE
+            raise forms.ValidationError(
+                _("Podaj datę od %(first)s do %(last)s."),
+                code="date_range",
+                params={
+                    "first": EARLIEST_DATE.strftime("%d.%m.%Y"),
+                    "last": latest.strftime("%d.%m.%Y"),
+                },
+            )
+
+
+class BoundedDateField(forms.DateField):
+    """A date field with the date picker, limited to `EARLIEST_DATE`–`latest`."""
+
+    widget = DATE_INPUT
+
+    def __init__(self, *args, latest: datetime.date | None = LATEST_DATE, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.validators.append(DateRange(latest))
+
+
+class BoundedDateTimeField(forms.DateTimeField):
+    def __init__(self, *args, latest: datetime.date | None = LATEST_DATE, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.validators.append(DateRange(latest))
 
 
 EMPTY_CHOICE = _("— wybierz —")
@@ -33,6 +81,22 @@ class GarnizonForm(forms.Form):
 class PersonChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Person) -> str:  # type: ignore[override]
         return obj.get_full_name() or obj.username
+
+
+class CellChoiceField(forms.ModelChoiceField):
+    """A cell list labelled with designations read for all its cells at once."""
+
+    def label_from_instance(self, obj: Cell) -> str:  # type: ignore[override]
+        labels = self.__dict__.get("_labels")
+        if labels is None:
+            labels = self.__dict__["_labels"] = default_designations(self.queryset)
+        return labels.get(obj.pk) or str(obj)
+
+    def _set_queryset(self, queryset) -> None:
+        self.__dict__.pop("_labels", None)
+        super()._set_queryset(queryset)
+
+    queryset = property(forms.ModelChoiceField._get_queryset, _set_queryset)
 
 
 def people_in_cells(cells) -> forms.models.QuerySet:
@@ -57,7 +121,8 @@ class IncomingItemForm(GarnizonForm):
         widget=forms.TextInput(attrs={"list": "correspondents", "autocomplete": "off"}),
         help_text=_("Puste pole zostanie zapisane jako „brak danych”."),
     )
-    letter_date = forms.DateField(label=_("Data pisma"), required=False, widget=DATE_INPUT)
+    # No later than the receipt (checked in `clean`, in the services' words).
+    letter_date = BoundedDateField(label=_("Data pisma"), required=False, latest=None)
     letter_reference = forms.CharField(label=_("Znak pisma"), required=False, max_length=100)
     attachments_count = forms.IntegerField(
         label=_("Liczba załączników"), required=False, min_value=0, max_value=10000
@@ -67,13 +132,16 @@ class IncomingItemForm(GarnizonForm):
         choices=DeadlineKind.choices,
         initial=DeadlineKind.NONE,
     )
-    assigned_cell = forms.ModelChoiceField(
+    assigned_cell = CellChoiceField(
         label=_("Przekaż do komórki"), queryset=Cell.objects.none(), required=False
     )
-    received_at = forms.DateTimeField(
+    received_at = BoundedDateTimeField(
         label=_("Data i godzina wpływu"),
         required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        widget=forms.DateTimeInput(
+            attrs={"type": "datetime-local", "min": f"{EARLIEST_DATE.isoformat()}T00:00"},
+            format="%Y-%m-%dT%H:%M",
+        ),
         help_text=_("Puste: teraz."),
     )
     paper_location = forms.CharField(
@@ -107,6 +175,16 @@ class IncomingItemForm(GarnizonForm):
             raise forms.ValidationError(_("Data wpływu nie może być późniejsza niż dziś."))
         return value
 
+    def clean(self):
+        data = super().clean()
+        letter_date, received_at = data.get("letter_date"), data.get("received_at")
+        received_on = (
+            timezone.localtime(received_at).date() if received_at else timezone.localdate()
+        )
+        if letter_date and letter_date > received_on and "received_at" not in self.errors:
+            self.add_error("letter_date", _("Data pisma nie może być późniejsza niż data wpływu."))
+        return data
+
 
 class OutgoingItemForm(GarnizonForm):
     client_token = forms.CharField(widget=forms.HiddenInput)
@@ -126,7 +204,7 @@ class OutgoingItemForm(GarnizonForm):
         help_text=_("Postać: AE:PL-12345-67890-ABCDE-12"),
     )
     subject = forms.CharField(label=_("Dotyczy"), max_length=500)
-    sent_on = forms.DateField(label=_("Data wysłania"), required=False, widget=DATE_INPUT)
+    sent_on = BoundedDateField(label=_("Data wysłania"), required=False)
     priority = forms.BooleanField(label=_("Priorytet"), required=False)
     registered_mail = forms.BooleanField(label=_("Polecony"), required=False)
     return_receipt = forms.BooleanField(label=_("Za potwierdzeniem odbioru"), required=False)
@@ -150,7 +228,7 @@ class OutgoingItemForm(GarnizonForm):
 
 class CaseOpenForm(GarnizonForm):
     client_token = forms.CharField(widget=forms.HiddenInput)
-    cell = forms.ModelChoiceField(label=_("Komórka"), queryset=Cell.objects.none())
+    cell = CellChoiceField(label=_("Komórka"), queryset=Cell.objects.none())
     classification = forms.ModelChoiceField(
         label=_("Klasa JRWA"), queryset=Classification.objects.none()
     )
@@ -181,14 +259,14 @@ class CaseOpenForm(GarnizonForm):
 
 
 class AssignForm(GarnizonForm):
-    to_cell = forms.ModelChoiceField(label=_("Komórka"), queryset=Cell.objects.none())
+    to_cell = CellChoiceField(label=_("Komórka"), queryset=Cell.objects.none())
     to_person = PersonChoiceField(label=_("Osoba"), queryset=Person.objects.none(), required=False)
     method = forms.ChoiceField(
         label=_("Sposób załatwienia"),
         required=False,
         choices=[("", _("bez zmian / domyślny")), *list(AssignmentMethod.choices)],
     )
-    deadline = forms.DateField(label=_("Termin"), required=False, widget=DATE_INPUT)
+    deadline = BoundedDateField(label=_("Termin"), required=False)
     note = forms.CharField(
         label=_("Polecenie"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
@@ -210,10 +288,8 @@ class CaseStateForm(GarnizonForm):
 
 class CaseShareForm(GarnizonForm):
     person = PersonChoiceField(label=_("Osoba"), queryset=Person.objects.none(), required=False)
-    cell = forms.ModelChoiceField(
-        label=_("albo komórka"), queryset=Cell.objects.none(), required=False
-    )
-    valid_to = forms.DateField(label=_("Do dnia"), required=False, widget=DATE_INPUT)
+    cell = CellChoiceField(label=_("albo komórka"), queryset=Cell.objects.none(), required=False)
+    valid_to = BoundedDateField(label=_("Do dnia"), required=False)
 
     def __init__(self, *args, unit_id: int, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -244,14 +320,14 @@ class CorrespondentForm(GarnizonForm):
 
 class DeadlineForm(GarnizonForm):
     kind = forms.ChoiceField(label=_("Rodzaj sprawy"), choices=DeadlineKind.choices)
-    start = forms.DateField(label=_("Data zdarzenia (np. wpływu)"), widget=DATE_INPUT)
+    start = BoundedDateField(label=_("Data zdarzenia (np. wpływu)"))
 
 
 class SubstitutionForm(GarnizonForm):
     absent = PersonChoiceField(label=_("Nieobecny"), queryset=Person.objects.none())
     substitute = PersonChoiceField(label=_("Zastępca"), queryset=Person.objects.none())
-    date_from = forms.DateField(label=_("Od"), widget=DATE_INPUT)
-    date_to = forms.DateField(label=_("Do (włącznie)"), widget=DATE_INPUT)
+    date_from = BoundedDateField(label=_("Od"))
+    date_to = BoundedDateField(label=_("Do (włącznie)"))
     reason = forms.CharField(label=_("Powód"), required=False, max_length=200)
 
     def __init__(self, *args, unit_ids: list[int], **kwargs) -> None:
@@ -271,7 +347,7 @@ class AuditFilterForm(GarnizonForm):
 
 
 class CaseExtendForm(GarnizonForm):
-    new_due_date = forms.DateField(label=_("Nowy termin"), widget=DATE_INPUT)
+    new_due_date = BoundedDateField(label=_("Nowy termin"))
     reason = forms.CharField(
         label=_("Przyczyna zwłoki"), max_length=500, widget=forms.Textarea(attrs={"rows": 2})
     )

@@ -13,7 +13,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -38,8 +38,8 @@ from garnizon.cases.selectors import (
 )
 from garnizon.common.errors import AccessDenied, DomainError, NotVisible
 from garnizon.jrwa.models import Classification
-from garnizon.org.access import REGISTERING_ROLES, Scope
-from garnizon.org.models import Cell, Unit
+from garnizon.org.access import REGISTERING_ROLES, Scope, acting_on_behalf
+from garnizon.org.models import Cell, Unit, default_designations
 from garnizon.registry import services as registry_services
 from garnizon.registry.models import Correspondent, IncomingItem
 from garnizon.registry.selectors import (
@@ -69,11 +69,34 @@ def _call[T](form: forms.Form, service: Callable[..., T], **kwargs: Any) -> T | 
     return None
 
 
-def _int(value: str | None) -> int | None:
+# The largest id both databases store (bigint), as in the API's cursors.
+MAX_ID = 2**63 - 1
+
+
+def _int(value: str | None, *, low: int = 1, high: int = MAX_ID) -> int | None:
+    """A whole number from the query string, or None when absent, malformed or out of
+    `low`–`high` (an id or cursor no row can have would overflow the database)."""
     try:
-        return int(value) if value else None
+        number = int(value) if value else None
     except ValueError:
         return None
+    return number if number is not None and low <= number <= high else None
+
+
+def _year(value: str | None) -> int | None:
+    return _int(value, low=1900, high=9999)
+
+
+def _label_cells(rows: Any, cell_attr: str, label_attr: str = "cell_label") -> None:
+    """Set `label_attr` on each row to its cell's designation, read in one go.
+
+    `str(cell)` walks the cell's parents and unit one query at a time; for a list
+    page that is several queries a row.
+    """
+    rows = list(rows)
+    labels = default_designations({getattr(row, cell_attr) for row in rows} - {None})
+    for row in rows:
+        setattr(row, label_attr, labels.get(getattr(row, cell_attr), ""))
 
 
 def _date(value: str | None):
@@ -109,6 +132,7 @@ def my_work(request: HttpRequest) -> HttpResponse:
     for rows in (sections["items"], sections["cases"], sections["cell_inbox"]):
         for row in rows:
             row.status = _status(row)
+    _label_cells(sections["cell_inbox"], "assigned_cell_id")
     return render(request, "web/my_work.html", sections)
 
 
@@ -125,6 +149,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         total["due_soon"] += line.due_soon_cases
         total["overdue"] += line.overdue_cases
         total["items"] += line.overdue_items
+    _label_cells([line.cell for line in lines], "pk")
     overdue = cases_page(person=request.user, filters=CaseFilters(overdue=True), limit=100)
     for case in overdue.rows:
         case.status = _status(case)
@@ -148,7 +173,7 @@ def incoming_list(request: HttpRequest) -> HttpResponse:
     g = request.GET
     filters = IncomingFilters(
         unit_id=_int(g.get("unit")),
-        year=_int(g.get("year")),
+        year=_year(g.get("year")),
         channel=g.get("channel", ""),
         kind=g.get("kind", ""),
         cell_id=_int(g.get("cell")),
@@ -163,6 +188,7 @@ def incoming_list(request: HttpRequest) -> HttpResponse:
     )
     for item in page.rows:
         item.status = _status(item)
+    _label_cells(page.rows, "assigned_cell_id")
     query = g.copy()
     query.pop("cursor", None)
     from garnizon.cases.deadlines import DeadlineKind
@@ -328,7 +354,7 @@ def outgoing_list(request: HttpRequest) -> HttpResponse:
         before_id=_int(g.get("cursor")),
         channel=g.get("channel", ""),
         text=g.get("q", "")[:200],
-        year=_int(g.get("year")),
+        year=_year(g.get("year")),
     )
     query = g.copy()
     query.pop("cursor", None)
@@ -398,12 +424,19 @@ def outgoing_new(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def outgoing_detail(request: HttpRequest, item_id: int) -> HttpResponse:
+    scope = Scope.for_person(request.user)
     item = (
-        outgoing_visible_to(request.user).select_related("case", "unit").filter(pk=item_id).first()
+        outgoing_visible_to(request.user, scope=scope)
+        .select_related("case", "unit")
+        .filter(pk=item_id)
+        .first()
     )
     if item is None:
         raise Http404(_("Nie ma takiej wysyłki albo nie masz do niej dostępu."))
-    audit_record(actor=request.user, action="view", obj=item)
+    on_behalf = acting_on_behalf(
+        scope, lambda s: outgoing_visible_to(s.person, scope=s).filter(pk=item.pk).exists()
+    )
+    audit_record(actor=request.user, action="view", obj=item, on_behalf_of=on_behalf)
     return render(request, "web/outgoing_detail.html", {"item": item})
 
 
@@ -416,7 +449,7 @@ def case_search(request: HttpRequest) -> HttpResponse:
     filters = CaseFilters(
         cell_id=_int(g.get("cell")),
         classification_id=_int(g.get("classification")),
-        year=_int(g.get("year")),
+        year=_year(g.get("year")),
         state=g.get("state", ""),
         text=g.get("q", "")[:200],
         overdue=g.get("overdue") == "1",
@@ -433,6 +466,8 @@ def case_search(request: HttpRequest) -> HttpResponse:
     from garnizon.cases.models import CaseState
 
     scope = Scope.for_person(request.user)
+    cells = list(scope.visible_cells().select_related("unit"))
+    _label_cells(cells, "pk")
     return render(
         request,
         "web/case_list.html",
@@ -441,7 +476,7 @@ def case_search(request: HttpRequest) -> HttpResponse:
             "filters": filters,
             "query": query.urlencode(),
             "states": CaseState.choices,
-            "cells": scope.visible_cells().select_related("unit"),
+            "cells": cells,
             "classes": Classification.objects.filter(is_terminal=True, scheme__is_active=True),
         },
     )
@@ -488,14 +523,24 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     case.status = _status(case)
     scope = Scope.for_person(request.user)
     can_manage = case_services.can_manage_case(scope, case)
+    # Only the letters the viewer may see: a restricted letter attached to an
+    # ordinary case stays with the people named on it.
+    items = (
+        incoming_visible_to(request.user, scope=scope)
+        .filter(case=case)
+        .order_by("received_at", "id")
+    )
+    outgoing = (
+        outgoing_visible_to(request.user, scope=scope).filter(case=case).order_by("sent_on", "id")
+    )
     return render(
         request,
         "web/case_detail.html",
         {
             "case": case,
             "record": case.record.select_related("actor", "on_behalf_of"),
-            "items": case.incoming_items.all(),
-            "outgoing": case.outgoing_items.all(),
+            "items": items,
+            "outgoing": outgoing,
             "shares": case.shares.select_related("person", "cell"),
             "can_manage": can_manage,
             "assign_form": web_forms.AssignForm(
@@ -572,10 +617,19 @@ def case_list_export(request: HttpRequest) -> HttpResponse:
     classification = get_object_or_404(
         Classification.objects.select_related("scheme"), pk=_int(g.get("classification")) or 0
     )
-    year = _int(g.get("year")) or timezone.localdate().year
+    year = _year(g.get("year")) or timezone.localdate().year
+    # The first letter of each case, of those the viewer may see, read with the list.
+    first_letter = (
+        incoming_visible_to(request.user)
+        .filter(case_id=OuterRef("pk"))
+        .order_by("received_at", "id")
+    )
     rows = list(
         case_list(
             person=request.user, cell_id=cell.pk, classification_id=classification.pk, year=year
+        ).annotate(
+            first_letter_reference=Subquery(first_letter.values("letter_reference")[:1]),
+            first_letter_date=Subquery(first_letter.values("letter_date")[:1]),
         )
     )
     fmt = g.get("format", "html")
@@ -616,15 +670,14 @@ def case_list_export(request: HttpRequest) -> HttpResponse:
             ]
         )
         for case in rows:
-            first = case.incoming_items.order_by("received_at").first()
             writer.writerow(
                 [
                     case.number,
                     case.sign,
                     case.subject,
                     case.correspondent_name or _("brak danych"),
-                    (first.letter_reference if first else "") or "",
-                    first.letter_date.strftime("%d.%m.%Y") if first and first.letter_date else "",
+                    case.first_letter_reference or "",
+                    case.first_letter_date.strftime("%d.%m.%Y") if case.first_letter_date else "",
                     case.opened_on.strftime("%d.%m.%Y"),
                     case.closed_on.strftime("%d.%m.%Y") if case.closed_on else "",
                     case.remarks,
@@ -672,7 +725,10 @@ def deadline_calculator(request: HttpRequest) -> HttpResponse:
     form = web_forms.DeadlineForm(request.GET or None)
     result = None
     if request.GET and form.is_valid():
-        result = compute_deadline(form.cleaned_data["kind"], form.cleaned_data["start"])
+        try:
+            result = compute_deadline(form.cleaned_data["kind"], form.cleaned_data["start"])
+        except ValueError as exc:  # a date the count cannot handle
+            form.add_error("start", str(exc))
     return render(request, "web/deadline.html", {"form": form, "result": result})
 
 
