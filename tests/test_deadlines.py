@@ -485,3 +485,13 @@ def test_add_months_refuses_days_and_results_outside_the_years() -> None:
         add_months(D(1900, 1, 31), -1)
     with pytest.raises(ValueError, match="Terminy liczy się dla dat z lat 1900–9000"):
         add_months(D(9999, 12, 31), 1)
+
+
+def test_the_command_refuses_a_date_it_cannot_count() -> None:
+    from io import StringIO
+
+    import pytest
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError):
+        call_command("deadline", "petition", "--from", "9999-12-20", stdout=StringIO())

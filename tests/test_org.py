@@ -258,20 +258,18 @@ def test_reserved_roles_are_for_a_garrison_wide_administrator_who_also_deletes(g
 
     g = garrison
     p = g.people
-    # The unit's administrator may end the commander's position, not extend or delete it.
+    # A unit administrator only views the account of someone in a reserved role:
+    # changing it (password, positions, deactivation) is for a garrison-wide one.
     commander_post = Position.objects.get(person=p["commander"])
     unit_admin = _admin_client(p["admin"])
     url = f"/admin/org/person/{p['commander'].pk}/change/"
-    assert "positions-0-DELETE" not in unit_admin.get(url).content.decode()
-    response = unit_admin.post(url, _position_form(
-        p["commander"], delete={commander_post.pk}))
-    assert Position.objects.filter(pk=commander_post.pk).exists()
+    page = unit_admin.get(url)
+    assert page.status_code == 200 and "positions-0-DELETE" not in page.content.decode()
     response = unit_admin.post(url, _position_form(
         p["commander"], changes={commander_post.pk: {"valid_to": "2026-12-31"}}))
-    assert response.status_code == 302
-    response = unit_admin.post(url, _position_form(
-        p["commander"], changes={commander_post.pk: {"valid_to": ""}}))
-    assert response.status_code == 200  # reopening it would hand the role out again
+    assert response.status_code == 403
+    commander_post.refresh_from_db()
+    assert commander_post.valid_to is None
     Position.objects.filter(person=p["admin"]).update(garrison_wide=True)
     wide_admin = _admin_client(p["admin"])
     response = wide_admin.post(f"/admin/org/person/{p['handler'].pk}/change/", _position_form(
@@ -427,3 +425,28 @@ def test_a_cell_cannot_be_its_own_ancestor(garrison):
     i.parent, i.unit = None, g.kmp
     with pytest.raises(ValidationError, match="do innej jednostki"):
         i.full_clean()
+
+
+def test_a_unit_administrator_cannot_take_over_a_commanders_account(garrison):
+    from django.test import Client
+
+    from tests.factories import PASSWORD
+
+    g = garrison
+    client = Client()
+    client.login(username=g.people["admin"].username, password=PASSWORD)
+    commander = g.people["commander"]
+    url = f"/admin/org/person/{commander.pk}/password/"
+    response = client.post(url, {"password1": "Nowe-Haslo-12345", "password2": "Nowe-Haslo-12345",
+                                 "usable_password": "true"})
+    assert response.status_code in (302, 403)
+    commander.refresh_from_db()
+    assert commander.check_password(PASSWORD)
+    # An ordinary handler's account the unit administrator does manage.
+    handler = g.people["handler"]
+    response = client.post(f"/admin/org/person/{handler.pk}/password/", {
+        "password1": "Nowe-Haslo-12345", "password2": "Nowe-Haslo-12345",
+        "usable_password": "true"})
+    assert response.status_code == 302
+    handler.refresh_from_db()
+    assert handler.check_password("Nowe-Haslo-12345")

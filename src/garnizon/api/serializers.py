@@ -131,6 +131,38 @@ class OptionalTextField(serializers.CharField):
         return text if text.strip() else None
 
 
+EARLIEST = datetime.date(1990, 1, 1)
+LATEST = datetime.date(2100, 12, 31)
+DATE_RANGE_MESSAGE = _("Data musi mieścić się między 01.01.1990 a 31.12.2100.")
+
+
+class BoundedDateField(serializers.DateField):
+    """A date between 1990 and 2100: anything else is a typo, and year 1 would not
+    even survive conversion to the local time zone."""
+
+    def to_internal_value(self, value: Any) -> datetime.date:
+        date = super().to_internal_value(value)
+        if not EARLIEST <= date <= LATEST:
+            raise serializers.ValidationError(DATE_RANGE_MESSAGE, code="date_range")
+        return date
+
+
+class BoundedDateTimeField(serializers.DateTimeField):
+    """The same bounds for a date and time, checked before the time-zone conversion."""
+
+    def to_internal_value(self, value: Any) -> datetime.datetime:
+        if isinstance(value, str):
+            from django.utils.dateparse import parse_datetime
+
+            try:
+                parsed = parse_datetime(value)
+            except ValueError:
+                parsed = None
+            if parsed is not None and not EARLIEST <= parsed.date() <= LATEST:
+                raise serializers.ValidationError(DATE_RANGE_MESSAGE, code="date_range")
+        return super().to_internal_value(value)
+
+
 class RefSerializer(serializers.Serializer):
     """A reference to another object (schema only; see ObjectRefField)."""
 
@@ -614,12 +646,12 @@ class IncomingItemCreateSerializer(serializers.Serializer):
     unit = _unit_ref(required=False, help_text=_("Domyślnie jednostka zalogowanej osoby."))
     subject = serializers.CharField(max_length=500)
     channel = EnumField(Channel)
-    received_at = serializers.DateTimeField(
+    received_at = BoundedDateTimeField(
         required=False, allow_null=True, default=None, help_text=_("Domyślnie teraz.")
     )
     sender = _correspondent_ref(required=False, allow_null=True, default=None)
     sender_name = _text(300)
-    letter_date = serializers.DateField(required=False, allow_null=True, default=None)
+    letter_date = BoundedDateField(required=False, allow_null=True, default=None)
     letter_reference = _text(100)
     attachments_count = serializers.IntegerField(
         required=False, allow_null=True, default=None, min_value=0, max_value=10000
@@ -644,7 +676,7 @@ class OutgoingItemCreateSerializer(serializers.Serializer):
     address = _text(400)
     edoreczenia_address = _text(40)
     case = _visible_case_ref(required=False, allow_null=True, default=None)
-    sent_on = serializers.DateField(required=False, allow_null=True, default=None)
+    sent_on = BoundedDateField(required=False, allow_null=True, default=None)
     priority = serializers.BooleanField(required=False, default=False)
     registered_mail = serializers.BooleanField(required=False, default=False)
     return_receipt = serializers.BooleanField(required=False, default=False)
@@ -670,7 +702,7 @@ class CaseCreateSerializer(serializers.Serializer):
         help_text=_("Domyślnie rodzaj przesyłki albo „bez terminu ustawowego”."),
     )
     handler = _person_ref(required=False, allow_null=True, default=None)
-    opened_on = serializers.DateField(required=False, allow_null=True, default=None)
+    opened_on = BoundedDateField(required=False, allow_null=True, default=None)
     remarks = _text(10000)
     client_token = _client_token()
 
@@ -679,7 +711,7 @@ class AssignSerializer(serializers.Serializer):
     to_cell = _cell_ref()
     to_person = _person_ref(required=False, allow_null=True, default=None)
     method = EnumField(AssignmentMethod, required=False, allow_null=True, default=None)
-    deadline = serializers.DateField(required=False, allow_null=True, default=None)
+    deadline = BoundedDateField(required=False, allow_null=True, default=None)
     note = _text(10000)
 
 
@@ -691,11 +723,16 @@ class CaseStateSerializer(serializers.Serializer):
 class CaseShareCreateSerializer(serializers.Serializer):
     person = _person_ref(required=False, allow_null=True, default=None)
     cell = _cell_ref(required=False, allow_null=True, default=None)
-    valid_to = serializers.DateField(required=False, allow_null=True, default=None)
+    valid_to = BoundedDateField(required=False, allow_null=True, default=None)
 
 
 class CaseKindSerializer(serializers.Serializer):
     kind = EnumField(DeadlineKind)
+
+
+class CaseExtendSerializer(serializers.Serializer):
+    new_due_date = BoundedDateField()
+    reason = serializers.CharField(max_length=500, help_text=_("Przyczyna zwłoki."))
 
 
 class CaseAttachItemSerializer(serializers.Serializer):
@@ -729,8 +766,8 @@ class IncomingQuerySerializer(PageQuerySerializer):
     kind = EnumField(DeadlineKind, required=False)
     cell = RefField(queryset=Cell.objects.all(), required=False)
     person = RefField(queryset=Person.objects.all(), required=False)
-    received_from = serializers.DateField(required=False)
-    received_to = serializers.DateField(required=False)
+    received_from = BoundedDateField(required=False)
+    received_to = BoundedDateField(required=False)
     q = _text(200, help_text=_("Numer RPW, znak pisma albo słowa z tytułu lub nadawcy."))
     without_case = serializers.BooleanField(required=False, default=False)
     overdue = serializers.BooleanField(required=False, default=False)

@@ -32,6 +32,7 @@ from garnizon.api.serializers import (
     CaseAttachItemSerializer,
     CaseCreateSerializer,
     CaseDetailSerializer,
+    CaseExtendSerializer,
     CaseKindSerializer,
     CaseListQuerySerializer,
     CaseListSerializer,
@@ -60,7 +61,6 @@ from garnizon.cases.models import Assignment, Case, CaseShare
 from garnizon.cases.selectors import CaseFilters, case_list, cases_page, cases_visible_to
 from garnizon.common.errors import DomainError, NotVisible
 from garnizon.common.paging import keyset_page
-from garnizon.org.access import Scope, acting_on_behalf
 from garnizon.org.models import Person, Unit
 from garnizon.registry import services as registry_services
 from garnizon.registry.models import IncomingItem, OutgoingItem
@@ -306,7 +306,7 @@ class OutgoingViewSet(viewsets.ViewSet):
         responses={200: OutgoingItemSerializer, **_errors(401, 404)},
     )
     def retrieve(self, request: Request, pk: int) -> Response:
-        item = _outgoing_item_get_for_view(actor=request.user, item_id=pk)
+        item = registry_services.outgoing_item_get_for_view(actor=request.user, item_id=pk)
         return Response(OutgoingItemSerializer(item, context=_context(request)).data)
 
 
@@ -417,6 +417,18 @@ class CaseViewSet(viewsets.ViewSet):
         case = _visible_case(request, pk)
         data = _valid(CaseKindSerializer, request.data, request)
         case = case_services.case_set_kind(actor=request.user, case=case, kind=data["kind"])
+        return Response(_case_detail(request, case))
+
+    @extend_schema(
+        summary="Przedłużenie terminu (art. 36 KPA, art. 13 ust. 2 UDIP, sygnaliści)",
+        request=CaseExtendSerializer,
+        responses={200: CaseDetailSerializer, **_errors(400, 401, 403, 404)},
+    )
+    @action(detail=True, methods=["post"])
+    def extend(self, request: Request, pk: int) -> Response:
+        case = _visible_case(request, pk)
+        data = _valid(CaseExtendSerializer, request.data, request)
+        case = case_services.case_extend_deadline(actor=request.user, case=case, **data)
         return Response(_case_detail(request, case))
 
     @extend_schema(
@@ -643,22 +655,3 @@ def _case_detail(request: Request, case: Case) -> dict[str, Any]:
         ),
     )
     return CaseDetailSerializer(case, context=_context(request)).data
-
-
-def _outgoing_item_get_for_view(*, actor: Person, item_id: int) -> OutgoingItem:
-    """The outgoing twin of `incoming_item_get_for_view`: visible or 404, and audited."""
-    scope = Scope.for_person(actor)
-    item = (
-        outgoing_visible_to(actor, scope=scope)
-        .filter(pk=item_id)
-        .select_related("unit", "case", "addressee", "registered_by")
-        .first()
-    )
-    if item is None:
-        raise NotVisible(ITEM_NOT_VISIBLE)
-    on_behalf = acting_on_behalf(
-        scope,
-        lambda s: outgoing_visible_to(s.person, scope=s).filter(pk=item_id).exists(),
-    )
-    audit_record(actor=actor, action="view", obj=item, on_behalf_of=on_behalf)
-    return item

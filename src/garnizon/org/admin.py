@@ -13,7 +13,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.utils.translation import gettext
@@ -306,6 +306,21 @@ class PersonAdmin(ScopedAdmin, UserAdmin):
         (None, {"fields": ("username", "unit", "usable_password", "password1", "password2")}),
     )
     readonly_fields = ["last_login", "date_joined"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        """A unit administrator may not reset the password of, or deactivate, someone who
+        holds a reserved role (commander, auditor, administrator) or a garrison-wide post:
+        that would be a way into their rights."""
+        if not super().has_change_permission(request, obj):
+            return False
+        if obj is None or admin_unit_ids(request) is None:
+            return True
+        return (
+            not Position.objects.active()
+            .filter(person=obj)
+            .filter(Q(role__in=RESERVED_ROLES) | Q(garrison_wide=True))
+            .exists()
+        )
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         """Save the positions, one audit entry for each created, changed or deleted one."""

@@ -223,6 +223,26 @@ def incoming_item_get_for_view(*, actor: Person, item_id: int) -> IncomingItem:
     return item
 
 
+def outgoing_item_get_for_view(*, actor: Person, item_id: int) -> OutgoingItem:
+    """A dispatch the actor may see, with the view recorded (on whose behalf, if so)."""
+    from garnizon.registry.selectors import outgoing_visible_to
+
+    scope = Scope.for_person(actor)
+    item = (
+        outgoing_visible_to(actor, scope=scope)
+        .filter(pk=item_id)
+        .select_related("unit", "case", "addressee", "registered_by")
+        .first()
+    )
+    if item is None:
+        raise NotVisible(_("Nie ma takiej wysyłki albo nie masz do niej dostępu."))
+    on_behalf = acting_on_behalf(
+        scope, lambda s: outgoing_visible_to(s.person, scope=s).filter(pk=item_id).exists()
+    )
+    audit_record(actor=actor, action="view", obj=item, on_behalf_of=on_behalf)
+    return item
+
+
 def outgoing_item_register(
     *,
     actor: Person,

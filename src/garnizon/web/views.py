@@ -38,7 +38,7 @@ from garnizon.cases.selectors import (
 )
 from garnizon.common.errors import AccessDenied, DomainError, NotVisible
 from garnizon.jrwa.models import Classification
-from garnizon.org.access import REGISTERING_ROLES, Scope, acting_on_behalf
+from garnizon.org.access import REGISTERING_ROLES, Scope
 from garnizon.org.models import Cell, Unit, default_designations
 from garnizon.registry import services as registry_services
 from garnizon.registry.models import Correspondent, IncomingItem
@@ -424,19 +424,10 @@ def outgoing_new(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def outgoing_detail(request: HttpRequest, item_id: int) -> HttpResponse:
-    scope = Scope.for_person(request.user)
-    item = (
-        outgoing_visible_to(request.user, scope=scope)
-        .select_related("case", "unit")
-        .filter(pk=item_id)
-        .first()
-    )
-    if item is None:
-        raise Http404(_("Nie ma takiej wysyłki albo nie masz do niej dostępu."))
-    on_behalf = acting_on_behalf(
-        scope, lambda s: outgoing_visible_to(s.person, scope=s).filter(pk=item.pk).exists()
-    )
-    audit_record(actor=request.user, action="view", obj=item, on_behalf_of=on_behalf)
+    try:
+        item = registry_services.outgoing_item_get_for_view(actor=request.user, item_id=item_id)
+    except NotVisible as exc:
+        raise Http404(str(exc.message)) from exc
     return render(request, "web/outgoing_detail.html", {"item": item})
 
 

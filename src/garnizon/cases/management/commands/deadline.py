@@ -100,7 +100,10 @@ class Command(BaseCommand):
         start_text: str | None = options["start"]
         start = parse_date(start_text) if start_text else timezone.localdate()
 
-        deadline = compute_deadline(kind, start)
+        try:
+            deadline = compute_deadline(kind, start)
+        except ValueError as error:
+            raise CommandError(str(error)) from error
         label = DeadlineKind(kind).label
         self.stdout.write(gettext("Rodzaj: %(kind)s (%(label)s)") % {"kind": kind, "label": label})
         self.stdout.write(gettext("Początek: %(start)s") % {"start": format_date(start)})
