@@ -485,3 +485,17 @@ def test_the_other_list_pages_read_their_cells_in_one_go(garrison, django_assert
     with django_assert_max_num_queries(20):
         page = client.get(reverse("web:my_work")).content.decode()
     assert page.count("<td>KWP-I</td>") == 10
+
+
+def test_a_restricted_item_is_registered_to_a_named_person_from_the_form(world):
+    g = world["g"]
+    client = client_for(g.people["clerk"])
+    data = {"client_token": "r1", "unit": g.kwp.pk, "channel": "paper", "kind": "none",
+            "subject": "Zgłoszenie sygnalisty", "is_restricted": "on",
+            "assigned_cell": g.cells["kwp_i_1"].pk}
+    response = client.post(reverse("web:incoming_new"), data)
+    assert response.status_code == 200 and "wskazanej osoby" in response.content.decode()
+    data |= {"client_token": "r2", "assigned_person": g.people["handler"].pk}
+    assert client.post(reverse("web:incoming_new"), data).status_code == 302
+    item = IncomingItem.objects.get(subject="Zgłoszenie sygnalisty")
+    assert item.is_restricted and item.assigned_person == g.people["handler"]

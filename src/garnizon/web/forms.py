@@ -135,6 +135,15 @@ class IncomingItemForm(GarnizonForm):
     assigned_cell = CellChoiceField(
         label=_("Przekaż do komórki"), queryset=Cell.objects.none(), required=False
     )
+    assigned_person = PersonChoiceField(
+        label=_("Osoba w tej komórce"),
+        queryset=Person.objects.none(),
+        required=False,
+        help_text=_(
+            "Obowiązkowo dla przesyłki o ograniczonym dostępie; poza tym osobę wskazuje "
+            "kierownik komórki."
+        ),
+    )
     received_at = BoundedDateTimeField(
         label=_("Data i godzina wpływu"),
         required=False,
@@ -164,6 +173,9 @@ class IncomingItemForm(GarnizonForm):
         self.fields["assigned_cell"].queryset = Cell.objects.filter(
             unit_id__in=unit_ids, is_active=True
         ).select_related("unit", "parent")
+        self.fields["assigned_person"].queryset = people_in_cells(
+            Cell.objects.filter(unit_id__in=unit_ids)
+        )
         if not self.is_bound:
             # After a failed submit the error summary takes focus instead.
             self.fields["subject"].widget.attrs["autofocus"] = True

@@ -236,6 +236,7 @@ def incoming_new(request: HttpRequest) -> HttpResponse:
             attachments_count=data["attachments_count"],
             kind=data["kind"],
             assigned_cell=data["assigned_cell"],
+            assigned_person=data["assigned_person"],
             paper_location=data["paper_location"],
             remarks=data["remarks"],
             is_restricted=data["is_restricted"],
