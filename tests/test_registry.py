@@ -195,13 +195,16 @@ def test_address_book_validates_the_edoreczenia_address(garrison):
 def test_concurrent_double_submit_creates_one_entry():
     g = make_garrison()
     results: list[int] = []
+    created: list[bool] = []
     errors: list[BaseException] = []
     barrier = threading.Barrier(4)
 
     def submit() -> None:
         try:
             barrier.wait()
-            results.append(register(g, client_token="same-form").pk)
+            item = register(g, client_token="same-form")
+            results.append(item.pk)
+            created.append(not getattr(item, "replayed", False))
         except BaseException as exc:
             errors.append(exc)
         finally:
@@ -214,6 +217,7 @@ def test_concurrent_double_submit_creates_one_entry():
         thread.join()
     assert errors == []
     assert len(set(results)) == 1
+    assert sorted(created) == [False, False, False, True]  # one created, three replayed
     assert IncomingItem.objects.count() == 1
     assert IncomingItem.objects.get().number == 1
     assert connection.vendor in {"sqlite", "postgresql"}

@@ -63,7 +63,7 @@ from garnizon.common.errors import DomainError, NotVisible
 from garnizon.common.paging import keyset_page
 from garnizon.org.models import Person, Unit
 from garnizon.registry import services as registry_services
-from garnizon.registry.models import IncomingItem, OutgoingItem
+from garnizon.registry.models import IncomingItem
 from garnizon.registry.selectors import (
     IncomingFilters,
     correspondents_search,
@@ -220,13 +220,12 @@ class IncomingViewSet(viewsets.ViewSet):
         data = _valid(IncomingItemCreateSerializer, request.data, request)
         token = _client_token(request, data)
         unit = data.pop("unit", None) or _own_unit(request.user)
-        repeated = _token_used(IncomingItem, token)
         item = registry_services.incoming_item_register(
             actor=request.user, unit=unit, client_token=token, **data
         )
         return Response(
             _incoming_detail(request, item),
-            status=status.HTTP_200_OK if repeated else status.HTTP_201_CREATED,
+            status=_created_status(item),
         )
 
     @extend_schema(
@@ -292,13 +291,12 @@ class OutgoingViewSet(viewsets.ViewSet):
         token = _client_token(request, data)
         case: Case | None = data["case"]
         unit = data.pop("unit", None) or (case.unit if case else _own_unit(request.user))
-        repeated = _token_used(OutgoingItem, token)
         item = registry_services.outgoing_item_register(
             actor=request.user, unit=unit, client_token=token, **data
         )
         return Response(
             OutgoingItemSerializer(item, context=_context(request)).data,
-            status=status.HTTP_200_OK if repeated else status.HTTP_201_CREATED,
+            status=_created_status(item),
         )
 
     @extend_schema(
@@ -348,11 +346,10 @@ class CaseViewSet(viewsets.ViewSet):
     def create(self, request: Request) -> Response:
         data = _valid(CaseCreateSerializer, request.data, request)
         token = _client_token(request, data)
-        repeated = _token_used(Case, token)
         case = case_services.case_open(actor=request.user, client_token=token, **data)
         return Response(
             _case_detail(request, case),
-            status=status.HTTP_200_OK if repeated else status.HTTP_201_CREATED,
+            status=_created_status(case),
         )
 
     @extend_schema(
@@ -602,13 +599,9 @@ def _client_token(request: Request, data: dict[str, Any]) -> str | None:
     return header or field_value or None
 
 
-def _token_used(model: type[Model], token: str | None) -> bool:
-    """Whether this key created an entry before, so the answer is 200 and not 201.
-
-    Two first tries racing each other both get 201 (and the same entry): the
-    services do not say whether they created or found the entry.
-    """
-    return bool(token) and model._default_manager.filter(client_token=token).exists()
+def _created_status(obj: object) -> int:
+    """201 for a new entry, 200 when the service returned the one a retry had made."""
+    return status.HTTP_200_OK if getattr(obj, "replayed", False) else status.HTTP_201_CREATED
 
 
 def _incoming_detail(request: Request, item: IncomingItem) -> dict[str, Any]:

@@ -869,4 +869,5 @@ def _replay(existing: Case, actor: Person, scope: Scope, **expected: object) -> 
         raise DomainError(
             _("Ten identyfikator formularza użyto już dla innej sprawy."), code="duplicate"
         )
+    existing.replayed = True  # type: ignore[attr-defined]  # the API answers 200
     return existing

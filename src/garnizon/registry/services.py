@@ -457,4 +457,5 @@ def _replay(existing, actor: Person, **expected: object):
         raise DomainError(
             _("Ten identyfikator formularza użyto już dla innego wpisu."), code="duplicate"
         )
+    existing.replayed = True  # type: ignore[attr-defined]  # the API answers 200
     return existing
