@@ -192,6 +192,7 @@ def test_case_actions_from_the_case_page(world):
     response = client.post(reverse("web:case_state", args=[case.pk]),
                            {"new_state": CaseState.SUSPENDED, "reason": ""})
     assert response.status_code == 400 and "Podaj powód" in response.content.decode()
+    assert f'href="/cases/{case.pk}/"' in response.content.decode()  # the way back
     response = client.post(reverse("web:case_state", args=[case.pk]),
                            {"new_state": CaseState.CLOSED, "reason": ""})
     assert response.status_code == 302

@@ -17,6 +17,7 @@ from django.db.models import OuterRef, Q, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
@@ -303,7 +304,10 @@ def incoming_assign(request: HttpRequest, item_id: int) -> HttpResponse:
             messages.success(request, _("Zadekretowano."))
             return redirect("web:incoming_detail", item_id=item.pk)
     return _form_error_page(
-        request, form, _("Dekretacja przesyłki %(n)s") % {"n": item.registration_number}
+        request,
+        form,
+        _("Dekretacja przesyłki %(n)s") % {"n": item.registration_number},
+        back=reverse("web:incoming_detail", args=[item.pk]),
     )
 
 
@@ -329,7 +333,10 @@ def incoming_open_case(request: HttpRequest, item_id: int) -> HttpResponse:
             messages.success(request, _("Założono sprawę %(sign)s.") % {"sign": case.sign})
             return redirect("web:case_detail", case_id=case.pk)
     return _form_error_page(
-        request, form, _("Założenie sprawy z przesyłki %(n)s") % {"n": item.registration_number}
+        request,
+        form,
+        _("Założenie sprawy z przesyłki %(n)s") % {"n": item.registration_number},
+        back=reverse("web:incoming_detail", args=[item.pk]),
     )
 
 
@@ -340,8 +347,13 @@ def _visible_item(request: HttpRequest, item_id: int) -> IncomingItem:
     return item
 
 
-def _form_error_page(request: HttpRequest, form: forms.Form, title: str) -> HttpResponse:
-    return render(request, "web/form_errors.html", {"form": form, "title": title}, status=400)
+def _form_error_page(
+    request: HttpRequest, form: forms.Form, title: str, *, back: str
+) -> HttpResponse:
+    """The action's form again, with its errors, and the way back to the page it came from."""
+    return render(
+        request, "web/form_errors.html", {"form": form, "title": title, "back": back}, status=400
+    )
 
 
 # --- outgoing register ----------
@@ -567,7 +579,12 @@ def _case_action_view(
         ):
             messages.success(request, str(done))
             return redirect("web:case_detail", case_id=case.pk)
-        return _form_error_page(request, form, f"{title} {case.sign}")
+        return _form_error_page(
+            request,
+            form,
+            f"{title} {case.sign}",
+            back=reverse("web:case_detail", args=[case.pk]),
+        )
 
     return view
 
