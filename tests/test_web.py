@@ -63,6 +63,8 @@ def _pages(world) -> dict[str, str]:
         "deadline_calculator": reverse("web:deadline_calculator"),
         "substitutions": reverse("web:substitutions"),
         "audit_log": reverse("web:audit_log"),
+        "incoming_label_pdf": reverse("web:incoming_label_pdf", args=[world["item"].pk]),
+        "incoming_label_print": reverse("web:incoming_label_print", args=[world["item"].pk]),
     }
 
 
@@ -92,6 +94,8 @@ MATRIX: dict[str, dict[str, int]] = {
     "substitutions": EVERYONE,
     "audit_log": {**dict.fromkeys(ROLES, 404), "auditor": 200},
 }
+# A label is printed by whoever may open the item.
+MATRIX["incoming_label_pdf"] = MATRIX["incoming_label_print"] = MATRIX["incoming_detail"]
 CASE_LIST_SHOWS_CASE = {"handler", "handler2", "head", "commander", "archivist"}
 
 

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "garnizon.registry",
     "garnizon.cases",
     "garnizon.audit",
+    "garnizon.documents",
     "garnizon.web",
     "garnizon.api",
 ]
@@ -212,6 +213,18 @@ GARNIZON_CASE_SIGN_TEMPLATE = os.environ.get(
     "GARNIZON_CASE_SIGN_TEMPLATE", "{CELL}.{JRWA}.{NUMBER}.{YEAR}"
 )
 GARNIZON_DUE_SOON_DAYS = int(os.environ.get("GARNIZON_DUE_SOON_DAYS", "3"))
+# Thermal label printers (ZPL over raw TCP): "name=host[:port],name2=host2".
+GARNIZON_LABEL_PRINTERS = dict(
+    entry.split("=", 1) for entry in _env_list("GARNIZON_LABEL_PRINTERS", "") if "=" in entry
+)
+
+# Documents: content-addressed file store and the largest accepted upload.
+GARNIZON_BLOB_DIR = Path(os.environ.get("GARNIZON_BLOB_DIR") or DATA_DIR / "blobs").resolve()
+GARNIZON_MAX_UPLOAD_MB = int(os.environ.get("GARNIZON_MAX_UPLOAD_MB", "100"))
+# Uploads above 5 MB go to a temporary file, not memory; form fields stay small.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+DATA_UPLOAD_MAX_NUMBER_FILES = 50
 
 LOGGING = {
     "version": 1,

@@ -6,5 +6,6 @@ urlpatterns = [
     path("api/", include("garnizon.api.urls")),
     path("admin/", admin_site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("documents/", include("garnizon.documents.urls")),
     path("", include("garnizon.web.urls")),
 ]

@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from garnizon.registry import label_views
 from garnizon.web import views
 
 app_name = "web"
@@ -15,6 +16,16 @@ urlpatterns = [
     path("incoming/<int:item_id>/", views.incoming_detail, name="incoming_detail"),
     path("incoming/<int:item_id>/assign/", views.incoming_assign, name="incoming_assign"),
     path("incoming/<int:item_id>/open-case/", views.incoming_open_case, name="incoming_open_case"),
+    path(
+        "incoming/<int:item_id>/label.pdf",
+        label_views.incoming_label_pdf,
+        name="incoming_label_pdf",
+    ),
+    path(
+        "incoming/<int:item_id>/label/print/",
+        label_views.incoming_label_print,
+        name="incoming_label_print",
+    ),
     path("outgoing/", views.outgoing_list, name="outgoing_list"),
     path("outgoing/new/", views.outgoing_new, name="outgoing_new"),
     path("outgoing/<int:item_id>/", views.outgoing_detail, name="outgoing_detail"),

@@ -38,6 +38,7 @@ from garnizon.cases.selectors import (
     my_work as my_work_selector,
 )
 from garnizon.common.errors import AccessDenied, DomainError, NotVisible
+from garnizon.documents.selectors import document_section
 from garnizon.jrwa.models import Classification
 from garnizon.org.access import REGISTERING_ROLES, Scope
 from garnizon.org.models import Cell, Unit, default_designations
@@ -279,6 +280,7 @@ def incoming_detail(request: HttpRequest, item_id: int) -> HttpResponse:
                 unit_id=item.unit_id, initial={"to_cell": item.assigned_cell_id}
             ),
             "open_form": web_forms.CaseOpenForm(cells=open_cells) if open_cells else None,
+            **document_section(request.user, scope=scope, incoming_item=item),
         },
     )
 
@@ -555,6 +557,7 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
             "kind_form": web_forms.CaseKindForm(initial={"kind": case.kind}),
             "extend_form": web_forms.CaseExtendForm(),
             "can_extend": case.kind in case_services.EXTENDABLE_KINDS and case.is_active,
+            **document_section(request.user, scope=scope, case=case),
         },
     )
 
