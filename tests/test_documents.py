@@ -229,6 +229,10 @@ def test_the_type_comes_from_the_content_not_the_name(world):
     assert version.mime_type == "image/png"
     assert version.original_filename == "to-nie-jest.pdf"
     assert document.metadata["format"] == "image/png"
+    # Previewed as what it is: an image, in a sandbox.
+    preview = client_for(g.people["handler"]).get(reverse("documents:preview", args=[version.pk]))
+    assert preview["Content-Type"] == "image/png"
+    assert preview["Content-Security-Policy"].startswith("sandbox;")
 
 
 # --- adding documents ---------------------------------------------------------------------------
@@ -385,7 +389,7 @@ def test_download_headers_body_and_audit(world):
     preview = client_for(g.people["head"]).get(reverse("documents:preview", args=[version.pk]))
     assert preview.status_code == 200
     assert preview["Content-Disposition"].startswith("inline;")
-    assert preview["Content-Security-Policy"].startswith("sandbox")
+    assert preview["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'self'"
     assert preview["Content-Type"] == "application/pdf"
     assert AuditEntry.objects.filter(object_type="documents.document", action="view").count() == 2
 

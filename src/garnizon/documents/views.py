@@ -157,8 +157,14 @@ def _file_response(version, reader, *, inline: bool) -> FileResponse:
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     if inline:
+        # Only PDF and raster images reach here (types detected by content). Images
+        # get a sandbox; a PDF cannot, because Chromium's PDF viewer refuses to run in
+        # a sandboxed document. A PDF's scripts run in the viewer's own isolated
+        # engine, never in Garnizon's origin, and nothing may load from or frame it.
         response["Content-Security-Policy"] = (
-            "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+            "default-src 'none'; frame-ancestors 'self'"
+            if version.mime_type == "application/pdf"
+            else "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
         )
     return response
 
