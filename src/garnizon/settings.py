@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "garnizon.cases",
     "garnizon.audit",
     "garnizon.documents",
+    "garnizon.intake",
     "garnizon.web",
     "garnizon.api",
 ]
@@ -221,6 +222,11 @@ GARNIZON_LABEL_PRINTERS = dict(
 # Documents: content-addressed file store and the largest accepted upload.
 GARNIZON_BLOB_DIR = Path(os.environ.get("GARNIZON_BLOB_DIR") or DATA_DIR / "blobs").resolve()
 GARNIZON_MAX_UPLOAD_MB = int(os.environ.get("GARNIZON_MAX_UPLOAD_MB", "100"))
+# Intake: hot folders live under the intake folder; refused hostile files are copied to quarantine.
+GARNIZON_INTAKE_DIR = Path(os.environ.get("GARNIZON_INTAKE_DIR") or DATA_DIR / "intake").resolve()
+GARNIZON_QUARANTINE_DIR = Path(
+    os.environ.get("GARNIZON_QUARANTINE_DIR") or DATA_DIR / "quarantine"
+).resolve()
 # Uploads above 5 MB go to a temporary file, not memory; form fields stay small.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440

@@ -1,0 +1,178 @@
+"""`garnizon intake add|scan|status|retry`: files into the intake pipeline and its state."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from garnizon.common.errors import DomainError
+from garnizon.intake.channels.hotfolder import scan_hot_folder
+from garnizon.intake.models import IntakeItem, IntakeState
+from garnizon.intake.services import intake_add_file, intake_retry
+from garnizon.org.models import Person, Unit
+from garnizon.registry.models import Channel
+
+BAR_WIDTH = 30
+
+
+class Command(BaseCommand):
+    help = "Przyjmowanie plików: add, scan, status, retry."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        add = sub.add_parser("add", help="pliki lub foldery (rekurencyjnie) do przyjęcia")
+        add.add_argument("paths", nargs="+")
+        scan = sub.add_parser("scan", help="jedno przejrzenie gorącego folderu")
+        scan.add_argument("folder")
+        scan.add_argument(
+            "--settle", type=float, default=2.0, help="sekundy między dwoma spojrzeniami"
+        )
+        for p in (add, scan):
+            p.add_argument("--unit", required=True, help="symbol jednostki")
+            p.add_argument("--as", dest="username", required=True, help="kto przyjmuje (login)")
+            p.add_argument("--channel", default=Channel.PAPER, choices=Channel.values)
+            p.add_argument("--sync", action="store_true", help="przetwórz od razu, bez kolejki")
+        status = sub.add_parser("status", help="pliki w przyjęciu według stanu")
+        status.add_argument("--state", choices=IntakeState.values)
+        retry = sub.add_parser("retry", help="ponów przyjęcie, które się nie powiodło")
+        retry.add_argument("item_id", type=int)
+        retry.add_argument("--sync", action="store_true")
+
+    def handle(self, *args, **options) -> None:
+        action = options["action"]
+        try:
+            if action == "add":
+                self._add(options)
+            elif action == "scan":
+                self._scan(options)
+            elif action == "status":
+                self._status(options.get("state"))
+            else:
+                item = intake_retry(item_id=options["item_id"], run_now=options["sync"])
+                self.stdout.write(f"#{item.pk}: {item.get_state_display()} {item.error_message}")
+        except DomainError as error:
+            raise CommandError(str(error.message)) from error
+
+    # --- add ---------------------------------------------------------------------------------
+    def _add(self, options) -> None:
+        unit, person = _unit_and_person(options)
+        files = list(_expand(options["paths"]))
+        if not files:
+            raise CommandError("Nie znaleziono żadnych plików.")
+        results: list[tuple[str, IntakeItem | None, bool, str]] = []
+        for index, path in enumerate(files, start=1):
+            self._progress(index, len(files), path.name)
+            try:
+                result = intake_add_file(
+                    path=path,
+                    unit=unit,
+                    channel=options["channel"],
+                    requested_by=person,
+                    run_now=options["sync"],
+                )
+                results.append((path.name, result.item, result.created, ""))
+            except DomainError as error:
+                results.append((path.name, None, True, str(error.message)))
+        self.stderr.write("")
+        self._summary(results)
+
+    def _progress(self, done: int, total: int, name: str) -> None:
+        filled = BAR_WIDTH * done // total
+        bar = "#" * filled + "-" * (BAR_WIDTH - filled)
+        self.stderr.write(f"\r[{bar}] {done}/{total} {name[:40]:<40}", ending="")
+        self.stderr.flush()
+
+    def _summary(self, results: list[tuple[str, IntakeItem | None, bool, str]]) -> None:
+        counts: Counter[str] = Counter()
+        failures = []
+        for name, item, created, error in results:
+            if item is None:
+                counts["failed"] += 1
+                failures.append((name, error))
+            elif not created:
+                counts["duplicate"] += 1
+            elif item.state == IntakeState.DONE:
+                counts["done"] += 1
+            elif item.state in (IntakeState.FAILED, IntakeState.QUARANTINED):
+                counts["failed"] += 1
+                failures.append(
+                    (name, f"#{item.pk} {item.get_state_display()}: {item.error_message}")
+                )
+            else:
+                counts["queued"] += 1
+        self.stdout.write(f"Zarejestrowano: {counts['done']}")
+        if counts["queued"]:
+            self.stdout.write(f"W kolejce: {counts['queued']} (garnizon db_worker)")
+        if counts["duplicate"]:
+            self.stdout.write(f"Pominięto (już przyjęte wcześniej): {counts['duplicate']}")
+        self.stdout.write(f"Niepowodzenia: {counts['failed']}")
+        for name, reason in failures:
+            self.stdout.write(f"  {name}: {reason}")
+        if failures:
+            raise CommandError("Nie wszystkie pliki przyjęto.", returncode=1)
+
+    # --- scan --------------------------------------------------------------------------------
+    def _scan(self, options) -> None:
+        unit, person = _unit_and_person(options)
+        folder = Path(options["folder"])
+        if not folder.is_dir():
+            raise CommandError(f"Nie ma folderu {folder}.")
+        report = scan_hot_folder(
+            folder,
+            unit=unit,
+            requested_by=person,
+            channel=options["channel"],
+            run_now=options["sync"],
+            settle_seconds=options["settle"],
+        )
+        if report.unstable:
+            self.stdout.write(f"Jeszcze zapisywane (następnym razem): {len(report.unstable)}")
+        results = [(i.original_filename, i, True, "") for i in report.taken]
+        results += [(name, None, True, reason) for name, reason in report.refused]
+        self._summary(results)
+
+    # --- status ------------------------------------------------------------------------------
+    def _status(self, state: str | None) -> None:
+        items = IntakeItem.objects.select_related("unit", "incoming_item").order_by("state", "id")
+        if state:
+            items = items.filter(state=state)
+        count = 0
+        for item in items:
+            count += 1
+            number = item.incoming_item.registration_number if item.incoming_item else "-"
+            line = (
+                f"#{item.pk}\t{item.get_state_display()}\t{item.unit.symbol}\t{item.channel}\t"
+                f"{item.original_filename}\t{number}"
+            )
+            if item.error_message:
+                line += f"\t{item.error_message}"
+            self.stdout.write(line)
+        self.stdout.write(f"Razem: {count}")
+
+
+def _unit_and_person(options) -> tuple[Unit, Person]:
+    unit = Unit.objects.filter(symbol=options["unit"]).first()
+    if unit is None:
+        raise CommandError(f"Nie ma jednostki {options['unit']}.")
+    person = Person.objects.filter(username=options["username"], is_active=True).first()
+    if person is None:
+        raise CommandError(f"Nie ma aktywnego użytkownika {options['username']}.")
+    return unit, person
+
+
+def _expand(paths: list[str]):
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for root, dirs, names in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(names):
+                    if not name.startswith("."):
+                        yield Path(root) / name
+        elif path.is_file():
+            yield path
+        else:
+            raise CommandError(f"Nie ma pliku ani folderu {raw}.")

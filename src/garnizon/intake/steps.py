@@ -1,0 +1,358 @@
+"""The intake steps and their contract.
+
+A step is small and does one thing:
+
+- `name`: a short identifier, recorded with every result;
+- `able_to_run(ctx) -> bool`: whether there is anything to do (a step whose
+  work is already done, e.g. after a crash or a retry, answers False and is
+  recorded as skipped);
+- `run(ctx) -> StepOutcome`: does the work; `StepOutcome.stop(...)` ends the
+  chain with a reason and the item's final state (failed or quarantined). A
+  `DomainError` raised by a service is a stop in state `failed` with its message;
+- `cleanup(ctx)`: always called after the chain for every step that ran, in
+  reverse order (temporary files and the like).
+
+Every step must be safe to run twice: it checks what already exists before
+creating anything.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from garnizon.documents.blobstore import (
+    CHUNK,
+    FileSystemBlobStore,
+    VerifyingReader,
+    get_blob_store,
+    max_upload_size,
+)
+from garnizon.documents.metadata import EXTENSIONS, OCTET_STREAM, detect_mime
+from garnizon.documents.models import Document, DocumentKind
+from garnizon.intake.models import IntakeItem, IntakeState, StepStatus
+
+PDF = "application/pdf"
+IMAGES = {"image/png", "image/jpeg", "image/gif", "image/tiff"}
+SUPPORTED = {
+    PDF,
+    *IMAGES,
+    "application/xml",
+    "text/plain",
+    "application/vnd.oasis.opendocument.text",
+    "application/vnd.oasis.opendocument.spreadsheet",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+}
+# A PDF reader looks for the end-of-file marker in the last kilobyte.
+PDF_TAIL = 1024
+# Largest image (in pixels) decoded anywhere later (OCR, thumbnails); Pillow's default.
+MAX_IMAGE_PIXELS = 89_478_485
+MAX_IMAGE_FRAMES = 1000
+
+
+@dataclass
+class IntakeContext:
+    item: IntakeItem
+    store: FileSystemBlobStore = field(default_factory=get_blob_store)
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def blob_path(self) -> Path:
+        return self.store.path(self.item.blob_sha256)
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    status: str
+    message: str = ""
+    final_state: str | None = None  # set when the step stops the chain
+
+    @property
+    def stops(self) -> bool:
+        return self.final_state is not None
+
+    @classmethod
+    def ok(cls, message: str = "") -> StepOutcome:
+        return cls(StepStatus.OK, message)
+
+    @classmethod
+    def stop(cls, message: str, *, state: str = IntakeState.FAILED) -> StepOutcome:
+        return cls(StepStatus.FAILED, message, final_state=state)
+
+    @classmethod
+    def quarantine(cls, message: str) -> StepOutcome:
+        return cls.stop(message, state=IntakeState.QUARANTINED)
+
+
+class Step(abc.ABC):
+    name: str = ""
+
+    def able_to_run(self, ctx: IntakeContext) -> bool:
+        return True
+
+    @abc.abstractmethod
+    def run(self, ctx: IntakeContext) -> StepOutcome: ...
+
+    def cleanup(self, ctx: IntakeContext) -> None:  # noqa: B027  (optional hook)
+        pass
+
+
+# --- preflight ---------------------------------------------------------------------------------
+
+
+class Preflight(Step):
+    """The file is what its content says, within limits, whole and readable."""
+
+    name = "preflight"
+
+    def run(self, ctx: IntakeContext) -> StepOutcome:
+        item = ctx.item
+        limit = max_upload_size()
+        if item.size > limit:
+            return StepOutcome.stop(
+                _(
+                    "Plik jest za duży (%(size)s MB; najwięcej %(limit)s MB). Podziel go na "
+                    "mniejsze części albo przekaż administratorowi."
+                )
+                % {"size": _mb(item.size), "limit": _mb(limit)}
+            )
+        if item.size == 0:
+            return StepOutcome.stop(
+                _("Plik jest pusty (0 bajtów). Zeskanuj lub wyślij dokument ponownie.")
+            )
+        problem = ctx.store.check(item.blob_sha256)
+        if problem is not None:
+            return StepOutcome.stop(
+                _("Oryginał pliku w magazynie jest %(problem)s. Zgłoś to administratorowi.")
+                % {"problem": _("niedostępny") if problem == "missing" else _("uszkodzony")}
+            )
+        mime = detect_mime(ctx.blob_path)
+        item.mime_type = mime
+        item.save(update_fields=["mime_type"])
+        if mime not in SUPPORTED:
+            what = _("nieznanego rodzaju") if mime == OCTET_STREAM else mime
+            return StepOutcome.quarantine(
+                _(
+                    "Plik zawiera dane %(what)s, których system nie przyjmuje; przeniesiono go do "
+                    "kwarantanny. Poproś nadawcę o PDF albo obraz (PNG, JPEG, TIFF)."
+                )
+                % {"what": what}
+            )
+        if mime == PDF:
+            outcome = _check_pdf(ctx.blob_path)
+        elif mime in IMAGES:
+            outcome = _check_image(ctx.blob_path)
+        else:
+            outcome = StepOutcome.ok()
+        if outcome.stops:
+            return outcome
+        note = _("Rodzaj pliku: %(mime)s.") % {"mime": mime}
+        if _extension_lies(item.original_filename, mime):
+            note += " " + _(
+                "Rozszerzenie nazwy nie odpowiada zawartości; przyjęto rodzaj z treści."
+            )
+        return StepOutcome.ok(" ".join(filter(None, [note, outcome.message])))
+
+
+def _check_pdf(path: Path) -> StepOutcome:
+    import pikepdf
+
+    with path.open("rb") as handle:
+        handle.seek(max(path.stat().st_size - PDF_TAIL, 0))
+        tail = handle.read()
+    if b"%%EOF" not in tail:
+        return StepOutcome.quarantine(
+            _(
+                "PDF jest niekompletny (ucięty w trakcie przesyłania lub skanowania). "
+                "Przeniesiono go do kwarantanny; poproś o ponowne przesłanie."
+            )
+        )
+    try:
+        with pikepdf.open(path) as pdf:
+            pages = len(pdf.pages)
+            repaired = bool(pdf.get_warnings())
+            restricted = pdf.is_encrypted
+    except pikepdf.PasswordError:
+        return StepOutcome.stop(
+            _("PDF jest zabezpieczony hasłem. Poproś nadawcę o wersję bez hasła.")
+        )
+    except pikepdf.PdfError:
+        return StepOutcome.quarantine(
+            _("PDF jest uszkodzony i nie daje się odczytać. Przeniesiono go do kwarantanny.")
+        )
+    if pages == 0:
+        return StepOutcome.quarantine(_("PDF nie zawiera żadnej strony."))
+    message = _("Stron: %(pages)s.") % {"pages": pages}
+    if repaired:
+        message += " " + _("Plik był lekko uszkodzony; odczytano go po naprawie.")
+    if restricted:
+        message += " " + _("PDF ma ograniczenia uprawnień (bez hasła do otwarcia).")
+    return StepOutcome.ok(message)
+
+
+def _check_image(path: Path) -> StepOutcome:
+    from PIL import Image, UnidentifiedImageError
+
+    # Open reads the header only; nothing is decoded here.
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                frames = getattr(image, "n_frames", 1)
+                sizes = []
+                for index in range(min(frames, MAX_IMAGE_FRAMES)):
+                    image.seek(index)
+                    sizes.append(image.size)
+            if frames <= MAX_IMAGE_FRAMES and all(w * h <= MAX_IMAGE_PIXELS for w, h in sizes):
+                # Walks the chunks and their checksums (PNG) without decoding the pixels.
+                with Image.open(path) as image:
+                    image.verify()
+    except Image.DecompressionBombError:
+        return _bomb()
+    except (UnidentifiedImageError, OSError, ValueError, EOFError):
+        return StepOutcome.quarantine(
+            _("Obraz jest uszkodzony i nie daje się odczytać. Przeniesiono go do kwarantanny.")
+        )
+    if frames > MAX_IMAGE_FRAMES or any(w * h > MAX_IMAGE_PIXELS for w, h in sizes):
+        return _bomb()
+    width, height = sizes[0]
+    return StepOutcome.ok(
+        _("Obraz %(w)s×%(h)s px, stron: %(n)s.") % {"w": width, "h": height, "n": frames}
+    )
+
+
+def _bomb() -> StepOutcome:
+    return StepOutcome.quarantine(
+        _(
+            "Obraz ma podejrzanie wielkie wymiary (możliwa „bomba dekompresyjna”). "
+            "Przeniesiono go do kwarantanny; zgłoś to administratorowi."
+        )
+    )
+
+
+def _extension_lies(filename: str, mime: str) -> bool:
+    suffix = Path(filename).suffix.lower()
+    expected = EXTENSIONS.get(mime)
+    if not suffix or expected is None:
+        return False
+    aliases = {".jpg": {".jpg", ".jpeg"}, ".tif": {".tif", ".tiff"}}
+    return suffix not in aliases.get(expected, {expected})
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f}".rstrip("0").rstrip(".")
+
+
+# --- register ----------------------------------------------------------------------------------
+
+
+class Register(Step):
+    """An incoming item in the unit's register (once: the intake item's token replays it)."""
+
+    name = "register"
+
+    def able_to_run(self, ctx: IntakeContext) -> bool:
+        return ctx.item.incoming_item_id is None
+
+    def run(self, ctx: IntakeContext) -> StepOutcome:
+        from garnizon.registry.services import incoming_item_register
+
+        item = ctx.item
+        incoming = incoming_item_register(
+            actor=item.requested_by,
+            unit=item.unit,
+            subject=subject_from_filename(item.original_filename),
+            channel=item.channel,
+            # A crash after the register but before the link is saved replays the same entry.
+            client_token=f"intake:{item.pk}",
+        )
+        item.incoming_item = incoming
+        item.save(update_fields=["incoming_item"])
+        return StepOutcome.ok(
+            _("Zarejestrowano przesyłkę %(number)s.") % {"number": incoming.registration_number}
+        )
+
+
+def subject_from_filename(filename: str) -> str:
+    stem = Path(filename).stem if "." in filename else filename
+    stem = " ".join(stem.replace("_", " ").split())
+    return (stem or _("Przesyłka przyjęta elektronicznie"))[:500]
+
+
+# --- attach ------------------------------------------------------------------------------------
+
+
+class Attach(Step):
+    """The original as a document on the incoming item (once)."""
+
+    name = "attach"
+
+    def able_to_run(self, ctx: IntakeContext) -> bool:
+        return ctx.item.document_id is None and ctx.item.incoming_item_id is not None
+
+    def run(self, ctx: IntakeContext) -> StepOutcome:
+        from garnizon.documents.services import document_add
+
+        item = ctx.item
+        document = (
+            Document.objects.filter(
+                incoming_item_id=item.incoming_item_id,
+                versions__number=1,
+                versions__blob_sha256=item.blob_sha256,
+            )
+            .order_by("id")
+            .first()
+        )
+        if document is None:
+            kind = (
+                DocumentKind.SCAN
+                if item.mime_type == PDF or item.mime_type in IMAGES
+                else (DocumentKind.ATTACHMENT)
+            )
+            reader = _NamedReader(ctx.store.open(item.blob_sha256), item.original_filename)
+            try:
+                document = document_add(
+                    actor=item.requested_by,
+                    file=reader,
+                    title=subject_from_filename(item.original_filename),
+                    kind=kind,
+                    incoming_item=item.incoming_item,
+                )
+            finally:
+                reader.close()
+        item.document = document
+        item.save(update_fields=["document"])
+        return StepOutcome.ok(
+            _("Dołączono dokument %(identifier)s.") % {"identifier": document.identifier}
+        )
+
+
+class _NamedReader:
+    """A blob reader with the file's name, read without seeking (the hash is checked at the end)."""
+
+    def __init__(self, reader: VerifyingReader, name: str) -> None:
+        self._reader = reader
+        self.name = name
+
+    def read(self, size: int = CHUNK) -> bytes:
+        return self._reader.read(size)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._reader.close()
+
+
+STEPS: list[Step] = [Preflight(), Register(), Attach()]
+
+
+def quarantine_dir() -> Path:
+    return Path(settings.GARNIZON_QUARANTINE_DIR)
