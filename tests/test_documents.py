@@ -499,3 +499,28 @@ def test_blobs_verify_clean_corrupted_missing_and_orphaned(world):
     store.put(io.BytesIO(b"nikt mnie nie zna"))
     code, output = _verify()
     assert code == 1 and "osieroconych: 1" in output and "brakujących: 0" in output
+
+
+def test_an_oversized_upload_is_cut_off_while_it_streams(world, settings):
+    from django.core.files.uploadhandler import StopUpload
+
+    from garnizon.documents.uploads import MaxSizeUploadHandler
+
+    g, case = world["g"], world["case"]
+    # The handler stops counting at the limit (1 MB in these tests) ...
+    handler = MaxSizeUploadHandler()
+    handler.new_file("files", "big.pdf", "application/pdf", None)
+    handler.receive_data_chunk(b"x" * 1024 * 1024, 0)
+    with pytest.raises(StopUpload):
+        handler.receive_data_chunk(b"x", 1024 * 1024)
+    # ... and the page says so instead of keeping a partial file.
+    client = client_for(g.people["handler"])
+    big = upload(PDF + b"0" * (2 * 1024 * 1024), "duzy.pdf")
+    response = client.post(reverse("documents:upload", args=["case", case.pk]),
+                           {"files": [big], "kind": "zalacznik"}, follow=True)
+    body = response.content.decode()
+    # Cut off by the handler: the view never saw the file (a per-file refusal by
+    # the blob store would name it: "duzy.pdf: ...").
+    assert "za duży" in body and "duzy.pdf:" not in body
+    assert Document.objects.count() == 0
+    assert settings.FILE_UPLOAD_HANDLERS[0] == "garnizon.documents.uploads.MaxSizeUploadHandler"

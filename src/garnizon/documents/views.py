@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -49,6 +50,9 @@ def document_upload(request: HttpRequest, target: str, target_id: int) -> HttpRe
     back = reverse(page, kwargs={page_kwarg: obj.pk})
     form = DocumentUploadForm(request.POST, request.FILES)
     files = request.FILES.getlist("files")
+    if getattr(request, "garnizon_upload_too_large", False):
+        messages.error(request, _too_large())
+        return redirect(back + "#documents")
     if not form.is_valid() or not files:
         messages.error(request, _("Wybierz co najmniej jeden plik."))
         return redirect(back + "#documents")
@@ -111,7 +115,9 @@ def version_upload(request: HttpRequest, document_id: int) -> HttpResponse:
     except NotVisible as exc:
         raise Http404() from exc
     upload = request.FILES.get("file")
-    if upload is None:
+    if getattr(request, "garnizon_upload_too_large", False):
+        messages.error(request, _too_large())
+    elif upload is None:
         messages.error(request, _("Wybierz plik."))
     else:
         try:
@@ -193,3 +199,9 @@ def version_preview(request: HttpRequest, version_id: int) -> HttpResponse:
         return _unavailable()
     version, reader = opened
     return _file_response(version, reader, inline=True)
+
+
+def _too_large() -> str:
+    return _("Plik jest za duży: największy dopuszczalny rozmiar to %(mb)s MB.") % {
+        "mb": settings.GARNIZON_MAX_UPLOAD_MB
+    }
