@@ -373,6 +373,15 @@ ENDPOINTS = [
     ("get", "/api/correspondents/"),
     ("post", "/api/correspondents/"),
     ("get", "/api/correspondents/1/"),
+    ("get", "/api/cases/1/documents/"),
+    ("post", "/api/cases/1/documents/"),
+    ("get", "/api/incoming/1/documents/"),
+    ("post", "/api/incoming/1/documents/"),
+    ("get", "/api/outgoing/1/documents/"),
+    ("post", "/api/outgoing/1/documents/"),
+    ("get", "/api/documents/1/"),
+    ("post", "/api/documents/1/versions/"),
+    ("get", "/api/document-versions/1/download/"),
     ("get", "/api/schema/"),
     ("get", "/api/no-such-thing/"),
 ]
@@ -1304,6 +1313,12 @@ API_PATHS = {
     "/api/case-list/",
     "/api/correspondents/",
     "/api/correspondents/{id}/",
+    "/api/cases/{id}/documents/",
+    "/api/incoming/{id}/documents/",
+    "/api/outgoing/{id}/documents/",
+    "/api/documents/{id}/",
+    "/api/documents/{id}/versions/",
+    "/api/document-versions/{id}/download/",
 }
 
 

@@ -102,10 +102,16 @@ def test_a_good_file_ends_done_with_an_incoming_item_and_its_document(
     assert item.incoming_item.registered_by == garrison.people["clerk"]
     version = item.document.versions.get()
     assert item.document.incoming_item == item.incoming_item
-    assert version.blob_sha256 == item.blob_sha256 == hashlib.sha256(content).hexdigest()
+    assert item.blob_sha256 == hashlib.sha256(content).hexdigest()  # the original, kept
+    assert get_blob_store().check(item.blob_sha256) is None
     assert get_blob_store().check(version.blob_sha256) is None
-    assert version.original_filename == name
-    assert steps(item) == [("preflight", "ok"), ("register", "ok"), ("attach", "ok")]
+    if mime == "application/pdf":  # no pictures to read: attached as it is
+        assert version.blob_sha256 == item.blob_sha256
+        assert version.original_filename == name
+    else:  # an image is attached as a PDF (after OCR)
+        assert version.mime_type == "application/pdf"
+        assert version.original_filename == Path(name).stem + ".pdf"
+    assert steps(item) == [("preflight", "ok"), ("ocr", "ok"), ("register", "ok"), ("attach", "ok")]
     assert item.attempts == 1 and item.finished_at is not None
 
 
@@ -155,7 +161,12 @@ def test_steps_already_done_are_skipped(garrison, tmp_path):
     item = add(garrison, write(tmp_path, "a.pdf", pdf_bytes()))
     IntakeItem.objects.filter(pk=item.pk).update(state=IntakeState.RECEIVED)
     run_pipeline(item.pk)
-    assert steps(item)[-3:] == [("preflight", "ok"), ("register", "skipped"), ("attach", "skipped")]
+    assert steps(item)[-4:] == [
+        ("preflight", "ok"),
+        ("ocr", "skipped"),
+        ("register", "skipped"),
+        ("attach", "skipped"),
+    ]
 
 
 def test_a_stale_claim_is_taken_again_and_a_fresh_one_is_not(garrison, tmp_path):

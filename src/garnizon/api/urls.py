@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.routers import SimpleRouter
 
-from garnizon.api import views
+from garnizon.api import documents, views
 
 app_name = "api"
 
@@ -19,6 +19,25 @@ router.register("correspondents", views.CorrespondentViewSet, basename="correspo
 urlpatterns = [
     path("auth/token/", views.AuthTokenView.as_view(), name="auth-token"),
     path("case-list/", views.CaseListView.as_view(), name="case-list"),
+    *[
+        path(
+            f"{target}/<int:pk>/documents/",
+            documents.ObjectDocumentsView.as_view(target=target),
+            name=f"{target}-documents",
+        )
+        for target in documents.TARGETS
+    ],
+    path("documents/<int:pk>/", documents.DocumentView.as_view(), name="document-detail"),
+    path(
+        "documents/<int:pk>/versions/",
+        documents.DocumentVersionsView.as_view(),
+        name="document-versions",
+    ),
+    path(
+        "document-versions/<int:pk>/download/",
+        documents.DocumentVersionDownloadView.as_view(),
+        name="document-version-download",
+    ),
     *router.urls,
     # The schema describes an internal system: only for those who may use it.
     path(

@@ -98,6 +98,8 @@ class DocumentVersion(models.Model):
         "org.Person", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Text of the version (OCR or the PDF's own text layer), for search; set when it is written.
+    text = models.TextField(_("tekst"), blank=True)
 
     class Meta:
         ordering = ["document_id", "number"]

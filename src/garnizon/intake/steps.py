@@ -20,12 +20,16 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import hashlib
+import shutil
+import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from garnizon.documents.blobstore import (
@@ -36,7 +40,7 @@ from garnizon.documents.blobstore import (
     max_upload_size,
 )
 from garnizon.documents.metadata import EXTENSIONS, OCTET_STREAM, detect_mime
-from garnizon.documents.models import Document, DocumentKind
+from garnizon.documents.models import Document, DocumentKind, DocumentVersion
 from garnizon.intake.models import IntakeItem, IntakeState, StepStatus
 
 PDF = "application/pdf"
@@ -252,6 +256,57 @@ def _mb(size: int) -> str:
     return f"{size / (1024 * 1024):.1f}".rstrip("0").rstrip(".")
 
 
+# --- ocr ---------------------------------------------------------------------------------------
+
+
+class Ocr(Step):
+    """Polish text of a scan (`intake/ocr.py`): images become a PDF, pages without text are read.
+
+    The result (a PDF in a temporary folder and the text) is kept in `ctx.notes["ocr"]` for
+    `attach`; the original stays the item's blob. Skipped when the item already has a document.
+    """
+
+    name = "ocr"
+
+    def able_to_run(self, ctx: IntakeContext) -> bool:
+        from garnizon.intake.ocr import needs_ocr
+
+        return ctx.item.document_id is None and needs_ocr(ctx.item.mime_type)
+
+    def run(self, ctx: IntakeContext) -> StepOutcome:
+        from garnizon.intake.ocr import OcrError, ocr_file
+
+        ctx.store._makedirs(ctx.store.tmp_dir)
+        workdir = Path(tempfile.mkdtemp(prefix="ocr-", dir=ctx.store.tmp_dir))
+        ctx.notes["ocr_dir"] = workdir
+        try:
+            result = ocr_file(ctx.blob_path, ctx.item.mime_type, workdir)
+        except OcrError as error:
+            return StepOutcome.stop(error.message)
+        ctx.notes["ocr"] = result
+        numbers = {
+            "pages": result.pages,
+            "ocr": result.ocr_pages,
+            "s": f"{result.seconds:.1f}".replace(".", ","),
+        }
+        if result.ocr_pages:
+            return StepOutcome.ok(
+                _("Stron: %(pages)s, rozpoznanych przez OCR: %(ocr)s; czas: %(s)s s.") % numbers
+            )
+        return StepOutcome.ok(
+            _(
+                "Stron: %(pages)s; OCR niepotrzebny (PDF ma już tekst albo nie ma obrazów); "
+                "czas: %(s)s s."
+            )
+            % numbers
+        )
+
+    def cleanup(self, ctx: IntakeContext) -> None:
+        workdir = ctx.notes.pop("ocr_dir", None)
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
 # --- register ----------------------------------------------------------------------------------
 
 
@@ -303,11 +358,16 @@ class Attach(Step):
         from garnizon.documents.services import document_add
 
         item = ctx.item
+        ocr = ctx.notes.get("ocr")
+        filename, shas = item.original_filename, {item.blob_sha256}
+        if ocr is not None and ocr.pdf is not None:
+            filename = f"{Path(filename).stem or 'skan'}.pdf"
+            shas.add(_sha256(ocr.pdf))
         document = (
             Document.objects.filter(
                 incoming_item_id=item.incoming_item_id,
                 versions__number=1,
-                versions__blob_sha256=item.blob_sha256,
+                versions__blob_sha256__in=shas,
             )
             .order_by("id")
             .first()
@@ -318,15 +378,24 @@ class Attach(Step):
                 if item.mime_type == PDF or item.mime_type in IMAGES
                 else (DocumentKind.ATTACHMENT)
             )
-            reader = _NamedReader(ctx.store.open(item.blob_sha256), item.original_filename)
+            if ocr is not None and ocr.pdf is not None:
+                reader = _PlainReader(ocr.pdf.open("rb"), filename)
+            else:
+                reader = _NamedReader(ctx.store.open(item.blob_sha256), filename)
             try:
-                document = document_add(
-                    actor=item.requested_by,
-                    file=reader,
-                    title=subject_from_filename(item.original_filename),
-                    kind=kind,
-                    incoming_item=item.incoming_item,
-                )
+                with transaction.atomic():
+                    document = document_add(
+                        actor=item.requested_by,
+                        file=reader,
+                        title=subject_from_filename(item.original_filename),
+                        kind=kind,
+                        incoming_item=item.incoming_item,
+                    )
+                    if ocr is not None and ocr.text:
+                        # Written with the version, in the same transaction.
+                        DocumentVersion.objects.filter(document=document, number=1).update(
+                            text=ocr.text
+                        )
             finally:
                 reader.close()
         item.document = document
@@ -351,7 +420,23 @@ class _NamedReader:
             self._reader.close()
 
 
-STEPS: list[Step] = [Preflight(), Register(), Attach()]
+class _PlainReader(_NamedReader):
+    """A local file (the OCRed PDF) read the same way."""
+
+    def __init__(self, handle, name: str) -> None:  # type: ignore[no-untyped-def]
+        self._reader = handle
+        self.name = name
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+STEPS: list[Step] = [Preflight(), Ocr(), Register(), Attach()]
 
 
 def quarantine_dir() -> Path:

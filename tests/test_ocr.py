@@ -1,0 +1,175 @@
+"""OCR in Polish (OCRmyPDF + Tesseract `pol`): accuracy on generated scans and the intake step."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import time
+from pathlib import Path
+
+import pikepdf
+import pytest
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from garnizon.intake.models import IntakeState, IntakeStepResult
+from garnizon.intake.ocr import OcrError, ocr_file, pdf_text
+from garnizon.intake.services import intake_add_file
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("tesseract") is None, reason="Tesseract (tesseract-ocr-pol) is not installed"
+)
+
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+LINES = [
+    "Zażółć gęślą jaźń. Komenda Powiatowa Policji w Łęcznej przyjęła",
+    "zgłoszenie kradzieży samochodu marki Skoda przy ulicy Źródlanej 5.",
+    "OŚWIADCZENIE: ŻÓŁTY SAMOCHÓD ODJECHAŁ W STRONĘ KOŃCA UL. ŹRÓDLANEJ,",
+    "IDĄC ZA NIM, ŚWIADEK NIE MIAŁ MOŻLIWOŚĆ DOGONIENIA GO. Ćwik, Łucja.",
+]
+SOURCE = "\n".join(LINES)
+DIACRITICS = set("ąćęłńóśźżĄĆĘŁŃÓŚŹŻ")
+
+
+@pytest.fixture(autouse=True)
+def _dirs(settings, tmp_path):
+    settings.GARNIZON_BLOB_DIR = tmp_path / "blobs"
+    settings.GARNIZON_INTAKE_DIR = tmp_path / "intake"
+    settings.GARNIZON_QUARANTINE_DIR = tmp_path / "quarantine"
+
+
+def page(dpi=(300, 300)) -> Image.Image:
+    """A short A4-wide strip of text, ~12 pt, at the given resolution (grey, 8-bit)."""
+    xdpi, ydpi = dpi
+    font = ImageFont.truetype(FONT, round(12 / 72 * ydpi))
+    image = Image.new("L", (round(8.27 * xdpi), round(2.6 * ydpi)), 255)
+    draw = ImageDraw.Draw(image)
+    for index, line in enumerate(LINES):
+        draw.text((round(0.5 * xdpi), round((0.3 + index * 0.5) * ydpi)), line, font=font, fill=0)
+    if xdpi != ydpi:  # drawn with square pixels, then squeezed like a fax line
+        image = image.resize((round(image.width * xdpi / ydpi), image.height), Image.LANCZOS)
+    return image
+
+
+def clean_scan() -> Image.Image:
+    return page()
+
+
+def skewed_noisy_scan() -> Image.Image:
+    import random
+
+    rng = random.Random(7)
+    image = page().rotate(2, resample=Image.BICUBIC, expand=True, fillcolor=255)
+    pixels = image.load()
+    for _ in range(image.width * image.height // 200):  # 0.5 % salt and pepper
+        x, y = rng.randrange(image.width), rng.randrange(image.height)
+        pixels[x, y] = 0 if rng.random() < 0.5 else 255
+    return image.filter(ImageFilter.GaussianBlur(0.6))
+
+
+def fax() -> Image.Image:
+    return page(dpi=(204, 196)).convert("1")
+
+
+def save(image: Image.Image, path: Path, fmt="PNG", dpi=(300, 300)) -> Path:
+    image.save(path, fmt, dpi=dpi)
+    return path
+
+
+def levenshtein(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def cer(expected: str, got: str) -> float:
+    """Character error rate, whitespace runs counted as one space."""
+    expected, got = " ".join(expected.split()), " ".join(got.split())
+    return levenshtein(expected, got) / len(expected)
+
+
+def test_levenshtein():
+    assert levenshtein("kitten", "sitting") == 3
+    assert levenshtein("", "abc") == 3 and levenshtein("żółw", "żółw") == 0
+    assert cer("ab  c", "ab c") == 0
+
+
+@pytest.mark.parametrize(
+    ("variant", "make", "fmt", "dpi"),
+    [
+        ("clean", clean_scan, "PNG", (300, 300)),
+        ("skewed+noisy", skewed_noisy_scan, "JPEG", (300, 300)),
+        ("fax", fax, "TIFF", (204, 196)),
+    ],
+)
+def test_polish_scans_are_read_with_every_diacritic(tmp_path, variant, make, fmt, dpi):
+    mime = {"PNG": "image/png", "JPEG": "image/jpeg", "TIFF": "image/tiff"}[fmt]
+    source = save(make(), tmp_path / f"scan.{fmt.lower()}", fmt, dpi)
+    started = time.monotonic()
+    result = ocr_file(source, mime, tmp_path / "work")
+    seconds = time.monotonic() - started
+    rate = cer(SOURCE, result.text)
+    print(f"\nOCR {variant}: CER {rate:.4%}, {seconds:.2f} s/page")
+    assert result.pages == 1 and result.ocr_pages == 1
+    assert rate < 0.01, result.text
+    assert set(result.text) >= DIACRITICS, DIACRITICS - set(result.text)
+    with pikepdf.open(result.pdf) as pdf:
+        assert len(pdf.pages) == 1
+    assert "gęślą jaźń" in pdf_text(result.pdf)  # the PDF has the text layer
+
+
+def test_a_pdf_with_a_text_layer_is_not_ocred(tmp_path):
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(TTFont("DejaVu", FONT))
+    path = tmp_path / "pismo.pdf"
+    pdf = canvas.Canvas(str(path), pagesize=A4)
+    pdf.setFont("DejaVu", 12)
+    for index, line in enumerate(LINES):
+        pdf.drawString(60, 780 - index * 20, line)
+    pdf.save()
+    started = time.monotonic()
+    result = ocr_file(path, "application/pdf", tmp_path / "work")
+    assert time.monotonic() - started < 2
+    assert result.pdf is None and result.ocr_pages == 0 and result.pages == 1
+    assert cer(SOURCE, result.text) == 0
+
+
+def test_a_missing_tesseract_is_a_clear_polish_failure(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
+    source = save(clean_scan(), tmp_path / "scan.png")
+    with pytest.raises(OcrError) as error:
+        ocr_file(source, "image/png", tmp_path / "work")
+    assert "tesseract-ocr-pol" in error.value.message
+
+
+def test_a_png_scan_goes_through_the_intake_and_is_stored_with_its_text(garrison, tmp_path):
+    buffer = io.BytesIO()
+    clean_scan().save(buffer, "PNG", dpi=(300, 300))
+    path = tmp_path / "in" / "zgłoszenie.png"
+    path.parent.mkdir()
+    path.write_bytes(buffer.getvalue())
+    item = intake_add_file(
+        path=path,
+        unit=garrison.kwp,
+        channel="paper",
+        requested_by=garrison.people["clerk"],
+        run_now=True,
+    ).item
+    assert item.state == IntakeState.DONE, item.error_message
+    version = item.document.versions.get()
+    assert version.mime_type == "application/pdf"
+    assert version.original_filename == "zgłoszenie.pdf"
+    assert version.blob_sha256 != item.blob_sha256  # the original stays as the item's blob
+    assert "Zażółć" in version.text
+    from garnizon.documents.blobstore import get_blob_store
+
+    assert "Zażółć" in pdf_text(get_blob_store().path(version.blob_sha256))
+    message = IntakeStepResult.objects.get(item=item, step="ocr").message
+    assert "Stron: 1" in message and " s" in message
