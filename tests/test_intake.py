@@ -412,3 +412,30 @@ def test_an_enqueued_item_is_processed_by_a_real_db_worker(garrison, tmp_path, s
     item.refresh_from_db()
     assert item.state == IntakeState.DONE, (item.error_message, result.stderr)
     assert IncomingItem.objects.count() == 1 and Document.objects.count() == 1
+
+
+def test_a_crash_while_attaching_an_ocred_scan_leaves_no_second_document(
+    garrison, tmp_path, monkeypatch
+):
+    """OCR output differs from run to run, so only the transaction keeps the
+    document and the item's link together: a crash between them must undo both."""
+    from garnizon.intake.services import intake_retry
+
+    item = add(garrison, write(tmp_path, "skan.png", png_bytes()), run_now=False)
+    real_save = IntakeItem.save
+    crashed: list[bool] = []
+
+    def crash_once(self, *args, **kwargs):
+        if kwargs.get("update_fields") == ["document"] and not crashed:
+            crashed.append(True)
+            raise RuntimeError("worker killed")
+        return real_save(self, *args, **kwargs)
+
+    monkeypatch.setattr(IntakeItem, "save", crash_once)
+    assert run_pipeline(item.pk) == IntakeState.FAILED
+    assert crashed and Document.objects.count() == 0
+    monkeypatch.setattr(IntakeItem, "save", real_save)
+    intake_retry(item_id=item.pk, run_now=True)
+    item.refresh_from_db()
+    assert item.state == IntakeState.DONE
+    assert Document.objects.count() == 1 and item.document is not None

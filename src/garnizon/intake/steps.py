@@ -383,6 +383,10 @@ class Attach(Step):
             else:
                 reader = _NamedReader(ctx.store.open(item.blob_sha256), filename)
             try:
+                # The document, its text and the item's link commit together: a worker
+                # killed half-way leaves either all of them or none, so a retry never
+                # adds a second document (OCR output is not byte-identical between runs,
+                # so the hash lookup above cannot be relied on for the OCRed PDF).
                 with transaction.atomic():
                     document = document_add(
                         actor=item.requested_by,
@@ -392,14 +396,16 @@ class Attach(Step):
                         incoming_item=item.incoming_item,
                     )
                     if ocr is not None and ocr.text:
-                        # Written with the version, in the same transaction.
                         DocumentVersion.objects.filter(document=document, number=1).update(
                             text=ocr.text
                         )
+                    item.document = document
+                    item.save(update_fields=["document"])
             finally:
                 reader.close()
-        item.document = document
-        item.save(update_fields=["document"])
+        else:
+            item.document = document
+            item.save(update_fields=["document"])
         return StepOutcome.ok(
             _("Dołączono dokument %(identifier)s.") % {"identifier": document.identifier}
         )
