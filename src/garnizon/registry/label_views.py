@@ -9,8 +9,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect
-from django.template import engines
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -45,33 +44,14 @@ def incoming_label_pdf(request: HttpRequest, item_id: int) -> HttpResponse:
     return response
 
 
-# The printer chooser: a GET of the print address shows it (the item page links here).
-_CHOOSER = """{% extends "web/base.html" %}{% load i18n %}
-{% block title %}{% translate "Drukuj etykietę" %} {{ item.registration_number }}{% endblock %}
-{% block content %}
-<h1>{% translate "Drukuj etykietę" %} {{ item.registration_number }}</h1>
-{% if printers %}
-<form method="post" action="{% url 'web:incoming_label_print' item.pk %}">{% csrf_token %}
-  <label for="label-printer">{% translate "Drukarka etykiet" %}</label>
-  <select id="label-printer" name="printer">{% for p in printers %}
-    <option value="{{ p.name }}">{{ p.name }}</option>{% endfor %}
-  </select>
-  <button type="submit">{% translate "Drukuj" %}</button>
-</form>
-{% else %}<p>{% translate "Nie skonfigurowano drukarek etykiet." %}</p>{% endif %}
-<p><a href="{% url 'web:incoming_label_pdf' item.pk %}">{% translate "Etykieta PDF" %}</a> ·
-<a href="{% url 'web:incoming_detail' item.pk %}">{% translate "Wróć do przesyłki" %}</a></p>
-{% endblock %}"""
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def incoming_label_print(request: HttpRequest, item_id: int) -> HttpResponse:
     item = _item(request, item_id)
     if request.method == "GET":
-        template = engines["django"].from_string(_CHOOSER)
-        context = {"item": item, "printers": label_printers()}
-        return HttpResponse(template.render(context, request))
+        return render(
+            request, "registry/label_print.html", {"item": item, "printers": label_printers()}
+        )
     name = request.POST.get("printer", "")
     printer = label_printer(name)
     if printer is None:
