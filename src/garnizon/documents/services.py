@@ -116,8 +116,13 @@ def document_add(
     case: Case | None = None,
     incoming_item: IncomingItem | None = None,
     outgoing_item: OutgoingItem | None = None,
+    text: str = "",
 ) -> Document:
-    """A new document with its first version, attached to one case or item."""
+    """A new document with its first version, attached to one case or item.
+
+    `text` is the version's text as read by the intake (OCR or a text layer); it is
+    written with the version, which is immutable afterwards.
+    """
     _one_target(case, incoming_item, outgoing_item)
     scope = Scope.for_person(actor)
     target = {"case": case, "incoming_item": incoming_item, "outgoing_item": outgoing_item}
@@ -152,7 +157,7 @@ def document_add(
             created_by=actor,
             creator_role=actor.position_title(),
         )
-        version = _add_version(document, ref, mime, filename, actor, on_behalf, number=1)
+        version = _add_version(document, ref, mime, filename, actor, on_behalf, number=1, text=text)
         if case is not None:
             _record(
                 case,
@@ -223,6 +228,7 @@ def _add_version(
     on_behalf: Person | None,
     *,
     number: int,
+    text: str = "",
 ) -> DocumentVersion:
     version = DocumentVersion.objects.create(
         document=document,
@@ -233,6 +239,7 @@ def _add_version(
         mime_type=mime,
         created_by=actor,
         on_behalf_of=on_behalf,
+        text=text,
     )
     document.metadata = document_metadata(document)
     document.save(update_fields=["metadata"])

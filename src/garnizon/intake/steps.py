@@ -40,7 +40,7 @@ from garnizon.documents.blobstore import (
     max_upload_size,
 )
 from garnizon.documents.metadata import EXTENSIONS, OCTET_STREAM, detect_mime
-from garnizon.documents.models import Document, DocumentKind, DocumentVersion
+from garnizon.documents.models import Document, DocumentKind
 from garnizon.intake.models import IntakeItem, IntakeState, StepStatus
 
 PDF = "application/pdf"
@@ -383,7 +383,7 @@ class Attach(Step):
             else:
                 reader = _NamedReader(ctx.store.open(item.blob_sha256), filename)
             try:
-                # The document, its text and the item's link commit together: a worker
+                # The document (with its text) and the item's link commit together: a worker
                 # killed half-way leaves either all of them or none, so a retry never
                 # adds a second document (OCR output is not byte-identical between runs,
                 # so the hash lookup above cannot be relied on for the OCRed PDF).
@@ -394,11 +394,8 @@ class Attach(Step):
                         title=subject_from_filename(item.original_filename),
                         kind=kind,
                         incoming_item=item.incoming_item,
+                        text=ocr.text if ocr is not None else "",
                     )
-                    if ocr is not None and ocr.text:
-                        DocumentVersion.objects.filter(document=document, number=1).update(
-                            text=ocr.text
-                        )
                     item.document = document
                     item.save(update_fields=["document"])
             finally:
