@@ -30,16 +30,22 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from garnizon.api.errors import _error
+from garnizon.api.errors import error_response
 from garnizon.api.serializers import EnumField, ErrorSerializer, ObjectRefField, OptionalTextField
-from garnizon.api.views import CASE_NOT_VISIBLE, ITEM_NOT_VISIBLE, _context, _errors, _valid
+from garnizon.api.views import (
+    CASE_NOT_VISIBLE,
+    ITEM_NOT_VISIBLE,
+    error_responses,
+    serializer_context,
+    validated,
+)
 from garnizon.cases.selectors import cases_visible_to
 from garnizon.common.errors import DomainError, NotVisible
 from garnizon.documents import services
 from garnizon.documents.blobstore import BlobEmpty, BlobError, BlobTooLarge
 from garnizon.documents.models import Document, DocumentKind, DocumentVersion
 from garnizon.documents.selectors import documents_visible_to
-from garnizon.documents.views import _file_response
+from garnizon.documents.views import file_response
 from garnizon.org.access import Scope
 from garnizon.registry.selectors import incoming_visible_to, outgoing_visible_to
 
@@ -188,7 +194,7 @@ def _document_data(request: Request, document_id: int) -> dict[str, Any]:
     document = _documents(request).filter(pk=document_id).first()
     if document is None:
         raise NotVisible(_NOT_A_DOCUMENT)
-    return DocumentSerializer(document, context=_context(request)).data
+    return DocumentSerializer(document, context=serializer_context(request)).data
 
 
 def _upload(request: Request, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
@@ -201,7 +207,7 @@ def _upload(request: Request, serializer_class: type[serializers.Serializer]) ->
             code="too_large",
             field="file",
         )
-    return _valid(serializer_class, data, request)
+    return validated(serializer_class, data, request)
 
 
 @contextmanager
@@ -230,14 +236,14 @@ class ObjectDocumentsView(APIView):
 
     @extend_schema(
         summary="Dokumenty sprawy albo przesyłki",
-        responses={200: DocumentListSerializer, **_errors(401, 404)},
+        responses={200: DocumentListSerializer, **error_responses(401, 404)},
     )
     def get(self, request: Request, pk: int) -> Response:
         obj = self._object(request, pk)
         field = TARGETS[self.target][0]
         documents = _documents(request).filter(**{field: obj})
         return Response(
-            DocumentListSerializer({"results": documents}, context=_context(request)).data
+            DocumentListSerializer({"results": documents}, context=serializer_context(request)).data
         )
 
     @extend_schema(
@@ -245,7 +251,7 @@ class ObjectDocumentsView(APIView):
         request={"multipart/form-data": DocumentUploadSerializer},
         responses={
             201: OpenApiResponse(DocumentSerializer, description="Dodano dokument."),
-            **_errors(400, 401, 403, 404),
+            **error_responses(400, 401, 403, 404),
         },
     )
     def post(self, request: Request, pk: int) -> Response:
@@ -266,7 +272,7 @@ class ObjectDocumentsView(APIView):
 class DocumentView(APIView):
     @extend_schema(
         summary="Dokument z metadanymi i wersjami",
-        responses={200: DocumentSerializer, **_errors(401, 404)},
+        responses={200: DocumentSerializer, **error_responses(401, 404)},
     )
     def get(self, request: Request, pk: int) -> Response:
         document = services.document_get_for_view(actor=request.user, document_id=pk)
@@ -282,7 +288,7 @@ class DocumentVersionsView(APIView):
         request={"multipart/form-data": VersionUploadSerializer},
         responses={
             201: OpenApiResponse(DocumentVersionSerializer, description="Dodano wersję."),
-            **_errors(400, 401, 403, 404),
+            **error_responses(400, 401, 403, 404),
         },
     )
     def post(self, request: Request, pk: int) -> Response:
@@ -296,7 +302,7 @@ class DocumentVersionsView(APIView):
             pk=version.pk
         )
         return Response(
-            DocumentVersionSerializer(version, context=_context(request)).data,
+            DocumentVersionSerializer(version, context=serializer_context(request)).data,
             status=status.HTTP_201_CREATED,
         )
 
@@ -327,7 +333,7 @@ class DocumentVersionDownloadView(APIView):
                     )
                 ),
             ),
-            **_errors(401, 404),
+            **error_responses(401, 404),
             **_UNAVAILABLE,
         },
     )
@@ -338,9 +344,9 @@ class DocumentVersionDownloadView(APIView):
             )
         except BlobError:
             logger.exception("document version %s: blob unreadable", pk)
-            return _error(
+            return error_response(
                 status.HTTP_503_SERVICE_UNAVAILABLE,
                 "file_unavailable",
                 gettext_now("Plik jest niedostępny albo uszkodzony. Zgłoś to administratorowi."),
             )
-        return _file_response(version, reader, inline=False)
+        return file_response(version, reader, inline=False)

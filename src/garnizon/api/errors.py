@@ -47,14 +47,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
 def _handle(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, NotVisible):
-        return _error(
+        return error_response(
             status.HTTP_404_NOT_FOUND, "not_found", str(exc.message) or _("Nie znaleziono.")
         )
     if isinstance(exc, AccessDenied):
-        return _error(status.HTTP_403_FORBIDDEN, exc.code, str(exc.message))
+        return error_response(status.HTTP_403_FORBIDDEN, exc.code, str(exc.message))
     if isinstance(exc, DomainError):
         fields = {exc.field: [str(exc.message)]} if exc.field else {}
-        return _error(status.HTTP_400_BAD_REQUEST, exc.code, str(exc.message), fields)
+        return error_response(status.HTTP_400_BAD_REQUEST, exc.code, str(exc.message), fields)
     response = drf_exception_handler(exc, context)
     if response is None:
         return _server_error(exc)
@@ -77,7 +77,7 @@ def _server_error(exc: Exception) -> Response | None:
         return None  # Django's debug page shows the traceback.
     logger.error("Unhandled error in the API", exc_info=exc)
     set_rollback()
-    return _error(
+    return error_response(
         status.HTTP_500_INTERNAL_SERVER_ERROR,
         "server_error",
         _("Wystąpił błąd serwera. Spróbuj ponownie później."),
@@ -112,7 +112,7 @@ def _body(code: str, message: str, fields: dict[str, list[str]] | None = None) -
     return {"error": {"code": code, "message": message, "fields": fields or {}}}
 
 
-def _error(
+def error_response(
     http_status: int, code: str, message: str, fields: dict[str, list[str]] | None = None
 ) -> Response:
     return Response(_body(code, message, fields), status=http_status)

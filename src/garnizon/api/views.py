@@ -85,7 +85,7 @@ _ERROR_DESCRIPTIONS = {
 }
 
 
-def _errors(*codes: int) -> dict[int, OpenApiResponse]:
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
     return {
         code: OpenApiResponse(ErrorSerializer, description=str(_ERROR_DESCRIPTIONS[code]))
         for code in codes
@@ -144,11 +144,11 @@ class AuthTokenView(APIView):
         tags=["auth"],
         summary="Token dostępu",
         request=TokenRequestSerializer,
-        responses={200: TokenSerializer, **_errors(400)},
+        responses={200: TokenSerializer, **error_responses(400)},
         auth=[],
     )
     def post(self, request: Request) -> Response:
-        data = _valid(TokenRequestSerializer, request.data, request)
+        data = validated(TokenRequestSerializer, request.data, request)
         # authenticate() reports a failure to the audit trail (user_login_failed).
         user = authenticate(request._request, username=data["username"], password=data["password"])
         if user is None:
@@ -163,7 +163,7 @@ class AuthTokenView(APIView):
         tags=["auth"],
         summary="Unieważnienie tokenu",
         request=None,
-        responses={204: None, **_errors(401)},
+        responses={204: None, **error_responses(401)},
     )
     def delete(self, request: Request) -> Response:
         deleted, _rows = Token.objects.filter(user=request.user).delete()
@@ -184,10 +184,13 @@ class IncomingViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Rejestr przesyłek wpływających",
         parameters=[IncomingQuerySerializer],
-        responses={200: paged("IncomingItemPage", IncomingItemSerializer()), **_errors(400, 401)},
+        responses={
+            200: paged("IncomingItemPage", IncomingItemSerializer()),
+            **error_responses(400, 401),
+        },
     )
     def list(self, request: Request) -> Response:
-        q = _valid(IncomingQuerySerializer, request.query_params, request)
+        q = validated(IncomingQuerySerializer, request.query_params, request)
         filters = IncomingFilters(
             unit_id=_pk(q.get("unit")),
             year=q.get("year"),
@@ -205,7 +208,7 @@ class IncomingViewSet(viewsets.ViewSet):
             person=request.user, filters=filters, before_id=q.get("cursor"), limit=q["limit"]
         )
         prefetch_related_objects(page.rows, "sender")
-        return page_response(page, IncomingItemSerializer, _context(request))
+        return page_response(page, IncomingItemSerializer, serializer_context(request))
 
     @extend_schema(
         summary="Rejestracja przesyłki wpływającej",
@@ -213,11 +216,11 @@ class IncomingViewSet(viewsets.ViewSet):
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={
             **_created(IncomingItemDetailSerializer, "Zarejestrowano przesyłkę"),
-            **_errors(400, 401, 403),
+            **error_responses(400, 401, 403),
         },
     )
     def create(self, request: Request) -> Response:
-        data = _valid(IncomingItemCreateSerializer, request.data, request)
+        data = validated(IncomingItemCreateSerializer, request.data, request)
         token = _client_token(request, data)
         unit = data.pop("unit", None) or _own_unit(request.user)
         item = registry_services.incoming_item_register(
@@ -230,7 +233,7 @@ class IncomingViewSet(viewsets.ViewSet):
 
     @extend_schema(
         summary="Przesyłka wpływająca (odczyt zapisywany w dzienniku zdarzeń)",
-        responses={200: IncomingItemDetailSerializer, **_errors(401, 404)},
+        responses={200: IncomingItemDetailSerializer, **error_responses(401, 404)},
     )
     def retrieve(self, request: Request, pk: int) -> Response:
         item = registry_services.incoming_item_get_for_view(actor=request.user, item_id=pk)
@@ -239,15 +242,15 @@ class IncomingViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Dekretacja przesyłki",
         request=AssignSerializer,
-        responses={201: AssignmentSerializer, **_errors(400, 401, 403, 404)},
+        responses={201: AssignmentSerializer, **error_responses(400, 401, 403, 404)},
     )
     @action(detail=True, methods=["post"])
     def assign(self, request: Request, pk: int) -> Response:
         item = _visible(incoming_visible_to(request.user), pk, ITEM_NOT_VISIBLE)
-        data = _valid(AssignSerializer, request.data, request)
+        data = validated(AssignSerializer, request.data, request)
         assignment = case_services.assign(actor=request.user, incoming_item=item, **data)
         return Response(
-            AssignmentSerializer(assignment, context=_context(request)).data,
+            AssignmentSerializer(assignment, context=serializer_context(request)).data,
             status=status.HTTP_201_CREATED,
         )
 
@@ -262,10 +265,13 @@ class OutgoingViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Rejestr przesyłek wychodzących",
         parameters=[OutgoingQuerySerializer],
-        responses={200: paged("OutgoingItemPage", OutgoingItemSerializer()), **_errors(400, 401)},
+        responses={
+            200: paged("OutgoingItemPage", OutgoingItemSerializer()),
+            **error_responses(400, 401),
+        },
     )
     def list(self, request: Request) -> Response:
-        q = _valid(OutgoingQuerySerializer, request.query_params, request)
+        q = validated(OutgoingQuerySerializer, request.query_params, request)
         page = outgoing_register_page(
             person=request.user,
             before_id=q.get("cursor"),
@@ -275,7 +281,7 @@ class OutgoingViewSet(viewsets.ViewSet):
             year=q.get("year"),
         )
         prefetch_related_objects(page.rows, "addressee", "registered_by")
-        return page_response(page, OutgoingItemSerializer, _context(request))
+        return page_response(page, OutgoingItemSerializer, serializer_context(request))
 
     @extend_schema(
         summary="Rejestracja wysyłki",
@@ -283,11 +289,11 @@ class OutgoingViewSet(viewsets.ViewSet):
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={
             **_created(OutgoingItemSerializer, "Zarejestrowano wysyłkę"),
-            **_errors(400, 401, 403),
+            **error_responses(400, 401, 403),
         },
     )
     def create(self, request: Request) -> Response:
-        data = _valid(OutgoingItemCreateSerializer, request.data, request)
+        data = validated(OutgoingItemCreateSerializer, request.data, request)
         token = _client_token(request, data)
         case: Case | None = data["case"]
         unit = data.pop("unit", None) or (case.unit if case else _own_unit(request.user))
@@ -295,17 +301,17 @@ class OutgoingViewSet(viewsets.ViewSet):
             actor=request.user, unit=unit, client_token=token, **data
         )
         return Response(
-            OutgoingItemSerializer(item, context=_context(request)).data,
+            OutgoingItemSerializer(item, context=serializer_context(request)).data,
             status=_created_status(item),
         )
 
     @extend_schema(
         summary="Przesyłka wychodząca (odczyt zapisywany w dzienniku zdarzeń)",
-        responses={200: OutgoingItemSerializer, **_errors(401, 404)},
+        responses={200: OutgoingItemSerializer, **error_responses(401, 404)},
     )
     def retrieve(self, request: Request, pk: int) -> Response:
         item = registry_services.outgoing_item_get_for_view(actor=request.user, item_id=pk)
-        return Response(OutgoingItemSerializer(item, context=_context(request)).data)
+        return Response(OutgoingItemSerializer(item, context=serializer_context(request)).data)
 
 
 # --- cases --------------------------------------------------------------------------------
@@ -318,10 +324,10 @@ class CaseViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Sprawy widoczne dla zalogowanej osoby",
         parameters=[CaseQuerySerializer],
-        responses={200: paged("CasePage", CaseSerializer()), **_errors(400, 401)},
+        responses={200: paged("CasePage", CaseSerializer()), **error_responses(400, 401)},
     )
     def list(self, request: Request) -> Response:
-        q = _valid(CaseQuerySerializer, request.query_params, request)
+        q = validated(CaseQuerySerializer, request.query_params, request)
         filters = CaseFilters(
             cell_id=_pk(q.get("cell")),
             classification_id=_pk(q.get("classification")),
@@ -335,16 +341,19 @@ class CaseViewSet(viewsets.ViewSet):
             person=request.user, filters=filters, before_id=q.get("cursor"), limit=q["limit"]
         )
         prefetch_related_objects(page.rows, "unit", "correspondent")
-        return page_response(page, CaseSerializer, _context(request))
+        return page_response(page, CaseSerializer, serializer_context(request))
 
     @extend_schema(
         summary="Założenie sprawy",
         request=CaseCreateSerializer,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={**_created(CaseDetailSerializer, "Założono sprawę"), **_errors(400, 401, 403)},
+        responses={
+            **_created(CaseDetailSerializer, "Założono sprawę"),
+            **error_responses(400, 401, 403),
+        },
     )
     def create(self, request: Request) -> Response:
-        data = _valid(CaseCreateSerializer, request.data, request)
+        data = validated(CaseCreateSerializer, request.data, request)
         token = _client_token(request, data)
         case = case_services.case_open(actor=request.user, client_token=token, **data)
         return Response(
@@ -354,7 +363,7 @@ class CaseViewSet(viewsets.ViewSet):
 
     @extend_schema(
         summary="Sprawa z metryką, terminem i przesyłkami (odczyt zapisywany w dzienniku)",
-        responses={200: CaseDetailSerializer, **_errors(401, 404)},
+        responses={200: CaseDetailSerializer, **error_responses(401, 404)},
     )
     def retrieve(self, request: Request, pk: int) -> Response:
         case = case_services.case_get_for_view(actor=request.user, case_id=pk)
@@ -363,27 +372,27 @@ class CaseViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Dekretacja sprawy",
         request=AssignSerializer,
-        responses={201: AssignmentSerializer, **_errors(400, 401, 403, 404)},
+        responses={201: AssignmentSerializer, **error_responses(400, 401, 403, 404)},
     )
     @action(detail=True, methods=["post"])
     def assign(self, request: Request, pk: int) -> Response:
         case = _visible_case(request, pk)
-        data = _valid(AssignSerializer, request.data, request)
+        data = validated(AssignSerializer, request.data, request)
         assignment = case_services.assign(actor=request.user, case=case, **data)
         return Response(
-            AssignmentSerializer(assignment, context=_context(request)).data,
+            AssignmentSerializer(assignment, context=serializer_context(request)).data,
             status=status.HTTP_201_CREATED,
         )
 
     @extend_schema(
         summary="Zmiana stanu sprawy (zawieszenie, podjęcie, zakończenie, wznowienie)",
         request=CaseStateSerializer,
-        responses={200: CaseDetailSerializer, **_errors(400, 401, 403, 404)},
+        responses={200: CaseDetailSerializer, **error_responses(400, 401, 403, 404)},
     )
     @action(detail=True, methods=["post"])
     def state(self, request: Request, pk: int) -> Response:
         case = _visible_case(request, pk)
-        data = _valid(CaseStateSerializer, request.data, request)
+        data = validated(CaseStateSerializer, request.data, request)
         case = case_services.case_change_state(
             actor=request.user, case=case, new_state=data["state"], reason=data["reason"]
         )
@@ -392,51 +401,51 @@ class CaseViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Udostępnienie sprawy osobie albo komórce",
         request=CaseShareCreateSerializer,
-        responses={201: CaseShareSerializer, **_errors(400, 401, 403, 404)},
+        responses={201: CaseShareSerializer, **error_responses(400, 401, 403, 404)},
     )
     @action(detail=True, methods=["post"])
     def share(self, request: Request, pk: int) -> Response:
         case = _visible_case(request, pk)
-        data = _valid(CaseShareCreateSerializer, request.data, request)
+        data = validated(CaseShareCreateSerializer, request.data, request)
         share = case_services.case_share(actor=request.user, case=case, **data)
         return Response(
-            CaseShareSerializer(share, context=_context(request)).data,
+            CaseShareSerializer(share, context=serializer_context(request)).data,
             status=status.HTTP_201_CREATED,
         )
 
     @extend_schema(
         summary="Zmiana rodzaju sprawy i przeliczenie terminu ustawowego",
         request=CaseKindSerializer,
-        responses={200: CaseDetailSerializer, **_errors(400, 401, 403, 404)},
+        responses={200: CaseDetailSerializer, **error_responses(400, 401, 403, 404)},
     )
     @action(detail=True, methods=["post"])
     def kind(self, request: Request, pk: int) -> Response:
         case = _visible_case(request, pk)
-        data = _valid(CaseKindSerializer, request.data, request)
+        data = validated(CaseKindSerializer, request.data, request)
         case = case_services.case_set_kind(actor=request.user, case=case, kind=data["kind"])
         return Response(_case_detail(request, case))
 
     @extend_schema(
         summary="Przedłużenie terminu (art. 36 KPA, art. 13 ust. 2 UDIP, sygnaliści)",
         request=CaseExtendSerializer,
-        responses={200: CaseDetailSerializer, **_errors(400, 401, 403, 404)},
+        responses={200: CaseDetailSerializer, **error_responses(400, 401, 403, 404)},
     )
     @action(detail=True, methods=["post"])
     def extend(self, request: Request, pk: int) -> Response:
         case = _visible_case(request, pk)
-        data = _valid(CaseExtendSerializer, request.data, request)
+        data = validated(CaseExtendSerializer, request.data, request)
         case = case_services.case_extend_deadline(actor=request.user, case=case, **data)
         return Response(_case_detail(request, case))
 
     @extend_schema(
         summary="Dołączenie przesyłki wpływającej do sprawy",
         request=CaseAttachItemSerializer,
-        responses={200: CaseDetailSerializer, **_errors(400, 401, 403, 404)},
+        responses={200: CaseDetailSerializer, **error_responses(400, 401, 403, 404)},
     )
     @action(detail=True, methods=["post"], url_path="attach-item")
     def attach_item(self, request: Request, pk: int) -> Response:
         case = _visible_case(request, pk)
-        data = _valid(CaseAttachItemSerializer, request.data, request)
+        data = validated(CaseAttachItemSerializer, request.data, request)
         case_services.case_attach_item(
             actor=request.user, case=case, incoming_item=data["incoming_item"]
         )
@@ -450,10 +459,10 @@ class CaseListView(APIView):
         tags=["cases"],
         summary="Spis spraw",
         parameters=[CaseListQuerySerializer],
-        responses={200: CaseListSerializer, **_errors(400, 401)},
+        responses={200: CaseListSerializer, **error_responses(400, 401)},
     )
     def get(self, request: Request) -> Response:
-        q = _valid(CaseListQuerySerializer, request.query_params, request)
+        q = validated(CaseListQuerySerializer, request.query_params, request)
         cell, classification, year = q["cell"], q["classification"], q["year"]
         rows = list(
             case_list(
@@ -480,7 +489,7 @@ class CaseListView(APIView):
             "year": q["year"],
             "results": rows,
         }
-        return Response(CaseListSerializer(payload, context=_context(request)).data)
+        return Response(CaseListSerializer(payload, context=serializer_context(request)).data)
 
 
 # --- address book -------------------------------------------------------------------------
@@ -495,40 +504,42 @@ class CorrespondentViewSet(viewsets.ViewSet):
         parameters=[CorrespondentQuerySerializer],
         responses={
             200: paged("CorrespondentPage", CorrespondentSerializer()),
-            **_errors(400, 401),
+            **error_responses(400, 401),
         },
     )
     def list(self, request: Request) -> Response:
-        q = _valid(CorrespondentQuerySerializer, request.query_params, request)
+        q = validated(CorrespondentQuerySerializer, request.query_params, request)
         page = keyset_page(
             correspondents_search(query=q["q"]).select_related("unit"),
             before_id=q.get("cursor"),
             limit=q["limit"],
         )
-        return page_response(page, CorrespondentSerializer, _context(request))
+        return page_response(page, CorrespondentSerializer, serializer_context(request))
 
     @extend_schema(
         summary="Dodanie kontrahenta do książki adresowej",
         request=CorrespondentCreateSerializer,
-        responses={201: CorrespondentSerializer, **_errors(400, 401, 403)},
+        responses={201: CorrespondentSerializer, **error_responses(400, 401, 403)},
     )
     def create(self, request: Request) -> Response:
-        data = _valid(CorrespondentCreateSerializer, request.data, request)
+        data = validated(CorrespondentCreateSerializer, request.data, request)
         correspondent = registry_services.correspondent_create(actor=request.user, **data)
         return Response(
-            CorrespondentSerializer(correspondent, context=_context(request)).data,
+            CorrespondentSerializer(correspondent, context=serializer_context(request)).data,
             status=status.HTTP_201_CREATED,
         )
 
     @extend_schema(
         summary="Kontrahent",
-        responses={200: CorrespondentSerializer, **_errors(401, 404)},
+        responses={200: CorrespondentSerializer, **error_responses(401, 404)},
     )
     def retrieve(self, request: Request, pk: int) -> Response:
         correspondent = correspondents_search().select_related("unit").filter(pk=pk).first()
         if correspondent is None:
             raise NotFound(_("Nie ma takiego kontrahenta w książce adresowej."))
-        return Response(CorrespondentSerializer(correspondent, context=_context(request)).data)
+        return Response(
+            CorrespondentSerializer(correspondent, context=serializer_context(request)).data
+        )
 
 
 # --- anything else under /api/ ------------------------------------------------------------
@@ -547,14 +558,14 @@ class UnknownPathView(APIView):
 # --- helpers ------------------------------------------------------------------------------
 
 
-def _context(request: Request) -> dict[str, Any]:
+def serializer_context(request: Request) -> dict[str, Any]:
     return {"request": request}
 
 
-def _valid(
+def validated(
     serializer_class: type[serializers.Serializer], data: Any, request: Request
 ) -> dict[str, Any]:
-    serializer = serializer_class(data=data, context=_context(request))
+    serializer = serializer_class(data=data, context=serializer_context(request))
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
 
@@ -614,7 +625,7 @@ def _incoming_detail(request: Request, item: IncomingItem) -> dict[str, Any]:
             ),
         ),
     )
-    return IncomingItemDetailSerializer(item, context=_context(request)).data
+    return IncomingItemDetailSerializer(item, context=serializer_context(request)).data
 
 
 def _case_detail(request: Request, case: Case) -> dict[str, Any]:
@@ -647,4 +658,4 @@ def _case_detail(request: Request, case: Case) -> dict[str, Any]:
             ),
         ),
     )
-    return CaseDetailSerializer(case, context=_context(request)).data
+    return CaseDetailSerializer(case, context=serializer_context(request)).data

@@ -152,7 +152,7 @@ def _unavailable() -> HttpResponse:
     )
 
 
-def _file_response(version, reader, *, inline: bool) -> FileResponse:
+def file_response(version, reader, *, inline: bool) -> FileResponse:
     response = FileResponse(
         reader,
         as_attachment=not inline,
@@ -182,7 +182,7 @@ def version_download(request: HttpRequest, version_id: int) -> HttpResponse:
     if opened is None:
         return _unavailable()
     version, reader = opened
-    return _file_response(version, reader, inline=False)
+    return file_response(version, reader, inline=False)
 
 
 @login_required
@@ -198,7 +198,7 @@ def version_preview(request: HttpRequest, version_id: int) -> HttpResponse:
     if opened is None:
         return _unavailable()
     version, reader = opened
-    return _file_response(version, reader, inline=True)
+    return file_response(version, reader, inline=True)
 
 
 def _too_large() -> str:
