@@ -25,9 +25,7 @@ def connect_login_signals() -> None:
 
 
 def record_login(sender: type, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
-    audit_record(
-        actor=user, action=AuditAction.LOGIN, obj=user, remote_addr=_remote_addr(request)
-    )
+    audit_record(actor=user, action=AuditAction.LOGIN, obj=user, remote_addr=_remote_addr(request))
 
 
 def record_logout(
@@ -36,9 +34,7 @@ def record_logout(
     # Django sends the signal also when nobody was logged in; nothing happened then.
     if user is None:
         return
-    audit_record(
-        actor=user, action=AuditAction.LOGOUT, obj=user, remote_addr=_remote_addr(request)
-    )
+    audit_record(actor=user, action=AuditAction.LOGOUT, obj=user, remote_addr=_remote_addr(request))
 
 
 def record_login_failed(

@@ -214,7 +214,7 @@ def case_open(
                 created_by=actor,
                 client_token=client_token or None,
             )
-            _record(
+            case_record_add(
                 case,
                 actor,
                 on_behalf,
@@ -223,7 +223,7 @@ def case_open(
                 % {"sign": case.sign, "subject": case.subject},
             )
             if deadline.due_date:
-                _record(
+                case_record_add(
                     case,
                     actor,
                     on_behalf,
@@ -237,7 +237,7 @@ def case_open(
             if incoming_item is not None:
                 incoming_item.case = case
                 incoming_item.save(update_fields=["case"])
-                _record(
+                case_record_add(
                     case,
                     actor,
                     on_behalf,
@@ -299,7 +299,7 @@ def case_attach_item(*, actor: Person, case: Case, incoming_item: IncomingItem) 
         item.case = case
         item.save(update_fields=["case"])
         on_behalf = acting_on_behalf(scope, allowed)
-        _record(
+        case_record_add(
             case,
             actor,
             on_behalf,
@@ -445,7 +445,7 @@ def assign(
             ):
                 case.handler = to_person
                 case.save(update_fields=["handler"])
-            _record(
+            case_record_add(
                 case,
                 actor,
                 on_behalf,
@@ -501,7 +501,7 @@ def case_change_state(*, actor: Person, case: Case, new_state: str, reason: str 
         elif new_state == CaseState.REOPENED:
             case.closed_on = None
         case.save(update_fields=["state", "closed_on"])
-        _record(case, actor, on_behalf, STATE_ACTIONS[new_state], reason.strip())
+        case_record_add(case, actor, on_behalf, STATE_ACTIONS[new_state], reason.strip())
         audit_record(
             actor=actor,
             action="update",
@@ -536,7 +536,7 @@ def case_share(
         share = CaseShare.objects.create(
             case=case, person=person, cell=cell, granted_by=actor, valid_to=valid_to
         )
-        _record(
+        case_record_add(
             case,
             actor,
             on_behalf,
@@ -569,7 +569,7 @@ def case_unshare(*, actor: Person, share: CaseShare) -> None:
     with transaction.atomic(), translation.override("pl"):
         target = str(share.person or share.cell)
         share.delete()
-        _record(
+        case_record_add(
             case,
             actor,
             on_behalf,
@@ -611,7 +611,7 @@ def case_set_kind(*, actor: Person, case: Case, kind: str) -> Case:
         case.deadline_basis = deadline.basis
         case.deadline_explanation = deadline.explanation
         case.save(update_fields=["kind", "due_date", "deadline_basis", "deadline_explanation"])
-        _record(
+        case_record_add(
             case,
             actor,
             on_behalf,
@@ -718,7 +718,7 @@ def case_extend_deadline(
             "reason": reason,
         }
         case.save(update_fields=["due_date", "deadline_basis", "deadline_explanation"])
-        _record(
+        case_record_add(
             case,
             actor,
             on_behalf,
@@ -745,10 +745,10 @@ def case_extend_deadline(
     return case
 
 
-# --- helpers -----------------------------------------------------------------------------
+# --- the case record, shared with the registers and documents ------------------------------
 
 
-def _record(
+def case_record_add(
     case: Case,
     actor: Person,
     on_behalf: Person | None,
@@ -756,6 +756,11 @@ def _record(
     description: str,
     document_ref: str = "",
 ) -> CaseRecordEntry:
+    """Append one line to the case record (metryka), inside the caller's transaction.
+
+    Called by the services of this app and of the registers and documents, after
+    they have checked the act; the actor's name and post are copied as they are now.
+    """
     return CaseRecordEntry.objects.create(
         case=case,
         occurred_at=timezone.now(),
@@ -768,6 +773,9 @@ def _record(
         description=str(description),
         document_ref=document_ref,
     )
+
+
+# --- helpers -----------------------------------------------------------------------------
 
 
 def _position_title(person: Person) -> str:

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from garnizon.audit.services import audit_record
 from garnizon.cases.models import Case, CaseRecordAction
 from garnizon.cases.selectors import case_visibility_q
-from garnizon.cases.services import _record, can_manage_case, can_work_in_cell
+from garnizon.cases.services import can_manage_case, can_work_in_cell, case_record_add
 from garnizon.common.errors import AccessDenied, DomainError, NotVisible
 from garnizon.common.sequences import next_value
 from garnizon.documents.blobstore import (
@@ -159,7 +159,7 @@ def document_add(
         )
         version = _add_version(document, ref, mime, filename, actor, on_behalf, number=1, text=text)
         if case is not None:
-            _record(
+            case_record_add(
                 case,
                 actor,
                 on_behalf,
@@ -200,7 +200,7 @@ def document_add_version(*, actor: Person, document: Document, file: Any) -> Doc
         last = locked.versions.aggregate(n=Max("number"))["n"] or 0
         version = _add_version(locked, ref, mime, filename, actor, on_behalf, number=last + 1)
         if locked.case_id is not None:
-            _record(
+            case_record_add(
                 locked.case,
                 actor,
                 on_behalf,

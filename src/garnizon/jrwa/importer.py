@@ -48,9 +48,7 @@ class SchemeImportError(DomainError):
             % {"count": len(self.errors)}
         ]
         for line, message in self.errors:
-            where = (
-                _("cały plik") if line == FILE_LEVEL else _("wiersz %(line)d") % {"line": line}
-            )
+            where = _("cały plik") if line == FILE_LEVEL else _("wiersz %(line)d") % {"line": line}
             lines.append(f"  {where}: {message}")
         return "\n".join(lines)
 
@@ -96,9 +94,15 @@ def import_scheme(
     try:
         with transaction.atomic():
             return _write_scheme(
-                rows=rows, name=name, version=version, valid_from=valid_from,
-                is_example=is_example, actor=actor, activate=activate,
-                source_name=source_name, source_sha256=hashlib.sha256(raw).hexdigest(),
+                rows=rows,
+                name=name,
+                version=version,
+                valid_from=valid_from,
+                is_example=is_example,
+                actor=actor,
+                activate=activate,
+                source_name=source_name,
+                source_sha256=hashlib.sha256(raw).hexdigest(),
             )
     except IntegrityError as error:
         # Another import of the same name and version committed first.
@@ -125,7 +129,8 @@ def parse_scheme(raw: bytes) -> tuple[list[ClassRow], list[tuple[int, str]]]:
         return [], errors
 
     rows = [
-        row for line, fields in records[1:]
+        row
+        for line, fields in records[1:]
         if (row := _read_row(line, fields, columns, errors)) is not None
     ]
     if not rows and not errors:
@@ -191,14 +196,10 @@ def _check_header(
     problems: list[str] = []
     unknown = [column for column in names if column not in known]
     if unknown:
-        problems.append(
-            _("nieznane kolumny: %(columns)s") % {"columns": ", ".join(unknown)}
-        )
+        problems.append(_("nieznane kolumny: %(columns)s") % {"columns": ", ".join(unknown)})
     repeated = sorted({column for column in names if names.count(column) > 1})
     if repeated:
-        problems.append(
-            _("powtórzone kolumny: %(columns)s") % {"columns": ", ".join(repeated)}
-        )
+        problems.append(_("powtórzone kolumny: %(columns)s") % {"columns": ", ".join(repeated)})
     missing = [column for column in REQUIRED_COLUMNS if column not in names]
     if missing:
         problems.append(_("brak kolumn: %(columns)s") % {"columns": ", ".join(missing)})
@@ -253,8 +254,12 @@ def _read_row(
             )
         )
     return ClassRow(
-        line=line, symbol=symbol, heading=heading, category_owner=value("category_owner"),
-        category_other=value("category_other"), remarks=value("remarks"),
+        line=line,
+        symbol=symbol,
+        heading=heading,
+        category_owner=value("category_owner"),
+        category_other=value("category_other"),
+        remarks=value("remarks"),
     )
 
 
@@ -327,7 +332,9 @@ def _check_terminal_categories(row: ClassRow, errors: list[tuple[int, str]]) -> 
 
 def _column_message(symbol: str, column: str, error: ValueError) -> str:
     return _("Klasa %(symbol)s, kolumna %(column)s: %(problem)s") % {
-        "symbol": symbol, "column": column, "problem": error,
+        "symbol": symbol,
+        "column": column,
+        "problem": error,
     }
 
 
@@ -362,15 +369,22 @@ def _write_scheme(
     source_sha256: str,
 ) -> ClassificationScheme:
     scheme = ClassificationScheme.objects.create(
-        name=name, version=version, valid_from=valid_from, is_example=is_example,
-        source_name=source_name[:255], source_sha256=source_sha256,
+        name=name,
+        version=version,
+        valid_from=valid_from,
+        is_example=is_example,
+        source_name=source_name[:255],
+        source_sha256=source_sha256,
         imported_by=actor if getattr(actor, "pk", None) else None,
     )
     # Symbol order puts every parent before its children; parents are linked
     # by a second statement once the ids are known.
     classes = Classification.objects.bulk_create(
         Classification(
-            scheme=scheme, symbol=row.symbol, heading=row.heading, is_terminal=row.is_terminal,
+            scheme=scheme,
+            symbol=row.symbol,
+            heading=row.heading,
+            is_terminal=row.is_terminal,
             category_owner=row.category_owner if row.is_terminal else "",
             category_other=row.category_other if row.is_terminal else "",
             remarks=row.remarks,

@@ -348,9 +348,9 @@ def outgoing_item_register(
             )
             if case is not None:
                 from garnizon.cases.models import CaseRecordAction
-                from garnizon.cases.services import _record
+                from garnizon.cases.services import case_record_add
 
-                _record(
+                case_record_add(
                     case,
                     actor,
                     on_behalf,

@@ -4,43 +4,71 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='AuditEntry',
+            name="AuditEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seq', models.BigIntegerField(unique=True)),
-                ('occurred_at', models.DateTimeField()),
-                ('actor_username', models.CharField(blank=True, max_length=150)),
-                ('on_behalf_of_username', models.CharField(blank=True, max_length=150)),
-                ('action', models.CharField(choices=[('view', 'wyświetlenie'), ('create', 'utworzenie'), ('update', 'zmiana'), ('delete', 'usunięcie'), ('export', 'eksport'), ('login', 'logowanie'), ('login_failed', 'nieudane logowanie'), ('logout', 'wylogowanie'), ('import', 'import')], max_length=20)),
-                ('object_type', models.CharField(blank=True, max_length=60)),
-                ('object_id', models.CharField(blank=True, max_length=64)),
-                ('object_repr', models.CharField(blank=True, max_length=300)),
-                ('unit_id', models.BigIntegerField(blank=True, null=True)),
-                ('details', models.JSONField(blank=True, default=dict)),
-                ('remote_addr', models.CharField(blank=True, max_length=64)),
-                ('prev_hash', models.CharField(max_length=64)),
-                ('entry_hash', models.CharField(max_length=64)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("seq", models.BigIntegerField(unique=True)),
+                ("occurred_at", models.DateTimeField()),
+                ("actor_username", models.CharField(blank=True, max_length=150)),
+                ("on_behalf_of_username", models.CharField(blank=True, max_length=150)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("view", "wyświetlenie"),
+                            ("create", "utworzenie"),
+                            ("update", "zmiana"),
+                            ("delete", "usunięcie"),
+                            ("export", "eksport"),
+                            ("login", "logowanie"),
+                            ("login_failed", "nieudane logowanie"),
+                            ("logout", "wylogowanie"),
+                            ("import", "import"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("object_type", models.CharField(blank=True, max_length=60)),
+                ("object_id", models.CharField(blank=True, max_length=64)),
+                ("object_repr", models.CharField(blank=True, max_length=300)),
+                ("unit_id", models.BigIntegerField(blank=True, null=True)),
+                ("details", models.JSONField(blank=True, default=dict)),
+                ("remote_addr", models.CharField(blank=True, max_length=64)),
+                ("prev_hash", models.CharField(max_length=64)),
+                ("entry_hash", models.CharField(max_length=64)),
             ],
             options={
-                'verbose_name': 'wpis dziennika zdarzeń',
-                'verbose_name_plural': 'dziennik zdarzeń',
-                'ordering': ['seq'],
+                "verbose_name": "wpis dziennika zdarzeń",
+                "verbose_name_plural": "dziennik zdarzeń",
+                "ordering": ["seq"],
             },
         ),
         migrations.CreateModel(
-            name='AuditHead',
+            name="AuditHead",
             fields=[
-                ('id', models.PositiveSmallIntegerField(default=1, primary_key=True, serialize=False)),
-                ('last_seq', models.BigIntegerField(default=0)),
-                ('last_hash', models.CharField(default='0000000000000000000000000000000000000000000000000000000000000000', max_length=64)),
+                (
+                    "id",
+                    models.PositiveSmallIntegerField(default=1, primary_key=True, serialize=False),
+                ),
+                ("last_seq", models.BigIntegerField(default=0)),
+                (
+                    "last_hash",
+                    models.CharField(
+                        default="0000000000000000000000000000000000000000000000000000000000000000",
+                        max_length=64,
+                    ),
+                ),
             ],
         ),
     ]

@@ -67,9 +67,7 @@ class Command(BaseCommand):
                 f"w {_count(verification.checked, 'entries_locative')}.",
                 returncode=1,
             )
-        self.stdout.write(
-            f"OK: {_count(verification.checked, 'entries')}, łańcuch nienaruszony"
-        )
+        self.stdout.write(f"OK: {_count(verification.checked, 'entries')}, łańcuch nienaruszony")
 
     def _show(self, *, object_ref: str | None, last: int) -> None:
         if object_ref is not None:

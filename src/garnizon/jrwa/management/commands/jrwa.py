@@ -69,8 +69,11 @@ class Command(BaseCommand):
             raise CommandError(_("Nie ma pliku %(path)s.") % {"path": path}, returncode=1)
         try:
             scheme = import_scheme(
-                file=path, name=options["name"], version=options["version"],
-                valid_from=options["valid_from"], is_example=options["example"],
+                file=path,
+                name=options["name"],
+                version=options["version"],
+                valid_from=options["valid_from"],
+                is_example=options["example"],
                 activate=options["activate"],
             )
         except SchemeImportError as error:
@@ -89,7 +92,9 @@ class Command(BaseCommand):
                     "końcowych %(terminal)d; obowiązuje od %(valid_from)s%(active)s."
                 )
                 % {
-                    "scheme": scheme, "classes": classes, "terminal": terminal,
+                    "scheme": scheme,
+                    "classes": classes,
+                    "terminal": terminal,
                     "valid_from": scheme.valid_from.isoformat(),
                     "active": _(", wersja bieżąca") if scheme.is_active else "",
                 }
@@ -107,12 +112,18 @@ class Command(BaseCommand):
         header = (_("id"), _("nazwa"), _("wersja"), _("od"), _("klasy"), _("stan"))
         rows = [
             (
-                str(scheme.pk), scheme.name, scheme.version, scheme.valid_from.isoformat(),
+                str(scheme.pk),
+                scheme.name,
+                scheme.version,
+                scheme.valid_from.isoformat(),
                 f"{scheme.class_count} ({scheme.terminal_count})",
                 ", ".join(
-                    label for label, flag in (
-                        (_("bieżący"), scheme.is_active), (_("PRZYKŁAD"), scheme.is_example),
-                    ) if flag
+                    label
+                    for label, flag in (
+                        (_("bieżący"), scheme.is_active),
+                        (_("PRZYKŁAD"), scheme.is_example),
+                    )
+                    if flag
                 ),
             )
             for scheme in schemes
