@@ -504,3 +504,20 @@ def test_a_restricted_item_is_registered_to_a_named_person_from_the_form(world):
     assert client.post(reverse("web:incoming_new"), data).status_code == 302
     item = IncomingItem.objects.get(subject="Zgłoszenie sygnalisty")
     assert item.is_restricted and item.assigned_person == g.people["handler"]
+
+
+def test_registering_a_dispatch_in_a_case_from_the_form(world):
+    from garnizon.registry.models import OutgoingItem
+
+    g, case = world["g"], world["case"]
+    client = client_for(g.people["handler"])
+    page = client.get(reverse("web:outgoing_new") + f"?case={case.sign}").content.decode()
+    token = page.split('name="client_token" value="')[1].split('"')[0]
+    response = client.post(reverse("web:outgoing_new"), {
+        "client_token": token, "unit": g.kwp.pk, "case_sign": case.sign, "channel": "paper",
+        "addressee_name": "Jan Kowalski", "address": "ul. Krótka 1, 20-001 Lublin",
+        "subject": "Odpowiedź na skargę", "return_receipt": "on",
+    })
+    assert response.status_code == 302 and response["Location"].endswith(f"/cases/{case.pk}/")
+    dispatch = OutgoingItem.objects.get(subject="Odpowiedź na skargę")
+    assert dispatch.case == case and dispatch.return_receipt and dispatch.registered_mail

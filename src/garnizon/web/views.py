@@ -24,9 +24,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
+from garnizon.audit.selectors import audit_entries_visible_to
 from garnizon.audit.services import audit_record
 from garnizon.cases import services as case_services
-from garnizon.cases.deadlines import compute_deadline, deadline_status
+from garnizon.cases.deadlines import DeadlineKind, compute_deadline, deadline_status
+from garnizon.cases.models import CaseState
 from garnizon.cases.selectors import (
     CaseFilters,
     case_list,
@@ -41,9 +43,11 @@ from garnizon.common.errors import AccessDenied, DomainError, NotVisible
 from garnizon.documents.selectors import document_section
 from garnizon.jrwa.models import Classification
 from garnizon.org.access import REGISTERING_ROLES, Scope
-from garnizon.org.models import Cell, Unit, default_designations
+from garnizon.org.models import Cell, Substitution, Unit, default_designations
+from garnizon.org.services import substitution_create
+from garnizon.org.services import substitution_end as substitution_end_service
 from garnizon.registry import services as registry_services
-from garnizon.registry.models import Correspondent, IncomingItem
+from garnizon.registry.models import Channel, Correspondent, IncomingItem
 from garnizon.registry.selectors import (
     IncomingFilters,
     correspondents_search,
@@ -193,8 +197,6 @@ def incoming_list(request: HttpRequest) -> HttpResponse:
     _label_cells(page.rows, "assigned_cell_id")
     query = g.copy()
     query.pop("cursor", None)
-    from garnizon.cases.deadlines import DeadlineKind
-    from garnizon.registry.models import Channel
 
     return render(
         request,
@@ -223,26 +225,13 @@ def incoming_new(request: HttpRequest) -> HttpResponse:
             if data["sender_name"]
             else None
         )
+        # The form's fields are the service's arguments, by name.
         item = _call(
             form,
             registry_services.incoming_item_register,
             actor=request.user,
-            unit=data["unit"],
-            subject=data["subject"],
-            channel=data["channel"],
-            received_at=data["received_at"],
             sender=sender,
-            sender_name=data["sender_name"],
-            letter_date=data["letter_date"],
-            letter_reference=data["letter_reference"],
-            attachments_count=data["attachments_count"],
-            kind=data["kind"],
-            assigned_cell=data["assigned_cell"],
-            assigned_person=data["assigned_person"],
-            paper_location=data["paper_location"],
-            remarks=data["remarks"],
-            is_restricted=data["is_restricted"],
-            client_token=data["client_token"],
+            **data,
         )
         if item is not None:
             messages.success(
@@ -373,7 +362,6 @@ def outgoing_list(request: HttpRequest) -> HttpResponse:
     )
     query = g.copy()
     query.pop("cursor", None)
-    from garnizon.registry.models import Channel
 
     return render(
         request,
@@ -403,26 +391,14 @@ def outgoing_new(request: HttpRequest) -> HttpResponse:
                 )
         addressee = Correspondent.objects.filter(name=d["addressee_name"]).first()
         if not form.errors:
+            fields = {k: v for k, v in d.items() if k != "case_sign"}
             item = _call(
                 form,
                 registry_services.outgoing_item_register,
                 actor=request.user,
-                unit=d["unit"],
-                subject=d["subject"],
-                channel=d["channel"],
-                addressee=addressee,
-                addressee_name=d["addressee_name"],
-                address=d["address"],
-                edoreczenia_address=d["edoreczenia_address"],
                 case=case,
-                sent_on=d["sent_on"],
-                priority=d["priority"],
-                registered_mail=d["registered_mail"],
-                return_receipt=d["return_receipt"],
-                tracking_number=d["tracking_number"],
-                postage=d["postage"],
-                remarks=d["remarks"],
-                client_token=d["client_token"],
+                addressee=addressee,
+                **fields,
             )
             if item is not None:
                 messages.success(
@@ -469,7 +445,6 @@ def case_search(request: HttpRequest) -> HttpResponse:
         case.status = _status(case)
     query = g.copy()
     query.pop("cursor", None)
-    from garnizon.cases.models import CaseState
 
     scope = Scope.for_person(request.user)
     cells = list(scope.visible_cells().select_related("unit"))
@@ -749,8 +724,6 @@ def deadline_calculator(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def substitutions(request: HttpRequest) -> HttpResponse:
-    from garnizon.org.models import Substitution
-    from garnizon.org.services import substitution_create
 
     me = request.user
     unit_ids = [me.unit_id] if me.unit_id else []
@@ -788,8 +761,6 @@ def substitutions(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def substitution_end(request: HttpRequest, substitution_id: int) -> HttpResponse:
-    from garnizon.org.models import Substitution
-    from garnizon.org.services import substitution_end as end
 
     substitution = (
         Substitution.objects.filter(
@@ -805,7 +776,7 @@ def substitution_end(request: HttpRequest, substitution_id: int) -> HttpResponse
     if substitution is None:
         raise Http404()
     try:
-        end(actor=request.user, substitution=substitution)
+        substitution_end_service(actor=request.user, substitution=substitution)
         messages.success(request, _("Zakończono zastępstwo."))
     except AccessDenied as exc:
         messages.error(request, str(exc.message))
@@ -815,7 +786,6 @@ def substitution_end(request: HttpRequest, substitution_id: int) -> HttpResponse
 @login_required
 def audit_log(request: HttpRequest) -> HttpResponse:
     """The audit trail as an auditor may read it (their units; the garrison if so designated)."""
-    from garnizon.audit.selectors import audit_entries_visible_to
 
     form = web_forms.AuditFilterForm(request.GET or None)
     qs = audit_entries_visible_to(request.user)
