@@ -13,6 +13,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model, Q, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
@@ -94,7 +95,9 @@ class ScopedAdmin(admin.ModelAdmin):
         unit_ids = admin_unit_ids(request)
         unit_id = self._unit_of(obj)
         if unit_ids is not None and unit_id not in unit_ids:
-            raise PermissionError("outside the administrator's units")
+            # The form's choices are already limited to these units; a forged POST
+            # gets a plain 403 rather than a server error.
+            raise PermissionDenied
         super().save_model(request, obj, form, change)
         audit_record(
             actor=request.user,

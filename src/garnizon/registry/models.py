@@ -101,6 +101,9 @@ class IncomingItem(models.Model):
     due_date = models.DateField(_("termin"), null=True, blank=True)
     deadline_basis = models.CharField(_("podstawa terminu"), max_length=300, blank=True)
     deadline_explanation = models.TextField(_("sposób liczenia terminu"), blank=True)
+    # The current handling assignment's cell and person, copied here by the
+    # services (registration, `assign`) so the register filters on indexed columns;
+    # the assignments themselves are the history.
     assigned_cell = models.ForeignKey(
         "org.Cell", null=True, blank=True, on_delete=models.PROTECT, related_name="incoming_items"
     )
