@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
 
 from garnizon.common.errors import DomainError
 from garnizon.intake.channels.hotfolder import scan_hot_folder
@@ -61,7 +62,7 @@ class Command(BaseCommand):
         unit, person = _unit_and_person(options)
         files = list(_expand(options["paths"]))
         if not files:
-            raise CommandError("Nie znaleziono żadnych plików.")
+            raise CommandError(_("Nie znaleziono żadnych plików."))
         results: list[tuple[str, IntakeItem | None, bool, str]] = []
         for index, path in enumerate(files, start=1):
             self._progress(index, len(files), path.name)
@@ -103,16 +104,18 @@ class Command(BaseCommand):
                 )
             else:
                 counts["queued"] += 1
-        self.stdout.write(f"Zarejestrowano: {counts['done']}")
+        self.stdout.write(_("Zarejestrowano: %(n)s") % {"n": counts["done"]})
         if counts["queued"]:
-            self.stdout.write(f"W kolejce: {counts['queued']} (garnizon db_worker)")
+            self.stdout.write(_("W kolejce: %(n)s (garnizon db_worker)") % {"n": counts["queued"]})
         if counts["duplicate"]:
-            self.stdout.write(f"Pominięto (już przyjęte wcześniej): {counts['duplicate']}")
-        self.stdout.write(f"Niepowodzenia: {counts['failed']}")
+            self.stdout.write(
+                _("Pominięto (już przyjęte wcześniej): %(n)s") % {"n": counts["duplicate"]}
+            )
+        self.stdout.write(_("Niepowodzenia: %(n)s") % {"n": counts["failed"]})
         for name, reason in failures:
             self.stdout.write(f"  {name}: {reason}")
         if failures:
-            raise CommandError("Nie wszystkie pliki przyjęto.", returncode=1)
+            raise CommandError(_("Nie wszystkie pliki przyjęto."), returncode=1)
 
     # --- scan --------------------------------------------------------------------------------
     def _scan(self, options) -> None:
@@ -129,7 +132,9 @@ class Command(BaseCommand):
             settle_seconds=options["settle"],
         )
         if report.unstable:
-            self.stdout.write(f"Jeszcze zapisywane (następnym razem): {len(report.unstable)}")
+            self.stdout.write(
+                _("Jeszcze zapisywane (następnym razem): %(n)s") % {"n": len(report.unstable)}
+            )
         results = [(i.original_filename, i, True, "") for i in report.taken]
         results += [(name, None, True, reason) for name, reason in report.refused]
         self._summary(results)
@@ -150,7 +155,7 @@ class Command(BaseCommand):
             if item.error_message:
                 line += f"\t{item.error_message}"
             self.stdout.write(line)
-        self.stdout.write(f"Razem: {count}")
+        self.stdout.write(_("Razem: %(n)s") % {"n": count})
 
 
 def _unit_and_person(options) -> tuple[Unit, Person]:
