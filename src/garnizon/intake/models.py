@@ -20,6 +20,16 @@ class IntakeState(models.TextChoices):
     DONE = "done", _("zarejestrowany")
     FAILED = "failed", _("niepowodzenie")
     QUARANTINED = "quarantined", _("kwarantanna")
+    # A scan without a readable label, waiting for a clerk to pick its register entry.
+    AWAITING_MATCH = "awaiting_match", _("czeka na przypisanie")
+
+
+class IntakeMode(models.TextChoices):
+    # Register a new incoming item for the file (bulk import, e-mail, upload).
+    REGISTER = "register", _("rejestracja nowego pisma")
+    # Attach the scan to the entry whose label it carries; without a label the
+    # item waits for a clerk (scanner hot folders of the morning post).
+    MATCH = "match", _("dołączenie do zarejestrowanego pisma")
 
 
 class StepStatus(models.TextChoices):
@@ -52,6 +62,17 @@ class IntakeItem(models.Model):
         "documents.Document", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     requested_by = models.ForeignKey("org.Person", on_delete=models.PROTECT, related_name="+")
+    mode = models.CharField(
+        _("tryb"), max_length=20, choices=IntakeMode.choices, default=IntakeMode.REGISTER
+    )
+    # A part of a batch scan split at separator sheets, or an e-mail's attachment.
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    # Values of the barcodes read on the pages (registration numbers from labels).
+    barcodes = models.JSONField(default=list, blank=True)
+    # Likely register entries for the clerk: [{"incoming_item": id, "score": 0..1, "reason": str}].
+    suggestions = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -62,7 +83,10 @@ class IntakeItem(models.Model):
                 fields=["channel", "source_key"], name="intake_item_unique_source"
             )
         ]
-        indexes = [models.Index(fields=["state", "claimed_at"])]
+        indexes = [
+            models.Index(fields=["state", "claimed_at"]),
+            models.Index(fields=["unit", "state", "id"]),
+        ]
         verbose_name = _("plik w przyjęciu")
         verbose_name_plural = _("pliki w przyjęciu")
 
