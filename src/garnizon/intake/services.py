@@ -19,10 +19,10 @@ from django.utils.translation import gettext as _
 from garnizon.common.errors import DomainError
 from garnizon.documents.blobstore import CHUNK, get_blob_store, max_upload_size
 from garnizon.documents.metadata import safe_filename
-from garnizon.intake.models import IntakeItem, IntakeState
+from garnizon.intake.models import IntakeItem, IntakeMode, IntakeState
 from garnizon.org.access import Scope
 from garnizon.org.models import Person, Unit
-from garnizon.registry.models import Channel
+from garnizon.registry.models import Channel, IncomingItem
 
 
 @dataclass(frozen=True)
@@ -40,11 +40,27 @@ def intake_add_file(
     source: str = "",
     filename: str | None = None,
     run_now: bool = False,
+    source_key: str | None = None,
+    mode: str = IntakeMode.REGISTER,
+    parent: IntakeItem | None = None,
+    incoming_item: IncomingItem | None = None,
 ) -> IntakeResult:
     """One file into the pipeline; the same file from the same channel a second time
-    returns the first item (`created=False`) and is not processed again."""
+    returns the first item (`created=False`) and is not processed again.
+
+    `source_key` names the file's origin when its content is not enough (an
+    e-mail's attachment: `imap:<mailbox>:<uidvalidity>:<uid>:<part>`); by default
+    it is `sha256:<hash>`. `mode` is `register` (a new incoming item) or `match`
+    (attach to the entry whose label the scan carries, else wait for a clerk).
+    `parent` is the batch scan or message the file came from; with
+    `incoming_item` the file is attached to that entry and nothing is registered.
+    """
     from garnizon.registry.services import can_register_in
 
+    if mode not in IntakeMode.values:
+        raise DomainError(_("Nieznany tryb przyjęcia: %(mode)s.") % {"mode": mode})
+    if incoming_item is not None and incoming_item.unit_id != unit.pk:
+        raise DomainError(_("Przesyłka należy do innej jednostki niż przyjmowany plik."))
     if channel not in Channel.values:
         raise DomainError(_("Nieznany kanał wpływu: %(channel)s.") % {"channel": channel})
     if not can_register_in(Scope.for_person(requested_by), unit.pk):
@@ -64,8 +80,11 @@ def intake_add_file(
     with transaction.atomic():
         item, created = IntakeItem.objects.get_or_create(
             channel=channel,
-            source_key=f"sha256:{sha256}",
+            source_key=(source_key or f"sha256:{sha256}")[:200],
             defaults={
+                "mode": mode,
+                "parent": parent,
+                "incoming_item": incoming_item,
                 "unit": unit,
                 "source": str(source or path)[:1000],
                 "original_filename": safe_filename(filename or path.name),

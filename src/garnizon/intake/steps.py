@@ -55,6 +55,8 @@ SUPPORTED = {
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    # An e-mail message (.eml) taken from an IMAP mailbox or a mailbox export.
+    "message/rfc822",
 }
 # A PDF reader looks for the end-of-file marker in the last kilobyte.
 PDF_TAIL = 1024
