@@ -1,26 +1,33 @@
-"""OCR throughput and accuracy of the intake path, beside plain Tesseract on the same cores.
+"""OCR throughput of the whole intake pipeline against plain Tesseract on the same pages
+and cores, in the same run; OCR accuracy; text PDFs through the pipeline.
 
-    python -m bench.bench_ocr                 # 8 pages per variant, 1 run
-    python -m bench.bench_ocr --pages 4 --runs 2
+    python -m bench.bench_ocr                       # 8 pages per variant, 1,000 text PDFs
+    python -m bench.bench_ocr --pages 4 --pdfs 200 --runs 2
+    GARNIZON_DATABASE_URL=postgres://... python -m bench.bench_ocr   # on PostgreSQL
+
+Without GARNIZON_DATA_DIR the benchmark re-runs itself with a fresh temporary data
+folder (its own SQLite database and blob store), so the development database is
+never touched. On PostgreSQL give an empty database: it is migrated and gets the
+test garrison of tests/factories.py (unit KWP, clerk `clerk_kwp`).
 
 1. Generates N A4 Polish letters at 300 dpi (Pillow, DejaVu Sans: letterhead, date,
    address block, ~25 lines of body text full of diacritics, signature line) in three
    variants: clean (PNG), skewed 1.5 degrees + salt-and-pepper + blur (JPEG), fax-like
    (204x196 dpi, 1-bit TIFF G4).
-2. Pages/hour of the intake OCR path, `garnizon.intake.ocr.ocr_file` (what the `Ocr`
-   step calls: img2pdf, then OCRmyPDF `pol`, jobs = cores, OMP_THREAD_LIMIT=1):
-   a) one file per page, one after the other (one intake item per scanned page);
-   b) the N pages as one multi-page PDF made with img2pdf (a scanner's batch file),
-      the img2pdf conversion included in the time;
-   against the reference: `tesseract IMAGE OUT -l pol` over the same image files in a
-   process pool of `os.cpu_count()` workers, each with OMP_THREAD_LIMIT=1.
-3. Character error rate per variant against the source text (Levenshtein, whitespace
-   runs as one space, as tests/test_ocr.py) and the Polish diacritics lost.
-4. A 2-page PDF with a text layer (reportlab) through the `Ocr` step: time (no OCR
-   must happen), and 200 such files one after the other: files/s.
-
-Only files under a temporary folder and the blob store's folder are written; the
-database is not touched (the step gets an unsaved `IntakeItem`).
+2. Reference: `tesseract IMAGE IMAGE -l pol` over all 3N files with
+   `xargs -P <cores>`, OMP_THREAD_LIMIT=1 (plain text out).
+3. Pipeline: the same files, each through `intake_add_file` (one intake item per
+   page, queued), processed by `<cores>` real `garnizon db_worker` processes started
+   before the clock (as `./dev start` runs them); timed from the first add until every
+   item is done, and until the task queue is empty (thumbnails included).
+   Reference and pipeline alternate, `--runs` times; the ratio uses the medians.
+4. Accuracy per variant: CER (Levenshtein, whitespace runs as one space) of the
+   stored document text and of the reference's text against the source; diacritics
+   lost (a letter read without its mark; case ignored) and case errors (`Ź` → `ź`).
+5. A 2-page text PDF (reportlab) through the whole pipeline: inline
+   (`intake_add_file(run_now=True)`) and queued to the idle workers (add → done,
+   including the worker's 1 s poll interval); then `--pdfs` different ones added at
+   once and processed by the workers: files/s.
 """
 
 from __future__ import annotations
@@ -32,20 +39,21 @@ import os
 import platform
 import random
 import shutil
+import signal
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+if __name__ == "__main__" and not os.environ.get("GARNIZON_DATA_DIR"):
+    # A fresh data folder (database, blobs) of its own; set before Django starts.
+    os.environ["GARNIZON_DATA_DIR"] = tempfile.mkdtemp(prefix="bench-ocr-data-")
+    os.execv(sys.executable, [sys.executable, "-m", "bench.bench_ocr", *sys.argv[1:]])
 
-from garnizon.documents.blobstore import get_blob_store
-from garnizon.intake.models import IntakeItem
-from garnizon.intake.ocr import PDF, ocr_file
-from garnizon.intake.steps import IntakeContext, Ocr
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 FONT_BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
@@ -171,30 +179,36 @@ def letter(index: int, dpi: int = 300) -> tuple[Image.Image, str]:
     return image, "\n".join(lines)
 
 
-def make_pages(folder: Path, count: int) -> dict[str, list[tuple[Path, str]]]:
+def make_pages(
+    folder: Path, count: int, variants: tuple[str, ...] = VARIANTS
+) -> dict[str, list[tuple[Path, str]]]:
     """{variant: [(image file, source text)]}; files are what a scanner would deliver."""
-    pages: dict[str, list[tuple[Path, str]]] = {variant: [] for variant in VARIANTS}
+    pages: dict[str, list[tuple[Path, str]]] = {variant: [] for variant in variants}
     for index in range(count):
         image, text = letter(index)
-        clean = folder / f"clean-{index:02d}.png"
-        image.save(clean, "PNG", dpi=(300, 300))
-        pages["clean"].append((clean, text))
+        if "clean" in variants:
+            clean = folder / f"clean-{index:02d}.png"
+            image.save(clean, "PNG", dpi=(300, 300))
+            pages["clean"].append((clean, text))
 
-        rng = random.Random(7 + index)
-        skewed = image.rotate(1.5, resample=Image.BICUBIC, fillcolor=255)
-        pixels = skewed.load()
-        for _ in range(skewed.width * skewed.height // 200):  # 0.5 % salt and pepper
-            x, y = rng.randrange(skewed.width), rng.randrange(skewed.height)
-            pixels[x, y] = 0 if rng.random() < 0.5 else 255
-        path = folder / f"skewed-{index:02d}.jpg"
-        skewed.filter(ImageFilter.GaussianBlur(0.6)).save(path, "JPEG", quality=85, dpi=(300, 300))
-        pages["skewed+noisy"].append((path, text))
+        if "skewed+noisy" in variants:
+            rng = random.Random(7 + index)
+            skewed = image.rotate(1.5, resample=Image.BICUBIC, fillcolor=255)
+            pixels = skewed.load()
+            for _ in range(skewed.width * skewed.height // 200):  # 0.5 % salt and pepper
+                x, y = rng.randrange(skewed.width), rng.randrange(skewed.height)
+                pixels[x, y] = 0 if rng.random() < 0.5 else 255
+            path = folder / f"skewed-{index:02d}.jpg"
+            skewed = skewed.filter(ImageFilter.GaussianBlur(0.6))
+            skewed.save(path, "JPEG", quality=85, dpi=(300, 300))
+            pages["skewed+noisy"].append((path, text))
 
-        fine, _ = letter(index, dpi=196)  # drawn at 196 dpi, stretched to 204 dpi across
-        fax = fine.resize((round(A4[0] * 204), fine.height), Image.LANCZOS).convert("1")
-        path = folder / f"fax-{index:02d}.tif"
-        fax.save(path, "TIFF", compression="group4", dpi=(204, 196))
-        pages["fax"].append((path, text))
+        if "fax" in variants:
+            fine, _ = letter(index, dpi=196)  # drawn at 196 dpi, stretched to 204 dpi across
+            fax = fine.resize((round(A4[0] * 204), fine.height), Image.LANCZOS).convert("1")
+            path = folder / f"fax-{index:02d}.tif"
+            fax.save(path, "TIFF", compression="group4", dpi=(204, 196))
+            pages["fax"].append((path, text))
     return pages
 
 
@@ -235,65 +249,198 @@ def cer_counts(expected: str, got: str) -> tuple[int, int]:
     return levenshtein(expected, got), len(expected)
 
 
+# --- the reference: plain tesseract ----------------------------------------------------------
+
+
+def run_reference(files: list[Path], folder: Path, cores: int) -> tuple[float, float, list[str]]:
+    """`tesseract FILE OUT -l pol` for every file, `cores` at a time (xargs -P):
+    (wall seconds, CPU seconds of the tesseract processes, texts)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    jobs = folder / "jobs.txt"
+    lines = [f"{path}\t{folder / f'{index:03d}'}" for index, path in enumerate(files)]
+    jobs.write_text("\n".join(lines) + "\n")
+    env = os.environ | {"OMP_THREAD_LIMIT": "1"}
+    before = os.times()
+    started = time.perf_counter()
+    subprocess.run(
+        [
+            "xargs",
+            "-a",
+            str(jobs),
+            "-d",
+            "\n",
+            "-P",
+            str(cores),
+            "-n",
+            "1",
+            "sh",
+            "-c",
+            'tesseract "${1%%\t*}" "${1#*\t}" -l pol 2>/dev/null',
+            "_",
+        ],
+        env=env,
+        check=True,
+    )
+    seconds = time.perf_counter() - started
+    after = os.times()
+    cpu = (after.children_user + after.children_system) - (
+        before.children_user + before.children_system
+    )
+    texts = [
+        (folder / f"{index:03d}.txt").read_text(encoding="utf-8") for index in range(len(files))
+    ]
+    shutil.rmtree(folder)
+    return seconds, cpu, texts
+
+
+# --- the pipeline: intake items and real workers ---------------------------------------------
+
+
+def setup_database():
+    """A migrated database with the test garrison (tests/factories.py); (unit, clerk)."""
+    from django.core.management import call_command
+    from tests.factories import make_garrison
+
+    from garnizon.org.models import Person, Unit
+
+    call_command("migrate", verbosity=0)
+    if not Unit.objects.filter(symbol="KWP").exists():
+        make_garrison()
+    return Unit.objects.get(symbol="KWP"), Person.objects.get(username="clerk_kwp")
+
+
+def start_workers(count: int) -> list[subprocess.Popen]:
+    return [
+        subprocess.Popen(
+            [sys.executable, "-m", "garnizon.cli", "db_worker"],
+            env=os.environ | {"GARNIZON_LOG_LEVEL": "WARNING"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(count)
+    ]
+
+
+def stop_workers(workers: list[subprocess.Popen]) -> None:
+    for worker in workers:
+        worker.send_signal(signal.SIGTERM)
+    for worker in workers:
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
+FINAL = ("done", "failed", "quarantined", "awaiting_match")
+
+
+def wait_done(ids: list[int], timeout: float = 3600) -> None:
+    from garnizon.intake.models import IntakeItem
+
+    deadline = time.monotonic() + timeout
+    while IntakeItem.objects.filter(pk__in=ids).exclude(state__in=FINAL).exists():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {len(ids)} intake items")
+        time.sleep(0.1)  # the polling itself takes CPU from the workers
+
+
+def wait_queue_empty(timeout: float = 600) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    deadline = time.monotonic() + timeout
+    while DBTaskResult.objects.filter(status__in=["READY", "RUNNING"]).exists():
+        if time.monotonic() > deadline:
+            raise SystemExit("timed out waiting for the task queue")
+        time.sleep(0.1)  # the polling itself takes CPU from the workers
+
+
+def add_files(files: list[Path], unit, person, tag: str) -> list[int]:
+    from garnizon.intake.services import intake_add_file
+
+    ids = []
+    for path in files:
+        result = intake_add_file(
+            path=path,
+            unit=unit,
+            channel="paper",
+            requested_by=person,
+            source_key=f"bench:{tag}:{path.name}",
+        )
+        ids.append(result.item.pk)
+    return ids
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds of a process and its waited-for children (Tesseract), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def run_pipeline(
+    files: list[Path], unit, person, tag: str, workers: list[subprocess.Popen]
+) -> tuple[float, float, float, list[str]]:
+    """(seconds until every item is done, until the queue is empty, CPU seconds of the
+    workers and of this process (adding the files, and polling), texts)."""
+    from garnizon.intake.models import IntakeItem
+
+    cpu_before = sum(process_cpu(w.pid) for w in workers) + sum(os.times()[:2])
+    started = time.perf_counter()
+    ids = add_files(files, unit, person, tag)
+    wait_done(ids)
+    done = time.perf_counter() - started
+    wait_queue_empty()
+    drained = time.perf_counter() - started
+    cpu = sum(process_cpu(w.pid) for w in workers) + sum(os.times()[:2]) - cpu_before
+    items = IntakeItem.objects.in_bulk(ids)
+    texts = []
+    for item_id in ids:
+        item = items[item_id]
+        if item.state != "done":
+            print(f"  item {item_id} ({item.original_filename}): {item.state} {item.error_message}")
+            texts.append("")
+            continue
+        version = item.document.versions.order_by("number").first()
+        texts.append(version.text if version else "")
+    return done, drained, cpu, texts
+
+
+# --- accuracy --------------------------------------------------------------------------------
+
+
+def accuracy(sources: list[str], texts: list[str]) -> tuple[float, float, Counter, Counter]:
+    """(CER, worst page CER, diacritics lost, case errors on diacritics)."""
+    edits = chars = 0
+    worst = 0.0
+    lost: Counter = Counter()
+    case: Counter = Counter()
+    for source, text in zip(sources, texts, strict=True):
+        e, c = cer_counts(source, text)
+        edits, chars, worst = edits + e, chars + c, max(worst, e / c)
+        lost += diacritics_lost(source, text)
+        case += case_errors(source, text)
+    return edits / chars, worst, lost, case
+
+
 def diacritics_lost(expected: str, got: str) -> Counter:
-    """How many of each diacritic the text has fewer of than the source (a lower bound)."""
-    want, have = Counter(c for c in expected if c in DIACRITICS), Counter(got)
+    """Diacritics the output has fewer of than the source, case ignored (a lower bound)."""
+    lower = DIACRITICS[: len(DIACRITICS) // 2]
+    want, have = Counter(c for c in expected.lower() if c in lower), Counter(got.lower())
     return Counter({c: want[c] - have[c] for c in want if want[c] > have[c]})
 
 
-# --- the reference and the pipeline ----------------------------------------------------------
-
-
-def _limit_threads() -> None:
-    os.environ["OMP_THREAD_LIMIT"] = "1"
-
-
-def _tesseract(job: tuple[str, str]) -> str:
-    image, out = job
-    subprocess.run(
-        ["tesseract", image, out, "-l", "pol"],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+def case_errors(expected: str, got: str) -> Counter:
+    """Capital diacritics the output has fewer of, where the letter itself is not lost."""
+    upper = DIACRITICS[len(DIACRITICS) // 2 :]
+    want, have = Counter(c for c in expected if c in upper), Counter(got)
+    lost = diacritics_lost(expected, got)
+    return Counter(
+        {c: want[c] - have[c] for c in want if want[c] > have[c] and not lost[c.lower()]}
     )
-    return Path(out + ".txt").read_text(encoding="utf-8")
 
 
-def run_reference(pool, files: list[Path], folder: Path) -> tuple[float, list[str]]:
-    folder.mkdir(parents=True, exist_ok=True)
-    jobs = [(str(path), str(folder / f"{i:03d}-{path.stem}")) for i, path in enumerate(files)]
-    started = time.perf_counter()
-    texts = list(pool.map(_tesseract, jobs))
-    return time.perf_counter() - started, texts
-
-
-def run_per_file(files: list[Path], folder: Path) -> tuple[float, list[str]]:
-    folder.mkdir(parents=True, exist_ok=True)
-    texts = []
-    started = time.perf_counter()
-    for path in files:
-        work = folder / path.stem
-        texts.append(ocr_file(path, MIME[path.suffix], work).text)
-        shutil.rmtree(work)
-    return time.perf_counter() - started, texts
-
-
-def run_batch(files: list[Path], folder: Path) -> tuple[float, list[str]]:
-    import img2pdf
-
-    folder.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    batch = folder / "skan.pdf"
-    batch.write_bytes(img2pdf.convert([str(path) for path in files]))
-    result = ocr_file(batch, PDF, folder / "work")
-    seconds = time.perf_counter() - started
-    assert result.ocr_pages == len(files), result
-    texts = result.text.split("\f")
-    shutil.rmtree(folder)
-    return seconds, texts
-
-
-# --- a PDF with a text layer through the step ------------------------------------------------
+# --- text PDFs ---------------------------------------------------------------------------------
 
 
 def text_pdf(number: int) -> bytes:
@@ -316,19 +463,66 @@ def text_pdf(number: int) -> bytes:
     return buffer.getvalue()
 
 
-def step_on(store, data: bytes) -> tuple[float, object, str]:
-    ref = store.put(io.BytesIO(data))
-    item = IntakeItem(blob_sha256=ref.sha256, mime_type=PDF, size=ref.size)  # not saved
-    ctx = IntakeContext(item=item, store=store)
-    step = Ocr()
+def text_pdf_part(count: int, unit, person, folder: Path) -> None:
+    from garnizon.intake.models import IntakeItem
+    from garnizon.intake.services import intake_add_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    inline = []
+    for index in range(11):
+        path = folder / f"inline-{index:02d}.pdf"
+        path.write_bytes(text_pdf(100_000 + index))
+        started = time.perf_counter()
+        item = intake_add_file(
+            path=path,
+            unit=unit,
+            channel="paper",
+            requested_by=person,
+            run_now=True,
+            source_key=f"bench:inline:{index}",
+        ).item
+        inline.append(time.perf_counter() - started)
+        assert item.state == "done", (item.state, item.error_message)
+    ocr_message = item.step_results.filter(step="ocr").values_list("message", flat=True).first()
+    print(
+        f"\nText PDF (2 pages) through the whole pipeline, inline (run_now=True): first "
+        f"{inline[0] * 1000:.0f} ms, then median {statistics.median(inline[1:]) * 1000:.0f} ms, "
+        f"max {max(inline[1:]) * 1000:.0f} ms over 10; OCR step: {ocr_message!r}"
+    )
+    wait_queue_empty()
+    queued = []
+    for index in range(10):
+        path = folder / f"queued-{index:02d}.pdf"
+        path.write_bytes(text_pdf(200_000 + index))
+        started = time.perf_counter()
+        ids = add_files([path], unit, person, "queued")
+        wait_done(ids)
+        queued.append(time.perf_counter() - started)
+        time.sleep(random.uniform(0, 1))  # land anywhere in the workers' poll interval
+    print(
+        f"  queued to idle workers (add -> done, incl. the 1 s poll interval): median "
+        f"{statistics.median(queued) * 1000:.0f} ms, max {max(queued) * 1000:.0f} ms over 10"
+    )
+    wait_queue_empty()
+    files = []
+    for index in range(count):
+        path = folder / f"batch-{index:04d}.pdf"
+        path.write_bytes(text_pdf(1 + index))
+        files.append(path)
     started = time.perf_counter()
-    assert step.able_to_run(ctx)
-    outcome = step.run(ctx)
-    result = ctx.notes["ocr"]
-    step.cleanup(ctx)
-    seconds = time.perf_counter() - started
-    assert result.ocr_pages == 0 and result.pdf is None and result.pages == 2, result
-    return seconds, outcome, result.text
+    ids = add_files(files, unit, person, "batch")
+    added = time.perf_counter() - started
+    wait_done(ids)
+    done = time.perf_counter() - started
+    wait_queue_empty()
+    drained = time.perf_counter() - started
+    states = Counter(IntakeItem.objects.filter(pk__in=ids).values_list("state", flat=True))
+    print(
+        f"  {count} different text PDFs added at once: added in {added:.1f} s "
+        f"({count / added:.0f} files/s); all done after {done:.1f} s: "
+        f"{count / done:.1f} files/s = {count / done * 3600:,.0f} files/h; queue empty "
+        f"(thumbnails) after {drained:.1f} s; states {dict(states)}"
+    )
 
 
 # --- main ------------------------------------------------------------------------------------
@@ -339,26 +533,34 @@ def machine() -> str:
         ["tesseract", "--version"], capture_output=True, text=True
     ).stdout.splitlines()[0]
     import ocrmypdf
+    from django.db import connection
 
     load = os.getloadavg()
     return (
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, {tesseract}, OCRmyPDF {ocrmypdf.__version__}, "
-        f"load average {load[0]:.2f} at start"
+        f"database {connection.vendor}, load average {load[0]:.2f} at start"
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=8, help="pages per variant (8)")
-    parser.add_argument("--runs", type=int, default=1, help="timed runs of each method (1)")
-    parser.add_argument("--pdfs", type=int, default=200, help="text PDFs in the batch (200)")
+    parser.add_argument("--runs", type=int, default=1, help="reference/pipeline rounds (1)")
+    parser.add_argument("--pdfs", type=int, default=1000, help="text PDFs in the batch (1000)")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="db_worker processes (cores)"
+    )
     args = parser.parse_args()
     for name in ("fontTools", "ocrmypdf", "pikepdf", "pdfminer"):  # their INFO/DEBUG chatter
         logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger().setLevel(logging.WARNING)
     cores = os.cpu_count() or 1
     print(machine())
+    print(f"data folder {os.environ['GARNIZON_DATA_DIR']}, {args.workers} workers")
+    unit, person = setup_database()
     folder = Path(tempfile.mkdtemp(prefix="bench-ocr-"))
+    workers = start_workers(args.workers)
     try:
         started = time.perf_counter()
         pages = make_pages(folder, args.pages)
@@ -366,102 +568,71 @@ def main() -> None:
             f"{args.pages} pages x {len(VARIANTS)} variants generated in "
             f"{time.perf_counter() - started:.1f} s ({folder})"
         )
-        with ProcessPoolExecutor(max_workers=cores, initializer=_limit_threads) as pool:
-            # warm-up, not timed: the pool's processes, the language data in the page cache
-            warm = [pages["clean"][0][0]]
-            run_reference(pool, warm * cores, folder / "warm")
-            run_per_file(warm, folder / "warm")
-            ocr_part(pool, pages, folder, args.runs, cores)
-        text_layer_part(args.pdfs)
+        files = [path for variant in VARIANTS for path, _ in pages[variant]]
+        sources = [text for variant in VARIANTS for _, text in pages[variant]]
+        # warm-up, not timed: workers started, language data in the page cache
+        run_reference(files[:cores], folder / "warm", cores)
+        run_pipeline(files[: args.workers], unit, person, "warm", workers)
+        reference, pipeline, drained, ref_cpu, pipe_cpu = [], [], [], [], []
+        for run in range(args.runs):
+            took, cpu, ref_texts = run_reference(files, folder / f"ref-{run}", cores)
+            reference.append(took)
+            ref_cpu.append(cpu)
+            print(
+                f"  run {run + 1}: tesseract, xargs -P {cores}: {took:7.2f} s (CPU {cpu:.1f} s, "
+                f"load {os.getloadavg()[0]:.1f})",
+                flush=True,
+            )
+            took, empty, cpu, pipe_texts = run_pipeline(files, unit, person, f"run{run}", workers)
+            pipeline.append(took)
+            drained.append(empty)
+            pipe_cpu.append(cpu)
+            print(
+                f"  run {run + 1}: pipeline, {args.workers} workers: {took:7.2f} s "
+                f"(queue empty {empty:.2f} s; CPU {cpu:.1f} s, load {os.getloadavg()[0]:.1f})",
+                flush=True,
+            )
+        report(len(files), reference, pipeline, drained, cores, args.workers)
+        ref_total, pipe_total = sum(ref_cpu), sum(pipe_cpu)
+        print(
+            f"  CPU time per page: tesseract {ref_total / len(files) / args.runs:.2f} s, "
+            f"pipeline {pipe_total / len(files) / args.runs:.2f} s: pipeline / tesseract by "
+            f"CPU {ref_total / pipe_total:.0%} (independent of other load on the machine)"
+        )
+        print("\nAccuracy (all pages of a variant)")
+        offset = 0
+        for variant in VARIANTS:
+            n = len(pages[variant])
+            part = slice(offset, offset + n)
+            offset += n
+            for name, texts in (("tesseract", ref_texts), ("pipeline", pipe_texts)):
+                rate, worst, lost, case = accuracy(sources[part], texts[part])
+                print(
+                    f"  {variant:13} {name:10} CER {rate:6.2%} (worst page {worst:6.2%}); "
+                    f"diacritics lost: {_counts(lost)}; case errors: {_counts(case)}"
+                )
+        text_pdf_part(args.pdfs, unit, person, folder / "text")
     finally:
+        stop_workers(workers)
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def ocr_part(pool, pages, folder: Path, runs: int, cores: int) -> None:
-    methods = {
-        "tesseract, pool": lambda files, work: run_reference(pool, files, work),
-        "ocr_file, a file per page": run_per_file,
-        "ocr_file, one multi-page PDF": run_batch,
-    }
-    seconds = {(variant, method): [] for variant in VARIANTS for method in methods}
-    texts: dict[tuple[str, str], list[str]] = {}
-    for run in range(runs):
-        for variant in VARIANTS:  # interleaved, so load from other processes hits all alike
-            files = [path for path, _ in pages[variant]]
-            for method, measure in methods.items():
-                work = folder / f"{variant}-{len(seconds[variant, method])}-{abs(hash(method))}"
-                work.mkdir()
-                took, got = measure(files, work)
-                seconds[variant, method].append(took)
-                texts.setdefault((variant, method), got)
-                print(f"  run {run + 1} {variant:13} {method:30} {took:7.2f} s", flush=True)
-
-    n = len(pages["clean"])
-    print(f"\nThroughput, {n} A4 pages per variant, {cores} cores, median of {runs} run(s)")
-    print(f"{'variant':14}{'method':32}{'s':>8}{'s/page':>8}{'pages/h':>9}{'vs tesseract':>14}")
-    totals = {method: 0.0 for method in methods}
-    for variant in VARIANTS:
-        reference = statistics.median(seconds[variant, "tesseract, pool"])
-        for method in methods:
-            took = statistics.median(seconds[variant, method])
-            totals[method] += took
-            print(
-                f"{variant:14}{method:32}{took:8.2f}{took / n:8.2f}{n / took * 3600:9.0f}"
-                f"{reference / took:13.0%}"
-            )
-    reference = totals["tesseract, pool"]
-    for method, took in totals.items():
-        print(
-            f"{'all':14}{method:32}{took:8.2f}{took / n / 3:8.2f}{3 * n / took * 3600:9.0f}"
-            f"{reference / took:13.0%}"
-        )
-    verdict = totals["ocr_file, a file per page"] <= totals["tesseract, pool"] / 0.9
-    print(f"target >= 90 % of tesseract (a file per page): {'met' if verdict else 'NOT met'}")
-
-    print("\nAccuracy (CER over all pages of the variant; diacritics lost = fewer in the output)")
-    for variant in VARIANTS:
-        for method in methods:
-            edits = chars = 0
-            lost: Counter = Counter()
-            worst = 0.0
-            got = texts[variant, method]
-            for (_, source), text in zip(pages[variant], got, strict=False):
-                e, c = cer_counts(source, text)
-                edits, chars, worst = edits + e, chars + c, max(worst, e / c)
-                lost += diacritics_lost(source, text)
-            if len(got) != len(pages[variant]):
-                print(f"  ({len(got)} texts for {len(pages[variant])} pages)")
-            lost_text = ", ".join(f"{c} x{k}" for c, k in sorted(lost.items())) or "none"
-            print(
-                f"{variant:14}{method:32} CER {edits / chars:6.2%} (worst page {worst:6.2%}, "
-                f"{edits} edits / {chars} chars); diacritics lost: {lost_text}"
-            )
-    sample = texts["fax", "ocr_file, a file per page"][0].splitlines()[:12]
-    print("\nfax, page 1, first lines read by the pipeline:\n  " + "\n  ".join(sample))
+def _counts(counter: Counter) -> str:
+    return ", ".join(f"{c} x{k}" for c, k in sorted(counter.items())) or "none"
 
 
-def text_layer_part(count: int) -> None:
-    store = get_blob_store()
-    first = text_pdf(0)
-    took, outcome, text = step_on(store, first)
+def report(n: int, reference, pipeline, drained, cores: int, workers: int) -> None:
+    ref, pipe, empty = (statistics.median(v) for v in (reference, pipeline, drained))
+    print(f"\nThroughput, {n} A4 pages (all variants), {cores} cores, median of {len(reference)}")
+    print(f"  tesseract -l pol, xargs -P {cores}:   {n / ref * 3600:7,.0f} pages/h ({ref:.2f} s)")
     print(
-        f"\nText PDF (2 pages, reportlab) through the Ocr step: first {took * 1000:.0f} ms; "
-        f"{outcome.message!r}; {len(text)} characters extracted"
+        f"  pipeline, {workers} db_workers:         {n / pipe * 3600:7,.0f} pages/h ({pipe:.2f} s)"
+        f"; queue empty: {n / empty * 3600:,.0f} pages/h ({empty:.2f} s)"
     )
-    singles = [step_on(store, first)[0] for _ in range(10)]
+    ratio = ref / pipe
     print(
-        f"  the same file again, 10 times: median {statistics.median(singles) * 1000:.0f} ms, "
-        f"max {max(singles) * 1000:.0f} ms"
-    )
-    files = [text_pdf(1 + index) for index in range(count)]
-    started = time.perf_counter()
-    steps = [step_on(store, data)[0] for data in files]
-    seconds = time.perf_counter() - started
-    print(
-        f"  {count} different text PDFs one after the other: {seconds:.2f} s with the blob "
-        f"store put, {count / seconds:.1f} files/s; the step alone {sum(steps):.2f} s, "
-        f"{count / sum(steps):.1f} files/s (median {statistics.median(steps) * 1000:.0f} ms, "
-        f"max {max(steps) * 1000:.0f} ms)"
+        f"  pipeline / tesseract: {ratio:.0%} (queue empty: {ref / empty:.0%}); "
+        f"target >= 90 %: {'met' if ratio >= 0.9 else 'NOT met'}"
     )
 
 

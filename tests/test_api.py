@@ -382,6 +382,7 @@ ENDPOINTS = [
     ("get", "/api/documents/1/"),
     ("post", "/api/documents/1/versions/"),
     ("get", "/api/document-versions/1/download/"),
+    ("get", "/api/search/"),
     ("get", "/api/schema/"),
     ("get", "/api/no-such-thing/"),
 ]
@@ -1319,6 +1320,7 @@ API_PATHS = {
     "/api/documents/{id}/",
     "/api/documents/{id}/versions/",
     "/api/document-versions/{id}/download/",
+    "/api/search/",
 }
 
 

@@ -524,3 +524,25 @@ def test_an_oversized_upload_is_cut_off_while_it_streams(world, settings):
     assert "za duży" in body and "duzy.pdf:" not in body
     assert Document.objects.count() == 0
     assert settings.FILE_UPLOAD_HANDLERS[0] == "garnizon.documents.uploads.MaxSizeUploadHandler"
+
+
+def test_the_outgoing_items_page_lists_and_takes_documents(world):
+    from garnizon.registry.services import outgoing_item_register
+
+    g = world["g"]
+    outgoing = outgoing_item_register(
+        actor=g.people["clerk"], unit=g.kwp, subject="Odpowiedź", channel=Channel.EMAIL,
+        addressee_name="Jan Kowalski",
+    )
+    clerk = client_for(g.people["clerk"])
+    page = reverse("web:outgoing_detail", args=[outgoing.pk])
+    upload_url = reverse("documents:upload", args=["outgoing", outgoing.pk])
+    assert upload_url in clerk.get(page).content.decode()
+    files = [upload(b"%PDF-1.4\n%%EOF\n", "odpowiedz.pdf")]
+    clerk.post(upload_url, {"files": files, "kind": "pismo"})
+    document = Document.objects.get(outgoing_item=outgoing)
+    assert document.versions.get().original_filename == "odpowiedz.pdf"
+    assert "odpowiedz.pdf" in clerk.get(page).content.decode()
+    # The archivist reads the register but does not add documents to it.
+    archivist_page = client_for(g.people["archivist"]).get(page).content.decode()
+    assert "odpowiedz.pdf" in archivist_page and upload_url not in archivist_page

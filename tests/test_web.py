@@ -63,6 +63,7 @@ def _pages(world) -> dict[str, str]:
         "deadline_calculator": reverse("web:deadline_calculator"),
         "substitutions": reverse("web:substitutions"),
         "audit_log": reverse("web:audit_log"),
+        "search": reverse("web:search") + "?q=skarga",
         "incoming_label_pdf": reverse("web:incoming_label_pdf", args=[world["item"].pk]),
         "incoming_label_print": reverse("web:incoming_label_print", args=[world["item"].pk]),
     }
@@ -93,6 +94,7 @@ MATRIX: dict[str, dict[str, int]] = {
     "deadline_calculator": EVERYONE,
     "substitutions": EVERYONE,
     "audit_log": {**dict.fromkeys(ROLES, 404), "auditor": 200},
+    "search": EVERYONE,
 }
 # A label is printed by whoever may open the item.
 MATRIX["incoming_label_pdf"] = MATRIX["incoming_label_print"] = MATRIX["incoming_detail"]

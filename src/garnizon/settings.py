@@ -7,6 +7,7 @@ secret key generated on first start and kept in the data folder (never in git).
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -76,7 +77,9 @@ INSTALLED_APPS = [
     "garnizon.audit",
     "garnizon.documents",
     "garnizon.intake",
+    "garnizon.search",
     "garnizon.web",
+    "garnizon.portal",
     "garnizon.api",
 ]
 
@@ -159,7 +162,7 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 # --- Language and time --------------------------------------------------------
 LANGUAGE_CODE = "pl"
-LANGUAGES = [("pl", "Polski"), ("en", "English")]
+LANGUAGES = [("pl", "Polski"), ("en", "English"), ("uk", "Українська")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Europe/Warsaw"
 USE_I18N = True
@@ -227,6 +230,18 @@ GARNIZON_INTAKE_DIR = Path(os.environ.get("GARNIZON_INTAKE_DIR") or DATA_DIR / "
 GARNIZON_QUARANTINE_DIR = Path(
     os.environ.get("GARNIZON_QUARANTINE_DIR") or DATA_DIR / "quarantine"
 ).resolve()
+# Intake robustness: a claim older than this belongs to a dead worker and is taken again;
+# hot folders scanned by `garnizon scheduler` (JSON list of {folder, unit, requested_by,
+# channel, mode}); background workers `./dev start` runs (default: one per core).
+GARNIZON_INTAKE_STALE_SECONDS = int(os.environ.get("GARNIZON_INTAKE_STALE_SECONDS", "1800"))
+GARNIZON_HOT_FOLDERS = json.loads(os.environ.get("GARNIZON_HOT_FOLDERS") or "[]")
+GARNIZON_WORKERS = int(os.environ.get("GARNIZON_WORKERS") or os.cpu_count() or 1)
+# Antivirus: where clamd listens ("unix:/run/clamav/clamd.ctl" or "tcp:127.0.0.1:3310"); "" = off.
+GARNIZON_CLAMD = os.environ.get("GARNIZON_CLAMD", "")
+# E-mail intake: IMAP mailboxes per unit, a JSON list checked at start (docs/intake-email.md).
+from garnizon.intake.channels.imap import parse_mailboxes  # noqa: E402  (imports no models)
+
+GARNIZON_IMAP_MAILBOXES = parse_mailboxes(os.environ.get("GARNIZON_IMAP_MAILBOXES", ""))
 # Uploads above 5 MB go to a temporary file, not memory; form fields stay small.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440

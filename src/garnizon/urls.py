@@ -7,5 +7,7 @@ urlpatterns = [
     path("admin/", admin_site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("documents/", include("garnizon.documents.urls")),
+    path("intake/", include("garnizon.intake.urls")),
+    path("portal/", include("garnizon.portal.urls")),
     path("", include("garnizon.web.urls")),
 ]

@@ -7,6 +7,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.routers import SimpleRouter
 
 from garnizon.api import documents, views
+from garnizon.search import api as search_api
 
 app_name = "api"
 
@@ -38,6 +39,7 @@ urlpatterns = [
         documents.DocumentVersionDownloadView.as_view(),
         name="document-version-download",
     ),
+    path("search/", search_api.SearchView.as_view(), name="search"),
     *router.urls,
     # The schema describes an internal system: only for those who may use it.
     path(

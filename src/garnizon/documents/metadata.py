@@ -53,6 +53,7 @@ EXTENSIONS = {
     "application/xml": ".xml",
     "text/plain": ".txt",
     "application/zip": ".zip",
+    "message/rfc822": ".eml",
     "application/vnd.oasis.opendocument.text": ".odt",
     "application/vnd.oasis.opendocument.spreadsheet": ".ods",
     _OOXML["word/"]: ".docx",
@@ -82,6 +83,8 @@ def detect_mime_from_head(head: bytes, *, zip_path: Path | None = None) -> str:
         return "image/tiff"
     if head.startswith(b"PK\x03\x04"):
         return _zip_type(head, zip_path)
+    if _looks_like_message(head):
+        return "message/rfc822"
     text = _as_text(head)
     if text is not None:
         if re.match(r"\s*<\?xml[\s?]", text):
@@ -108,6 +111,34 @@ def _zip_type(head: bytes, zip_path: Path | None) -> str:
             if any(name.startswith(prefix) for name in names):
                 return mime
     return "application/zip"
+
+
+_HEADER_LINE = re.compile(rb"[!-9;-~]+:")
+_MESSAGE_HEADERS = {
+    b"received", b"from", b"return-path", b"message-id", b"mime-version", b"date",
+    b"subject", b"to", b"delivered-to", b"reply-to", b"sender",
+}
+
+
+def _looks_like_message(head: bytes) -> bool:
+    """An RFC 822 message (.eml): the sample starts with header lines (any charset), among
+    them at least three usual ones including From, Received or Return-Path."""
+    if b"\x00" in head:
+        return False
+    block = re.split(rb"\r?\n\r?\n", head, maxsplit=1)[0]
+    lines = block.splitlines()
+    if len(lines) > 1 and len(block) == len(head):
+        lines = lines[:-1]  # the header block goes on past the sample: its last line is cut
+    names = set()
+    for index, line in enumerate(lines):
+        if line[:1] in (b" ", b"\t") and index:
+            continue  # a folded header's continuation
+        match = _HEADER_LINE.match(line)
+        if match is None:
+            return False
+        names.add(match.group()[:-1].lower())
+    known = names & _MESSAGE_HEADERS
+    return len(known) >= 3 and bool(known & {b"from", b"received", b"return-path"})
 
 
 def _as_text(head: bytes) -> str | None:
@@ -154,7 +185,7 @@ def type_class(mime: str) -> str:
         return "obraz"
     if (
         mime.startswith("text/")
-        or mime in {"application/pdf", "application/xml"}
+        or mime in {"application/pdf", "application/xml", "message/rfc822"}
         or ("document" in mime or "opendocument.text" in mime)
     ):
         return "tekst"

@@ -100,6 +100,9 @@ class DocumentVersion(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # Text of the version (OCR or the PDF's own text layer), for search; set when it is written.
     text = models.TextField(_("tekst"), blank=True)
+    # SHA-256 of the first page's thumbnail in the blob store (`documents/thumbnails.py`);
+    # derived data, set once by a queryset update after the version was written.
+    thumbnail_sha256 = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["document_id", "number"]

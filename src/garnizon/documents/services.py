@@ -12,6 +12,7 @@ an orphan.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.db import transaction
@@ -38,6 +39,8 @@ from garnizon.org.access import Scope, acting_on_behalf
 from garnizon.org.models import Person, Role
 from garnizon.registry.models import IncomingItem, OutgoingItem
 from garnizon.registry.selectors import incoming_visibility_q, outgoing_visible_to
+
+log = logging.getLogger(__name__)
 
 # --- checks -------------------------------------------------------------------------------
 
@@ -243,7 +246,26 @@ def _add_version(
     )
     document.metadata = document_metadata(document)
     document.save(update_fields=["metadata"])
+    _thumbnail_after_commit(version)
     return version
+
+
+def _thumbnail_after_commit(version: DocumentVersion) -> None:
+    """Queue the version's thumbnail once the version is committed (PDF and images only)."""
+    from garnizon.documents.thumbnails import SUPPORTED
+
+    if version.mime_type not in SUPPORTED:
+        return
+
+    def enqueue() -> None:
+        from garnizon.documents.tasks import make_thumbnail
+
+        try:
+            make_thumbnail.enqueue(version.pk)
+        except Exception:  # the upload stands; the page just shows no thumbnail
+            log.exception("document version %s: thumbnail not queued", version.pk)
+
+    transaction.on_commit(enqueue)
 
 
 def _details(version: DocumentVersion, **extra: Any) -> dict[str, Any]:

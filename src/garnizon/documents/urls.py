@@ -10,4 +10,5 @@ urlpatterns = [
     path("<int:document_id>/versions/", views.version_upload, name="version_upload"),
     path("versions/<int:version_id>/download/", views.version_download, name="download"),
     path("versions/<int:version_id>/preview/", views.version_preview, name="preview"),
+    path("versions/<int:version_id>/thumbnail/", views.version_thumbnail, name="thumbnail"),
 ]

@@ -22,9 +22,10 @@ from django.views.decorators.http import require_GET, require_POST
 from garnizon.cases.selectors import cases_visible_to
 from garnizon.common.errors import DomainError, NotVisible
 from garnizon.documents import services
-from garnizon.documents.blobstore import BlobError
+from garnizon.documents.blobstore import BlobError, get_blob_store
 from garnizon.documents.forms import DocumentUploadForm, VersionUploadForm
 from garnizon.documents.metadata import PREVIEWABLE
+from garnizon.documents.thumbnails import MIME as THUMBNAIL_MIME
 from garnizon.org.access import Scope
 from garnizon.registry.selectors import incoming_visible_to, outgoing_visible_to
 
@@ -199,6 +200,36 @@ def version_preview(request: HttpRequest, version_id: int) -> HttpResponse:
         return _unavailable()
     version, reader = opened
     return file_response(version, reader, inline=True)
+
+
+@login_required
+@require_GET
+def version_thumbnail(request: HttpRequest, version_id: int) -> HttpResponse:
+    """The first page as a small picture, for whoever may preview the version; 404 without one.
+
+    Not audited (a list of documents would write an entry per row); the preview and the
+    download are. Cached privately for a year: a version and its thumbnail never change.
+    """
+    visible = (
+        services.versions_visible_to(request.user)
+        .filter(pk=version_id)
+        .values_list("thumbnail_sha256", flat=True)
+        .first()
+    )
+    if not visible:
+        raise Http404()
+    store = get_blob_store()
+    try:
+        reader = store.open(visible)
+    except BlobError as exc:
+        log.warning("document version %s: thumbnail blob unreadable", version_id)
+        raise Http404() from exc
+    response = FileResponse(reader, content_type=THUMBNAIL_MIME)
+    response["Content-Length"] = str(store.path(visible).stat().st_size)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=31536000, immutable"
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    return response
 
 
 def _too_large() -> str:

@@ -2,7 +2,8 @@
 
 Claiming is one compare-and-set UPDATE on the item's state, so a task run twice
 (or by two workers at once) processes an item once. A claim older than
-`STALE_AFTER` belongs to a worker that died and may be taken again. The runner
+`stale_after()` (GARNIZON_INTAKE_STALE_SECONDS) belongs to a worker that died and
+may be taken again. The runner
 renews its claim after every step; if someone else has taken the item over in
 the meantime, it stops without writing a final state.
 """
@@ -16,6 +17,7 @@ import shutil
 import time
 from pathlib import Path
 
+from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -24,8 +26,6 @@ from garnizon.common.errors import DomainError
 from garnizon.documents.blobstore import DIR_MODE, FILE_MODE, BlobError
 from garnizon.intake.models import IntakeItem, IntakeState, IntakeStepResult, StepStatus
 from garnizon.intake.steps import STEPS, IntakeContext, Step, StepOutcome, quarantine_dir
-
-STALE_AFTER = datetime.timedelta(minutes=30)
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +71,21 @@ def run_pipeline(item_id: int, *, steps: list[Step] | None = None) -> str | None
     return final if done else None
 
 
+def stale_after() -> datetime.timedelta:
+    """How old a claim must be to belong to a dead worker (GARNIZON_INTAKE_STALE_SECONDS)."""
+    return datetime.timedelta(seconds=settings.GARNIZON_INTAKE_STALE_SECONDS)
+
+
+# Kept for callers that read it at import time; `claim` uses `stale_after()`.
+STALE_AFTER = stale_after()
+
+
 def claim(item_id: int) -> datetime.datetime | None:
     """Take the item for processing (the time of the claim), or None if it is not free."""
     now = timezone.now()
     taken = IntakeItem.objects.filter(
         Q(state=IntakeState.RECEIVED)
-        | Q(state=IntakeState.PROCESSING, claimed_at__lt=now - STALE_AFTER),
+        | Q(state=IntakeState.PROCESSING, claimed_at__lt=now - stale_after()),
         pk=item_id,
     ).update(state=IntakeState.PROCESSING, claimed_at=now, attempts=F("attempts") + 1)
     return now if taken else None

@@ -14,12 +14,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.db import transaction
+from django.utils import translation
 from django.utils.translation import gettext as _
 
-from garnizon.common.errors import DomainError
+from garnizon.audit.services import audit_record
+from garnizon.common.errors import AccessDenied, DomainError
 from garnizon.documents.blobstore import CHUNK, get_blob_store, max_upload_size
 from garnizon.documents.metadata import safe_filename
-from garnizon.intake.models import IntakeItem, IntakeMode, IntakeState
+from garnizon.intake.models import (
+    IntakeItem,
+    IntakeMode,
+    IntakeState,
+    IntakeStepResult,
+    StepStatus,
+)
 from garnizon.org.access import Scope
 from garnizon.org.models import Person, Unit
 from garnizon.registry.models import Channel, IncomingItem
@@ -50,7 +58,7 @@ def intake_add_file(
 
     `source_key` names the file's origin when its content is not enough (an
     e-mail's attachment: `imap:<mailbox>:<uidvalidity>:<uid>:<part>`); by default
-    it is `sha256:<hash>`. `mode` is `register` (a new incoming item) or `match`
+    it is `sha256:<hash>:unit:<unit id>`. `mode` is `register` (a new incoming item) or `match`
     (attach to the entry whose label the scan carries, else wait for a clerk).
     `parent` is the batch scan or message the file came from; with
     `incoming_item` the file is attached to that entry and nothing is registered.
@@ -80,7 +88,8 @@ def intake_add_file(
     with transaction.atomic():
         item, created = IntakeItem.objects.get_or_create(
             channel=channel,
-            source_key=(source_key or f"sha256:{sha256}")[:200],
+            # The same file sent to two units is two intakes, one per unit.
+            source_key=(source_key or f"sha256:{sha256}:unit:{unit.pk}")[:200],
             defaults={
                 "mode": mode,
                 "parent": parent,
@@ -94,7 +103,7 @@ def intake_add_file(
             },
         )
     if created:
-        _dispatch(item, run_now=run_now)
+        dispatch(item, run_now=run_now)
         item.refresh_from_db()
     return IntakeResult(item, created)
 
@@ -113,18 +122,154 @@ def intake_retry(*, item_id: int, run_now: bool = False) -> IntakeItem:
             % {"state": item.get_state_display()}
         )
     item = IntakeItem.objects.get(pk=item_id)
-    _dispatch(item, run_now=run_now)
+    dispatch(item, run_now=run_now)
     item.refresh_from_db()
     return item
 
 
-def _dispatch(item: IntakeItem, *, run_now: bool) -> None:
+def dispatch(item: IntakeItem, *, run_now: bool = False) -> None:
+    """Queue the item for `garnizon db_worker`, or with `run_now` run it here and now.
+
+    Run inline, the parts the item produced (a batch scan's letters) are run inline
+    too, after it; their queued tasks then find them finished and do nothing.
+    """
     from garnizon.intake.tasks import process_intake_item
 
-    if run_now:
-        process_intake_item.call(item.pk)
-    else:
+    if not run_now:
         process_intake_item.enqueue(item.pk)
+        return
+    process_intake_item.call(item.pk)
+    for child in IntakeItem.objects.filter(parent=item, state=IntakeState.RECEIVED).order_by("pk"):
+        dispatch(child, run_now=True)
+
+
+def intake_match(
+    *, item_id: int, incoming_item_id: int, actor: Person, run_now: bool = False
+) -> IntakeItem:
+    """The clerk's choice for a waiting scan: attach it to this register entry.
+
+    The actor must be allowed to register in the item's unit and the entry must
+    be of that unit and visible to the actor. The item goes back to `received`
+    with the entry set and is dispatched; steps already done are skipped,
+    `register` is skipped (the entry exists) and `attach` adds the scan to it.
+    Recorded in the item's step results and the audit trail.
+    """
+    from garnizon.registry.selectors import incoming_visibility_q
+
+    item = _waiting_item(item_id, actor)
+    # An entry the actor may not see (a restricted one) is treated as missing.
+    entry = (
+        IncomingItem.objects.filter(incoming_visibility_q(Scope.for_person(actor)))
+        .filter(pk=incoming_item_id)
+        .first()
+    )
+    if entry is None or entry.unit_id != item.unit_id:
+        raise DomainError(
+            _("W rejestrze wpływów jednostki %(unit)s nie ma takiej przesyłki.")
+            % {"unit": item.unit.symbol},
+            field="incoming_item",
+        )
+    with transaction.atomic(), translation.override("pl"):
+        updated = IntakeItem.objects.filter(pk=item.pk, state=IntakeState.AWAITING_MATCH).update(
+            state=IntakeState.RECEIVED,
+            incoming_item=entry,
+            claimed_at=None,
+            error_message="",
+            finished_at=None,
+        )
+        if not updated:
+            raise _not_waiting(item)
+        IntakeStepResult.objects.create(
+            item=item,
+            attempt=item.attempts,
+            step="match",
+            outcome=StepStatus.OK,
+            message=_("%(person)s przypisał(a) skan do przesyłki %(number)s.")
+            % {"person": actor, "number": entry.registration_number},
+        )
+        audit_record(
+            actor=actor,
+            action="update",
+            obj=item,
+            details={
+                "operation": "intake_match",
+                "incoming_item": entry.pk,
+                "registration_number": entry.registration_number,
+                "suggested": any(
+                    s.get("incoming_item") == entry.pk for s in item.suggestions or []
+                ),
+            },
+        )
+    item.refresh_from_db()
+    dispatch(item, run_now=run_now)
+    item.refresh_from_db()
+    return item
+
+
+def intake_register_new(*, item_id: int, actor: Person, run_now: bool = False) -> IntakeItem:
+    """The clerk's answer "this is a new letter": a waiting scan is registered as a new entry.
+
+    Its mode becomes `register`, it goes back to `received` and is dispatched;
+    `register` then creates the entry (registered by the item's requester, as
+    every intake registration) and `attach` adds the scan.
+    """
+    item = _waiting_item(item_id, actor)
+    with transaction.atomic(), translation.override("pl"):
+        updated = IntakeItem.objects.filter(pk=item.pk, state=IntakeState.AWAITING_MATCH).update(
+            state=IntakeState.RECEIVED,
+            mode=IntakeMode.REGISTER,
+            claimed_at=None,
+            error_message="",
+            finished_at=None,
+        )
+        if not updated:
+            raise _not_waiting(item)
+        IntakeStepResult.objects.create(
+            item=item,
+            attempt=item.attempts,
+            step="match",
+            outcome=StepStatus.OK,
+            message=_("%(person)s wskazał(a), że to nowe pismo do zarejestrowania.")
+            % {"person": actor},
+        )
+        audit_record(
+            actor=actor,
+            action="update",
+            obj=item,
+            details={"operation": "intake_register_new", "mode": IntakeMode.REGISTER.value},
+        )
+    item.refresh_from_db()
+    dispatch(item, run_now=run_now)
+    item.refresh_from_db()
+    return item
+
+
+def _waiting_item(item_id: int, actor: Person) -> IntakeItem:
+    """The item, after checking that the actor may decide on it and that it waits."""
+    from garnizon.registry.services import can_register_in
+
+    item = IntakeItem.objects.select_related("unit").filter(pk=item_id).first()
+    if item is None:
+        raise DomainError(_("Nie ma pliku w przyjęciu o numerze %(id)s.") % {"id": item_id})
+    if not can_register_in(Scope.for_person(actor), item.unit_id):
+        raise AccessDenied(
+            _("Nie możesz przypisywać skanów w jednostce %(unit)s.") % {"unit": item.unit.symbol}
+        )
+    if item.state != IntakeState.AWAITING_MATCH:
+        raise _not_waiting(item)
+    return item
+
+
+def _not_waiting(item: IntakeItem) -> DomainError:
+    item.refresh_from_db(fields=["state"])
+    return DomainError(
+        _(
+            "Przypisać można tylko skan, który czeka na przypisanie; ten ma stan „%(state)s” "
+            "(ktoś mógł go już przypisać)."
+        )
+        % {"state": item.get_state_display()},
+        code="wrong_state",
+    )
 
 
 def _store_or_hash(path: Path) -> tuple[str, int, bool]:

@@ -41,7 +41,10 @@ from garnizon.documents.blobstore import (
 )
 from garnizon.documents.metadata import EXTENSIONS, OCTET_STREAM, detect_mime
 from garnizon.documents.models import Document, DocumentKind
-from garnizon.intake.models import IntakeItem, IntakeState, StepStatus
+from garnizon.intake.antivirus import Antivirus
+from garnizon.intake.mail import Mail
+from garnizon.intake.thumbnails import Thumbnail
+from garnizon.intake.models import IntakeItem, IntakeMode, IntakeState, StepStatus
 
 PDF = "application/pdf"
 IMAGES = {"image/png", "image/jpeg", "image/gif", "image/tiff"}
@@ -97,6 +100,16 @@ class StepOutcome:
     @classmethod
     def quarantine(cls, message: str) -> StepOutcome:
         return cls.stop(message, state=IntakeState.QUARANTINED)
+
+    @classmethod
+    def finish(cls, message: str) -> StepOutcome:
+        """The step did its work and the item is finished (`done`); later steps do not run."""
+        return cls(StepStatus.OK, message, final_state=IntakeState.DONE)
+
+    @classmethod
+    def wait(cls, message: str) -> StepOutcome:
+        """The item waits for a clerk's decision (`awaiting_match`); later steps do not run."""
+        return cls(StepStatus.OK, message, final_state=IntakeState.AWAITING_MATCH)
 
 
 class Step(abc.ABC):
@@ -258,6 +271,157 @@ def _mb(size: int) -> str:
     return f"{size / (1024 * 1024):.1f}".rstrip("0").rstrip(".")
 
 
+# --- barcodes and split ------------------------------------------------------------------------
+
+
+def _done_before(item: IntakeItem, step: str) -> bool:
+    """Whether `step` already finished for the item in an earlier run (a retry or a match)."""
+    return item.step_results.filter(step=step, outcome=StepStatus.OK).exists()
+
+
+# Codes named in the step's message (all of them are in `item.barcodes`).
+MAX_LISTED_CODES = 12
+
+
+class Barcodes(Step):
+    """Barcodes of every page (`intake/barcodes.py`) into `item.barcodes`.
+
+    Skipped for files without pages (not PDF or image), for items that already have a
+    document, and when an earlier run read them (a retry or a clerk's match).
+    """
+
+    name = "barcodes"
+
+    def able_to_run(self, ctx: IntakeContext) -> bool:
+        item = ctx.item
+        return (
+            (item.mime_type == PDF or item.mime_type in IMAGES)
+            and item.document_id is None
+            and not _done_before(item, self.name)
+        )
+
+    def run(self, ctx: IntakeContext) -> StepOutcome:
+        from garnizon.intake.barcodes import BarcodeError, is_separator, parse_label, read_codes
+
+        item = ctx.item
+        try:
+            pages, codes = read_codes(ctx.blob_path, item.mime_type)
+        except BarcodeError as error:
+            # Not fatal: without barcodes the scan is registered or waits for a clerk.
+            item.barcodes = []
+            item.save(update_fields=["barcodes"])
+            return StepOutcome.ok(error.message)
+        item.barcodes = [code.as_json() for code in codes]
+        item.save(update_fields=["barcodes"])
+        if not codes:
+            return StepOutcome.ok(
+                _("Stron: %(pages)s; nie znaleziono kodów kreskowych.") % {"pages": pages}
+            )
+        found = []
+        for code in codes:
+            if is_separator(code.value):
+                what = _("kartka rozdzielająca")
+            elif parse_label(code.value) is not None:
+                what = _("etykieta %(number)s") % {"number": code.value}
+            else:
+                what = _("kod %(value)s") % {"value": code.value[:60]}
+            found.append(_("%(what)s (s. %(page)s)") % {"what": what, "page": code.page})
+        listed = ", ".join(found[:MAX_LISTED_CODES])
+        if len(found) > MAX_LISTED_CODES:
+            listed += " " + _("i %(n)s innych") % {"n": len(found) - MAX_LISTED_CODES}
+        return StepOutcome.ok(
+            _("Stron: %(pages)s; odczytane kody: %(found)s.") % {"pages": pages, "found": listed}
+        )
+
+
+class Split(Step):
+    """A batch scan with separator sheets becomes one child item per letter.
+
+    The pages between separator sheets go into a PDF of their own (images go
+    through img2pdf first), which enters the intake as a child item
+    (`source_key="split:<id>:<n>"`, so a rerun after a crash finds the children it
+    already made instead of adding new ones). Separator pages and empty parts are
+    dropped. The batch itself ends `done`, with the children named in its message;
+    nothing is registered for it.
+    """
+
+    name = "split"
+
+    def able_to_run(self, ctx: IntakeContext) -> bool:
+        from garnizon.intake.barcodes import separator_pages
+
+        item = ctx.item
+        return (
+            (item.mime_type == PDF or item.mime_type in IMAGES)
+            and item.document_id is None
+            and bool(separator_pages(item.barcodes))
+        )
+
+    def run(self, ctx: IntakeContext) -> StepOutcome:
+        import pikepdf
+
+        from garnizon.intake.barcodes import image_to_pdf, separator_pages, split_ranges
+        from garnizon.intake.services import dispatch, intake_add_file
+
+        item = ctx.item
+        separators = separator_pages(item.barcodes)
+        ctx.store._makedirs(ctx.store.tmp_dir)
+        workdir = Path(tempfile.mkdtemp(prefix="split-", dir=ctx.store.tmp_dir))
+        ctx.notes["split_dir"] = workdir
+        source = ctx.blob_path
+        if item.mime_type in IMAGES:
+            source = image_to_pdf(source, workdir / "obraz.pdf")
+        stem = Path(item.original_filename).stem or _("skan")
+        children: list[IntakeItem] = []
+        with pikepdf.open(source) as pdf:
+            ranges = split_ranges(len(pdf.pages), separators)
+            if not ranges:
+                return StepOutcome.stop(
+                    _(
+                        "Skan zawiera same kartki rozdzielające (stron: %(pages)s), bez żadnego "
+                        "pisma. Sprawdź, czy zeskanowano właściwy stos."
+                    )
+                    % {"pages": len(pdf.pages)}
+                )
+            for number, pages in enumerate(ranges, start=1):
+                path = workdir / f"part-{number}.pdf"
+                with pikepdf.new() as part:
+                    for page in pages:
+                        part.pages.append(pdf.pages[page - 1])
+                    part.save(path, deterministic_id=True)
+                result = intake_add_file(
+                    path=path,
+                    unit=item.unit,
+                    channel=item.channel,
+                    requested_by=item.requested_by,
+                    source=f"split:{item.pk}",
+                    filename=_("%(stem)s część %(n)s z %(total)s.pdf")
+                    % {"stem": stem, "n": number, "total": len(ranges)},
+                    source_key=f"split:{item.pk}:{number}",
+                    mode=item.mode,
+                    parent=item,
+                    incoming_item=item.incoming_item,
+                )
+                if not result.created and result.item.state == IntakeState.RECEIVED:
+                    # Made before a crash but perhaps never queued: queue it again (the
+                    # claim makes a second task for it a no-op).
+                    dispatch(result.item)
+                children.append(result.item)
+        return StepOutcome.finish(
+            _("Podzielono na %(n)s części (kartki rozdzielające na stronach: %(pages)s): %(ids)s.")
+            % {
+                "n": len(children),
+                "pages": ", ".join(str(p) for p in sorted(separators)),
+                "ids": ", ".join(f"#{child.pk}" for child in children),
+            }
+        )
+
+    def cleanup(self, ctx: IntakeContext) -> None:
+        workdir = ctx.notes.pop("split_dir", None)
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
 # --- ocr ---------------------------------------------------------------------------------------
 
 
@@ -307,6 +471,90 @@ class Ocr(Step):
         workdir = ctx.notes.pop("ocr_dir", None)
         if workdir is not None:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+# --- match -------------------------------------------------------------------------------------
+
+
+class Match(Step):
+    """Mode `match`: the scan goes to the register entry whose label it carries.
+
+    A label of the item's unit that names an existing entry sets `item.incoming_item`
+    (so `register` is skipped and `attach` attaches to it). Anything else (no label, a
+    label of another unit, an unknown number, labels of several entries) stops the
+    item in `awaiting_match` with a message for the clerk and `suggestions`: the
+    unit's recent entries ranked by what the page text says about them
+    (`selectors.suggest_entries`).
+    """
+
+    name = "match"
+
+    def able_to_run(self, ctx: IntakeContext) -> bool:
+        return ctx.item.mode == IntakeMode.MATCH and ctx.item.incoming_item_id is None
+
+    def run(self, ctx: IntakeContext) -> StepOutcome:
+        from garnizon.intake.barcodes import labels_in
+        from garnizon.intake.selectors import suggest_entries
+        from garnizon.registry.models import IncomingItem
+
+        item = ctx.item
+        labels = labels_in(item.barcodes)
+        own = [label for label in labels if label.unit_symbol == item.unit.symbol]
+        others = [label for label in labels if label.unit_symbol != item.unit.symbol]
+        known = {
+            entry.registration_number: entry
+            for entry in IncomingItem.objects.filter(
+                unit=item.unit, registration_number__in=[label.value for label in own]
+            )
+        }
+        if len(known) == 1:
+            entry = next(iter(known.values()))
+            page = next(label.page for label in own if label.value in known)
+            item.incoming_item = entry
+            item.suggestions = []
+            item.save(update_fields=["incoming_item", "suggestions"])
+            return StepOutcome.ok(
+                _("Etykieta %(number)s (s. %(page)s): skan trafi do tej przesyłki.")
+                % {"number": entry.registration_number, "page": page}
+            )
+        ocr = ctx.notes.get("ocr")
+        item.suggestions = suggest_entries(
+            unit_id=item.unit_id,
+            text=ocr.text if ocr is not None else "",
+            labelled=[entry.pk for entry in known.values()],
+        )
+        item.save(update_fields=["suggestions"])
+        if len(known) > 1:
+            why = _(
+                "Na skanie są etykiety kilku przesyłek (%(numbers)s). Wskaż tę, do której "
+                "należy skan."
+            ) % {"numbers": ", ".join(sorted(known))}
+        elif own:
+            why = _(
+                "Etykieta %(number)s nie odpowiada żadnej przesyłce w rejestrze jednostki "
+                "%(unit)s. Sprawdź numer na etykiecie i wskaż przesyłkę."
+            ) % {"number": own[0].value, "unit": item.unit.symbol}
+        elif others:
+            why = _(
+                "Etykieta %(number)s należy do innej jednostki (%(other)s), a skan przyjęto w "
+                "jednostce %(unit)s. Wskaż przesyłkę tej jednostki, zarejestruj pismo jako "
+                "nowe albo przekaż je jednostce %(other)s."
+            ) % {
+                "number": others[0].value,
+                "other": others[0].unit_symbol,
+                "unit": item.unit.symbol,
+            }
+        else:
+            why = _(
+                "Na skanie nie odczytano etykiety z numerem przesyłki. Wskaż przesyłkę "
+                "(podpowiedzi poniżej) albo zarejestruj pismo jako nowe."
+            )
+        hint = (
+            _("Podpowiedzi: %(n)s.") % {"n": len(item.suggestions)}
+            if item.suggestions
+            else _("Brak podpowiedzi.")
+        )
+        return StepOutcome.wait(f"{why} {hint}")
 
 
 # --- register ----------------------------------------------------------------------------------
@@ -441,7 +689,18 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-STEPS: list[Step] = [Preflight(), Ocr(), Register(), Attach()]
+STEPS: list[Step] = [
+    Preflight(),
+    Antivirus(),
+    Mail(),
+    Barcodes(),
+    Split(),
+    Ocr(),
+    Match(),
+    Register(),
+    Attach(),
+    Thumbnail(),
+]
 
 
 def quarantine_dir() -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
+from garnizon.org.access import REGISTERING_ROLES
 from garnizon.org.models import Position, Role
 
 
@@ -12,4 +13,8 @@ def navigation(request: HttpRequest) -> dict[str, object]:
     if user is None or not user.is_authenticated:
         return {}
     roles = set(Position.objects.active().filter(person=user).values_list("role", flat=True))
-    return {"nav_roles": roles, "nav_is_auditor": Role.AUDITOR in roles}
+    return {
+        "nav_roles": roles,
+        "nav_is_auditor": Role.AUDITOR in roles,
+        "nav_can_register": bool(roles & REGISTERING_ROLES),
+    }

@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from garnizon.registry import label_views
+from garnizon.search import views as search_views
 from garnizon.web import views
 
 app_name = "web"
@@ -46,4 +47,5 @@ urlpatterns = [
         "substitutions/<int:substitution_id>/end/", views.substitution_end, name="substitution_end"
     ),
     path("audit/", views.audit_log, name="audit_log"),
+    path("search/", search_views.search_page, name="search"),
 ]

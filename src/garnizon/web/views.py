@@ -419,7 +419,11 @@ def outgoing_detail(request: HttpRequest, item_id: int) -> HttpResponse:
         item = registry_services.outgoing_item_get_for_view(actor=request.user, item_id=item_id)
     except NotVisible as exc:
         raise Http404(str(exc.message)) from exc
-    return render(request, "web/outgoing_detail.html", {"item": item})
+    return render(
+        request,
+        "web/outgoing_detail.html",
+        {"item": item, **document_section(request.user, outgoing_item=item)},
+    )
 
 
 # --- cases ----------

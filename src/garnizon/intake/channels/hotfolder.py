@@ -4,7 +4,8 @@ A file is taken only when its size and modification time are the same in two
 looks `settle_seconds` apart (a scanner still writing it changes one of them).
 Hidden and temporary files are ignored. A taken file is moved, never deleted:
 into `done/` when the intake accepted it (run inline: when it ended `done`),
-into `failed/` otherwise.
+into `failed/` otherwise. `mode` is passed to `intake_add_file` (`register` a new
+entry, or `match` a labelled scan to its entry).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from garnizon.common.errors import DomainError
-from garnizon.intake.models import IntakeItem, IntakeState
+from garnizon.intake.models import IntakeItem, IntakeMode, IntakeState
 from garnizon.intake.services import intake_add_file
 from garnizon.org.models import Person, Unit
 from garnizon.registry.models import Channel
@@ -40,6 +41,7 @@ def scan_hot_folder(
     unit: Unit,
     requested_by: Person,
     channel: str = Channel.PAPER,
+    mode: str = IntakeMode.REGISTER,
     run_now: bool = False,
     settle_seconds: float = 2.0,
     wait: Callable[[float], None] = time.sleep,
@@ -62,6 +64,7 @@ def scan_hot_folder(
                 channel=channel,
                 requested_by=requested_by,
                 source=f"hot-folder:{path}",
+                mode=mode,
                 run_now=run_now,
             )
         except DomainError as error:

@@ -43,9 +43,11 @@ class Command(BaseCommand):
             else:
                 corrupted += 1
                 self.stderr.write(f"USZKODZONY {sha256} (wersje: {versions})")
+        # Thumbnails are derived (they can be made again), so only kept off the orphan list.
+        thumbnails = set(DocumentVersion.objects.values_list("thumbnail_sha256", flat=True))
         orphans = 0
         for sha256 in store.iter_blobs():
-            if sha256 not in referenced:
+            if sha256 not in referenced and sha256 not in thumbnails:
                 orphans += 1
                 self.stdout.write(f"osierocony {store.path(sha256)}")
         self.stdout.write(

@@ -1,4 +1,4 @@
-"""`garnizon intake add|scan|status|retry`: files into the intake pipeline and its state."""
+"""`garnizon intake add|scan|mail|status|retry`: files into the intake pipeline and its state."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from garnizon.common.errors import DomainError
 from garnizon.intake.channels.hotfolder import scan_hot_folder
+from garnizon.intake.channels.imap import PollResult, configured_mailboxes, poll_mailbox
 from garnizon.intake.models import IntakeItem, IntakeState
 from garnizon.intake.services import intake_add_file, intake_retry
 from garnizon.org.models import Person, Unit
@@ -20,7 +21,7 @@ BAR_WIDTH = 30
 
 
 class Command(BaseCommand):
-    help = "Przyjmowanie plików: add, scan, status, retry."
+    help = "Przyjmowanie plików: add, scan, mail, status, retry."
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -36,6 +37,9 @@ class Command(BaseCommand):
             p.add_argument("--as", dest="username", required=True, help="kto przyjmuje (login)")
             p.add_argument("--channel", default=Channel.PAPER, choices=Channel.values)
             p.add_argument("--sync", action="store_true", help="przetwórz od razu, bez kolejki")
+        mail = sub.add_parser("mail", help="jedno sprawdzenie skrzynek IMAP jednostek")
+        mail.add_argument("--mailbox", help="tylko ta skrzynka (nazwa z ustawień)")
+        mail.add_argument("--sync", action="store_true", help="przetwórz od razu, bez kolejki")
         status = sub.add_parser("status", help="pliki w przyjęciu według stanu")
         status.add_argument("--state", choices=IntakeState.values)
         retry = sub.add_parser("retry", help="ponów przyjęcie, które się nie powiodło")
@@ -49,6 +53,8 @@ class Command(BaseCommand):
                 self._add(options)
             elif action == "scan":
                 self._scan(options)
+            elif action == "mail":
+                self._mail(options)
             elif action == "status":
                 self._status(options.get("state"))
             else:
@@ -138,6 +144,54 @@ class Command(BaseCommand):
         results = [(i.original_filename, i, True, "") for i in report.taken]
         results += [(name, None, True, reason) for name, reason in report.refused]
         self._summary(results)
+
+    # --- mail --------------------------------------------------------------------------------
+    def _mail(self, options) -> None:
+        mailboxes = configured_mailboxes()
+        if options.get("mailbox"):
+            mailboxes = [m for m in mailboxes if m.name == options["mailbox"]]
+            if not mailboxes:
+                raise CommandError(
+                    _("Nie ma skrzynki „%(name)s” w GARNIZON_IMAP_MAILBOXES.")
+                    % {"name": options["mailbox"]}
+                )
+        if not mailboxes:
+            raise CommandError(_("Nie skonfigurowano żadnej skrzynki (GARNIZON_IMAP_MAILBOXES)."))
+        results: list[tuple[str, IntakeItem | None, bool, str]] = []
+        broken = []
+        for config in mailboxes:
+            polled = poll_mailbox(
+                config,
+                run_now=options["sync"],
+                progress=lambda done, total, name=config.name: self._progress(done, total, name),
+            )
+            self.stderr.write("")
+            self._mail_report(polled)
+            results += [(i.original_filename, i, True, "") for i in polled.taken]
+            results += [
+                (_("wiadomość UID %(uid)s") % {"uid": uid}, None, True, reason)
+                for uid, reason in polled.failures
+            ]
+            if polled.error:
+                broken.append(polled)
+        self._summary(results)  # raises (exit status 1) when a message failed
+        if broken:
+            raise CommandError(_("Nie wszystkie skrzynki udało się sprawdzić."), returncode=1)
+
+    def _mail_report(self, polled: PollResult) -> None:
+        line = _("%(name)s: wiadomości przyjęte: %(taken)s") % {
+            "name": polled.mailbox,
+            "taken": len(polled.taken),
+        }
+        if polled.busy:
+            line = _("%(name)s: sprawdzana właśnie przez inny proces; pominięto.") % {
+                "name": polled.mailbox
+            }
+        elif polled.moved_only:
+            line += "; " + _("przeniesione (przyjęte wcześniej): %(n)s") % {"n": polled.moved_only}
+        self.stdout.write(line)
+        if polled.error:
+            self.stdout.write(f"  {polled.error}")
 
     # --- status ------------------------------------------------------------------------------
     def _status(self, state: str | None) -> None:

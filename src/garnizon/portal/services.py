@@ -1,0 +1,360 @@
+"""Portal domain operations: store an attachment, file a submission, follow it up.
+
+Views call these; nothing here reads the request. The portal files as one
+service account (`portal`, no password) that holds a registry clerk's position in
+each unit it files to, so every filing goes through `incoming_item_register`
+with its ordinary checks, numbering, deadline and audit trail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from garnizon.cases.deadlines import DeadlineKind
+from garnizon.common.errors import DomainError
+from garnizon.documents.blobstore import BlobEmpty, BlobTooLarge, get_blob_store
+from garnizon.documents.metadata import detect_mime, safe_filename
+from garnizon.intake.services import intake_add_file
+from garnizon.org.models import Cell, Person, Position, Role, Unit
+from garnizon.portal import conf
+from garnizon.portal.models import EService, Submission
+from garnizon.registry.models import Channel, IncomingItem
+from garnizon.registry.services import incoming_item_register
+
+PORTAL_USERNAME = "portal"
+ANONYMOUS_REMARK = (
+    "Skarga/wniosek anonimowy: pozostawia się bez rozpoznania (brak danych wnoszącego)."
+)
+
+
+@dataclass(frozen=True)
+class Status:
+    code: str
+    label: str
+
+
+STATUS_LABELS = {
+    "registered": gettext_lazy("Zarejestrowane"),
+    "in_case": gettext_lazy("W sprawie"),
+    "answered": gettext_lazy("Udzielono odpowiedzi"),
+}
+
+
+# --- attachments --------------------------------------------------------------------
+
+
+def portal_attachment_store(*, upload: UploadedFile) -> dict[str, Any]:
+    """Store one uploaded file in the blob store and describe it, or refuse it with a reason.
+
+    The type is read from the content; the name the filer gave only labels it.
+    """
+    name = safe_filename(upload.name or "") or "zalacznik"
+    limit = conf.max_attachment_bytes()
+    if upload.size is not None and upload.size > limit:
+        raise DomainError(_too_large(name), field="files")
+    upload.seek(0)
+    try:
+        ref = get_blob_store().put(upload, max_size=limit)
+    except BlobTooLarge as error:
+        raise DomainError(_too_large(name), field="files") from error
+    except BlobEmpty as error:
+        raise DomainError(
+            _("Plik %(name)s jest pusty. Wybierz plik z treścią.") % {"name": name},
+            field="files",
+        ) from error
+    mime = detect_mime(get_blob_store().path(ref.sha256))
+    if mime not in conf.ALLOWED_TYPES:
+        raise DomainError(
+            _(
+                "Plik %(name)s ma niedozwolony rodzaj. Dodaj plik PDF, JPG, PNG, TIFF, TXT, "
+                "ODT lub DOCX."
+            )
+            % {"name": name},
+            field="files",
+        )
+    return {"name": name, "sha256": ref.sha256, "size": ref.size, "mime": mime}
+
+
+def _too_large(name: str) -> str:
+    return _("Plik %(name)s jest za duży. Plik może mieć najwyżej %(mb)s MB.") % {
+        "name": name,
+        "mb": settings.GARNIZON_MAX_UPLOAD_MB,
+    }
+
+
+# --- rate limit ------------------------------------------------------------------------
+
+
+def portal_rate_limit_hit(*, client_address: str) -> bool:
+    """Count one filing attempt from this address; True once the window's limit is passed."""
+    key = f"portal:rate:{client_address}"
+    cache.add(key, 0, timeout=conf.rate_window_seconds())
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=conf.rate_window_seconds())
+        count = 1
+    return count > conf.rate_limit()
+
+
+# --- filing ------------------------------------------------------------------------------
+
+
+def tracking_token_for(client_token: str) -> str:
+    """The tracking token of a form: an HMAC of its secret form token.
+
+    Derived, not stored, so a resubmitted form (double click, back button)
+    leads to the same confirmation; only its SHA-256 is in the database.
+    """
+    return hmac.new(
+        settings.SECRET_KEY.encode(), f"portal-tracking:{client_token}".encode(), hashlib.sha256
+    ).hexdigest()
+
+
+def token_sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def submission_for_token(token: str) -> Submission | None:
+    """The filing a tracking token opens, or None (an unknown or malformed token)."""
+    if not token or len(token) > 128:
+        return None
+    return (
+        Submission.objects.filter(tracking_token_sha256=token_sha256(token))
+        .select_related("incoming_item", "unit")
+        .first()
+    )
+
+
+def canonical_json(*, service: str, unit: Unit, fields: dict[str, Any], attachments: list) -> str:
+    """What was filed, as sorted-key JSON: the receipt's SHA-256 is of exactly this text."""
+    document = {
+        "service": service,
+        "unit": unit.symbol,
+        "fields": fields,
+        "attachments": [
+            {"name": a["name"], "sha256": a["sha256"], "size": a["size"]} for a in attachments
+        ],
+    }
+    return json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def portal_submission_file(
+    *,
+    service: str,
+    unit: Unit,
+    fields: dict[str, Any],
+    attachments: list[dict[str, Any]],
+    client_token: str,
+    language: str = "pl",
+    client_address: str | None = None,
+) -> Submission:
+    """Register a filing in the unit's incoming register, in one transaction.
+
+    The entry, the submission record and the intake items of its content and
+    attachments are written together or not at all. The same `client_token` a
+    second time returns the first submission.
+    """
+    existing = Submission.objects.filter(client_token=client_token).first()
+    if existing is not None:
+        return existing
+    if service not in EService.values:
+        raise DomainError(_("Nieznana e-usługa."))
+    if len(attachments) > conf.max_attachments():
+        raise DomainError(
+            _("Możesz dodać najwyżej %(n)s załączników.") % {"n": conf.max_attachments()},
+            field="files",
+        )
+    store = get_blob_store()
+    for attachment in attachments:
+        if not store.exists(attachment["sha256"]):
+            raise DomainError(
+                _("Załącznik %(name)s zaginął. Dodaj go jeszcze raz.") % attachment,
+                field="files",
+            )
+    kind, subject, sender_name, remarks, anonymous = _register_details(service, fields)
+    text = canonical_json(service=service, unit=unit, fields=fields, attachments=attachments)
+    content_hash = hashlib.sha256(text.encode()).hexdigest()
+    with transaction.atomic():
+        actor = portal_actor(unit)
+        item = incoming_item_register(
+            actor=actor,
+            unit=unit,
+            subject=subject,
+            channel=Channel.PORTAL,
+            sender_name=sender_name,
+            attachments_count=len(attachments),
+            kind=kind,
+            remarks=remarks,
+            client_token=client_token,
+        )
+        if getattr(item, "replayed", False):
+            return Submission.objects.get(incoming_item=item)
+        submission = Submission.objects.create(
+            service=service,
+            incoming_item=item,
+            unit=unit,
+            client_token=client_token,
+            tracking_token_sha256=token_sha256(tracking_token_for(client_token)),
+            canonical_json=text,
+            content_sha256=content_hash,
+            attachments=attachments,
+            is_anonymous=anonymous,
+            language=language,
+            client_address=client_address,
+        )
+        _send_to_intake(submission, item, actor, fields)
+    return submission
+
+
+def _register_details(service: str, fields: dict[str, Any]) -> tuple[str, str, str, str, bool]:
+    """Deadline kind, register subject, sender, remarks and anonymity of a filing."""
+    subject = str(fields.get("subject", "")).strip()
+    contact = "; ".join(
+        part
+        for part in (str(fields.get("email") or ""), str(fields.get("address") or ""))
+        if part.strip()
+    )
+    remarks = ["Złożono przez portal e-usług."]
+    if contact:
+        remarks.append(f"Kontakt: {contact}")
+    if service == EService.LETTER:
+        return DeadlineKind.NONE, subject, str(fields["name"]), "\n".join(remarks), False
+    prefix = "Skarga" if fields.get("kind") == "skarga" else "Wniosek"
+    if fields.get("anonymous"):
+        remarks.append(ANONYMOUS_REMARK)
+        return (
+            DeadlineKind.NONE,
+            f"{prefix} (anonimowa): {subject}",
+            "brak danych (anonimowo)",
+            "\n".join(remarks),
+            True,
+        )
+    if fields.get("is_mp"):
+        remarks.append("Wnoszący oświadczył, że jest posłem albo senatorem (art. 237 § 2 KPA).")
+        kind = DeadlineKind.COMPLAINT_MP
+    else:
+        kind = DeadlineKind.COMPLAINT
+    return kind, f"{prefix}: {subject}", str(fields["name"]), "\n".join(remarks), False
+
+
+def _send_to_intake(
+    submission: Submission, item: IncomingItem, actor: Person, fields: dict[str, Any]
+) -> None:
+    """The filed text as a UTF-8 file, then each attachment, into intake on the entry."""
+    fd, name = tempfile.mkstemp(prefix="portal-", suffix=".txt")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(content_text(submission, fields))
+        intake_add_file(
+            path=name,
+            unit=item.unit,
+            channel=Channel.PORTAL,
+            requested_by=actor,
+            source=f"portal:{submission.pk}",
+            filename=f"{item.registration_number.replace('/', '-')}-tresc.txt",
+            source_key=f"portal:{submission.pk}:content",
+            incoming_item=item,
+        )
+    finally:
+        os.unlink(name)
+    store = get_blob_store()
+    for index, attachment in enumerate(submission.attachments, start=1):
+        intake_add_file(
+            path=store.path(attachment["sha256"]),
+            unit=item.unit,
+            channel=Channel.PORTAL,
+            requested_by=actor,
+            source=f"portal:{submission.pk}",
+            filename=attachment["name"],
+            source_key=f"portal:{submission.pk}:{index}",
+            incoming_item=item,
+        )
+
+
+def content_text(submission: Submission, fields: dict[str, Any]) -> str:
+    """The filing as plain Polish text for the staff: labels, values, attachments, hash."""
+    item = submission.incoming_item
+    lines = [
+        f"{submission.get_service_display()} — {item.registration_number}",
+        f"Jednostka: {submission.unit.name}",
+        "",
+    ]
+    labels = {
+        "kind": "Rodzaj",
+        "anonymous": "Anonimowo",
+        "name": "Imię i nazwisko",
+        "email": "E-mail",
+        "address": "Adres do korespondencji",
+        "is_mp": "Poseł albo senator",
+        "subject": "Dotyczy",
+        "text": "Treść",
+    }
+    for key, label in labels.items():
+        if key in fields:
+            value = fields[key]
+            if isinstance(value, bool):
+                value = "tak" if value else "nie"
+            lines.append(f"{label}: {value or 'brak danych'}")
+    lines.append("")
+    for attachment in submission.attachments:
+        lines.append(f"Załącznik: {attachment['name']} SHA-256 {attachment['sha256']}")
+    lines.append(f"SHA-256 zgłoszenia: {submission.content_sha256}")
+    return "\n".join(lines) + "\n"
+
+
+def portal_actor(unit: Unit) -> Person:
+    """The portal's service account with a registry clerk's position in `unit`.
+
+    Created on first use; it has no usable password, so nobody logs in as it.
+    The position sits in the cell where the unit's registry clerks work (else
+    the unit's first top-level cell).
+    """
+    actor, created = Person.objects.get_or_create(
+        username=PORTAL_USERNAME,
+        defaults={"first_name": "Portal", "last_name": "e-usług", "is_active": True},
+    )
+    if created:
+        actor.set_unusable_password()
+        actor.save(update_fields=["password"])
+    if not Position.objects.active().filter(person=actor, cell__unit=unit).exists():
+        cell = (
+            Cell.objects.filter(
+                unit=unit, is_active=True, positions__role=Role.REGISTRY_CLERK
+            ).first()
+            or Cell.objects.filter(unit=unit, is_active=True, parent=None).order_by("path").first()
+        )
+        if cell is None:
+            raise DomainError(
+                _("Jednostka %(unit)s nie przyjmuje jeszcze pism przez portal.") % {"unit": unit}
+            )
+        Position.objects.create(
+            person=actor, cell=cell, role=Role.REGISTRY_CLERK, title="portal e-usług"
+        )
+    return actor
+
+
+# --- follow-up ---------------------------------------------------------------------------
+
+
+def submission_status(submission: Submission) -> Status:
+    """Registered, in a case, or answered (the case has a dispatch)."""
+    item = submission.incoming_item
+    if item.case_id is None:
+        return Status("registered", str(STATUS_LABELS["registered"]))
+    if item.case.outgoing_items.exists():
+        return Status("answered", str(STATUS_LABELS["answered"]))
+    return Status("in_case", str(STATUS_LABELS["in_case"]))

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from garnizon.portal import views
+
+app_name = "portal"
+
+urlpatterns = [
+    path("", views.start, name="start"),
+    path("deklaracja-dostepnosci/", views.accessibility, name="accessibility"),
+    path("wyslano/<str:token>/", views.confirmation, name="confirmation"),
+    path("sledzenie/<str:token>/", views.tracking, name="tracking"),
+    path("sledzenie/<str:token>/potwierdzenie.pdf", views.receipt, name="receipt"),
+    path("<slug:service>/", views.service_start, name="service"),
+    path("<slug:service>/sprawdz/", views.check, name="check"),
+    path("<slug:service>/<slug:slug>/", views.step, name="step"),
+]

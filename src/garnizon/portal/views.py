@@ -1,0 +1,374 @@
+"""Citizen e-services portal: thin views over `flows` (the pages) and `services` (filing).
+
+No staff login and no staff data: these views never read `request.user`.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django import forms as django_forms
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from garnizon.common.errors import DomainError
+from garnizon.portal import conf
+from garnizon.portal.flows import (
+    ATTACHMENTS,
+    FLOWS,
+    Flow,
+    Step,
+    draft_clear,
+    draft_get,
+    draft_save,
+    draft_unit,
+)
+from garnizon.portal.forms import HONEYPOT, AttachmentsForm, PortalForm
+from garnizon.portal.receipts import receipt_pdf
+from garnizon.portal.services import (
+    portal_attachment_store,
+    portal_rate_limit_hit,
+    portal_submission_file,
+    submission_for_token,
+    submission_status,
+    tracking_token_for,
+)
+
+# When the accessibility statement was prepared; update it with the yearly review.
+STATEMENT_DATE = datetime.date(2026, 11, 26)
+
+
+def start(request: HttpRequest) -> HttpResponse:
+    """The start page: what the portal offers."""
+    return render(request, "portal/start.html", {"flows": FLOWS.values()})
+
+
+def accessibility(request: HttpRequest) -> HttpResponse:
+    """Deklaracja dostępności (accessibility statement)."""
+    return render(
+        request,
+        "portal/accessibility.html",
+        {
+            "published": STATEMENT_DATE,
+            "updated": STATEMENT_DATE,
+            "prepared": STATEMENT_DATE,
+            "contact": conf.accessibility_contact(),
+        },
+    )
+
+
+def service_start(request: HttpRequest, service: str) -> HttpResponse:
+    flow = _flow(service)
+    return render(
+        request,
+        "portal/service_start.html",
+        {"flow": flow, "first": reverse("portal:step", args=[service, flow.steps[0].slug])},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def step(request: HttpRequest, service: str, slug: str) -> HttpResponse:
+    """One question page: GET shows the saved answers, POST saves and moves on."""
+    flow = _flow(service)
+    page = flow.step(slug)
+    if page is None:
+        raise Http404
+    draft = draft_get(request.session, service)
+    missing = flow.first_missing(draft)
+    order = [s.slug for s in flow.steps]
+    if missing is not None and order.index(missing.slug) < order.index(slug):
+        return redirect("portal:step", service, missing.slug)
+    if not page.when(_answers(draft)):
+        return redirect(_next_url(flow, page, draft, changing=False))
+    changing = request.GET.get("zmien") == "1"
+    if request.method == "POST" and request.POST.get(HONEYPOT):
+        return _refused(request, _honeypot_message(), status=400)
+    if page.slug == ATTACHMENTS:
+        return _attachments(request, flow, page, draft, changing)
+    if request.method == "POST":
+        form = page.form(request.POST)
+        if form.is_valid():
+            draft["pages"][page.slug] = form.serializable()
+            draft_save(request.session, service, draft)
+            return redirect(_next_url(flow, page, draft, changing))
+    else:
+        form = page.form(initial=draft["pages"].get(page.slug))
+    return _render_step(request, flow, page, draft, form, changing)
+
+
+def _attachments(
+    request: HttpRequest, flow: Flow, page: Step, draft: dict[str, Any], changing: bool
+) -> HttpResponse:
+    """Upload files one batch at a time; each is stored and listed; `usun` removes one."""
+    form = AttachmentsForm()
+    if request.method == "POST":
+        form = AttachmentsForm(request.POST)
+        form.is_valid()
+        if "usun" in request.POST:
+            index = request.POST.get("usun", "")
+            if index.isdigit() and int(index) < len(draft["attachments"]):
+                draft["attachments"].pop(int(index))
+                draft_save(request.session, flow.service, draft)
+            return redirect(request.get_full_path())
+        if getattr(request, "garnizon_upload_too_large", False):
+            form.add_error(
+                "files",
+                _("Plik jest za duży. Plik może mieć najwyżej %(mb)s MB.")
+                % {"mb": conf.max_attachment_bytes() // (1024 * 1024)},
+            )
+        uploads = request.FILES.getlist("files")
+        if len(draft["attachments"]) + len(uploads) > conf.max_attachments():
+            form.add_error(
+                "files",
+                _("Możesz dodać najwyżej %(n)s plików.") % {"n": conf.max_attachments()},
+            )
+            uploads = []
+        for upload in uploads:
+            try:
+                draft["attachments"].append(portal_attachment_store(upload=upload))
+            except DomainError as error:
+                form.add_error("files", error.message)
+        draft_save(request.session, flow.service, draft)
+        if not form.errors and "dodaj" not in request.POST:
+            return redirect(_next_url(flow, page, draft, changing))
+        if not form.errors:
+            return redirect(request.get_full_path())
+    return _render_step(request, flow, page, draft, form, changing)
+
+
+@require_http_methods(["GET", "POST"])
+def check(request: HttpRequest, service: str) -> HttpResponse:
+    """Check your answers; POST files the submission."""
+    flow = _flow(service)
+    if request.method == "POST":
+        if request.POST.get(HONEYPOT):
+            return _refused(request, _honeypot_message(), status=400)
+        # A resubmitted form (double click, back button) carries a token already filed.
+        token = request.POST.get("form_token", "")
+        done = _filed(token)
+        if done is not None:
+            return done
+    draft = draft_get(request.session, service)
+    missing = flow.first_missing(draft)
+    if missing is not None:
+        return redirect("portal:step", service, missing.slug)
+    unit = draft_unit(draft)
+    if unit is None:
+        return redirect("portal:step", service, flow.steps[0].slug)
+    error = None
+    if request.method == "POST":
+        if request.POST.get("form_token") != draft["token"]:
+            error = _("Ten formularz wygasł. Sprawdź odpowiedzi i wyślij go jeszcze raz.")
+        elif portal_rate_limit_hit(client_address=_client_address(request)):
+            return _refused(
+                request,
+                _(
+                    "Z tego adresu wysłano w ostatnim czasie zbyt wiele zgłoszeń. Spróbuj "
+                    "ponownie za godzinę albo napisz do jednostki pocztą."
+                ),
+                status=429,
+            )
+        else:
+            try:
+                submission = portal_submission_file(
+                    service=service,
+                    unit=unit,
+                    fields=flow.fields(draft),
+                    attachments=draft["attachments"],
+                    client_token=draft["token"],
+                    language=translation.get_language() or "pl",
+                    client_address=_client_address(request),
+                )
+            except DomainError as problem:
+                error = problem.message
+            else:
+                draft_clear(request.session, service)
+                return redirect("portal:confirmation", tracking_token_for(submission.client_token))
+    return render(
+        request,
+        "portal/check.html",
+        {
+            "flow": flow,
+            "rows": _summary_rows(flow, draft, unit),
+            "attachments": draft["attachments"],
+            "attachments_url": _step_url(flow, ATTACHMENTS, changing=True),
+            "form_token": draft["token"],
+            "error": error,
+            "back": _step_url(flow, flow.active_steps(_answers(draft))[-1].slug, changing=False),
+        },
+        status=400 if error else 200,
+    )
+
+
+def confirmation(request: HttpRequest, token: str) -> HttpResponse:
+    submission = submission_for_token(token)
+    if submission is None:
+        raise Http404
+    return render(
+        request,
+        "portal/confirmation.html",
+        {
+            "submission": submission,
+            "item": submission.incoming_item,
+            "flow": FLOWS[submission.service],
+            "tracking_url": request.build_absolute_uri(reverse("portal:tracking", args=[token])),
+            "receipt_url": reverse("portal:receipt", args=[token]),
+        },
+    )
+
+
+def tracking(request: HttpRequest, token: str) -> HttpResponse:
+    """What the filer may see: status, deadline, receipt. No names of staff, no case sign."""
+    submission = submission_for_token(token)
+    if submission is None:
+        return render(request, "portal/tracking_unknown.html", status=404)
+    return render(
+        request,
+        "portal/tracking.html",
+        {
+            "submission": submission,
+            "item": submission.incoming_item,
+            "status": submission_status(submission),
+            "flow": FLOWS[submission.service],
+            "receipt_url": reverse("portal:receipt", args=[token]),
+        },
+    )
+
+
+def receipt(request: HttpRequest, token: str) -> HttpResponse:
+    submission = submission_for_token(token)
+    if submission is None:
+        raise Http404
+    response = HttpResponse(receipt_pdf(submission), content_type="application/pdf")
+    name = submission.incoming_item.registration_number.replace("/", "-")
+    response["Content-Disposition"] = f'attachment; filename="potwierdzenie-{name}.pdf"'
+    return response
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _flow(service: str) -> Flow:
+    flow = FLOWS.get(service)
+    if flow is None:
+        raise Http404
+    return flow
+
+
+def _answers(draft: dict[str, Any]) -> dict[str, Any]:
+    answers: dict[str, Any] = {}
+    for page in draft["pages"].values():
+        answers.update(page)
+    return answers
+
+
+def _step_url(flow: Flow, slug: str, *, changing: bool) -> str:
+    url = reverse("portal:step", args=[flow.service, slug])
+    return f"{url}?zmien=1" if changing else url
+
+
+def _next_url(flow: Flow, page: Step, draft: dict[str, Any], changing: bool) -> str:
+    # A change link returns to the check page, unless the change opened a new page.
+    missing = flow.first_missing(draft)
+    if missing is not None:
+        return _step_url(flow, missing.slug, changing=changing)
+    following = flow.next_after(page.slug, draft)
+    if changing or following is None:
+        return reverse("portal:check", args=[flow.service])
+    return _step_url(flow, following.slug, changing=False)
+
+
+def _render_step(
+    request: HttpRequest,
+    flow: Flow,
+    page: Step,
+    draft: dict[str, Any],
+    form: PortalForm,
+    changing: bool,
+) -> HttpResponse:
+    previous = flow.previous_before(page.slug, draft)
+    if changing:
+        back = reverse("portal:check", args=[flow.service])
+    elif previous is not None:
+        back = _step_url(flow, previous.slug, changing=False)
+    else:
+        back = reverse("portal:service", args=[flow.service])
+    steps = flow.active_steps(_answers(draft))
+    number = [s.slug for s in steps].index(page.slug) + 1 if page in steps else 1
+    return render(
+        request,
+        "portal/attachments.html" if page.slug == ATTACHMENTS else "portal/step.html",
+        {
+            "flow": flow,
+            "page": page,
+            "form": form,
+            "back": back,
+            "step_number": number,
+            "step_count": len(steps),
+            "attachments": draft["attachments"],
+            "errors": [
+                (form.anchor(name), message)
+                for name, messages in form.errors.items()
+                if name in form.fields
+                for message in messages
+            ],
+        },
+        status=400 if form.is_bound and form.errors else 200,
+    )
+
+
+def _summary_rows(flow: Flow, draft: dict[str, Any], unit: Any) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for page in flow.active_steps(_answers(draft)):
+        if page.slug == ATTACHMENTS:
+            continue
+        answers = draft["pages"].get(page.slug, {})
+        form = page.form()
+        for name, field in form.fields.items():
+            value = answers.get(name)
+            if name == "unit":
+                shown: Any = unit.name
+            elif isinstance(field, django_forms.BooleanField) or isinstance(value, bool):
+                shown = _("Tak") if value else _("Nie")
+                if name == "anonymous":
+                    shown = _("Nie, anonimowo") if value else _("Tak")
+            elif isinstance(field, django_forms.ChoiceField):
+                shown = dict(field.choices).get(value, value)
+            else:
+                shown = value or _("nie podano")
+            rows.append(
+                {
+                    "label": field.label,
+                    "value": shown,
+                    "url": _step_url(flow, page.slug, changing=True),
+                }
+            )
+    return rows
+
+
+def _filed(token: str) -> HttpResponse | None:
+    from garnizon.portal.models import Submission
+
+    if not token or not Submission.objects.filter(client_token=token).exists():
+        return None
+    return redirect("portal:confirmation", tracking_token_for(token))
+
+
+def _client_address(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR") or "0.0.0.0"
+
+
+def _honeypot_message() -> str:
+    return _(
+        "Nie przyjęliśmy formularza: wypełniono pole, którego ludzie nie widzą. Jeśli to "
+        "pomyłka, wróć na stronę główną i wypełnij formularz jeszcze raz."
+    )
+
+
+def _refused(request: HttpRequest, message: str, *, status: int) -> HttpResponse:
+    return render(request, "portal/refused.html", {"message": message}, status=status)

@@ -1,0 +1,44 @@
+"""The interface of a full-text backend.
+
+A backend keeps the analysed text of each `SearchEntry` (by its id) and turns
+a parsed query into a condition and a score on a `SearchEntry` queryset, so
+that permissions, filters, counts and facets stay ordinary SQL around it.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+
+from django.db.models import QuerySet
+
+from garnizon.search.analysis import Analysed
+from garnizon.search.query import ParsedQuery
+
+
+class SearchBackend(abc.ABC):
+    vendor: str = ""
+
+    @abc.abstractmethod
+    def write(self, rows: Sequence[tuple[int, Analysed]]) -> None:
+        """Replace the indexed text of these entries (insert or update)."""
+
+    @abc.abstractmethod
+    def delete(self, entry_ids: Sequence[int]) -> None:
+        """Drop the indexed text of these entries."""
+
+    @abc.abstractmethod
+    def matching(self, qs: QuerySet, query: ParsedQuery, *, folded: bool) -> QuerySet:
+        """`qs` narrowed to entries matching `query` (exact forms, or folded ones)."""
+
+    @abc.abstractmethod
+    def ranked(self, qs: QuerySet, query: ParsedQuery, *, folded: bool) -> QuerySet:
+        """`matching(...)` with a `score` column, best first."""
+
+    @abc.abstractmethod
+    def raw_top(self, query: ParsedQuery, *, limit: int, folded: bool = False) -> list[int]:
+        """The bare engine: best entry ids without permissions or filters (benchmarks)."""
+
+    @abc.abstractmethod
+    def clear(self) -> None:
+        """Drop everything indexed (before a full rebuild)."""

@@ -1,0 +1,113 @@
+"""SQLite FTS5: a virtual table `search_fts(surface, lemma, fsurface, flemma)`
+whose rowid is the entry's id, ranked by bm25."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import connection
+from django.db.models import QuerySet
+
+from garnizon.search.analysis import Analysed
+from garnizon.search.backends.base import SearchBackend
+from garnizon.search.query import ParsedQuery, Term
+
+TABLE = "search_fts"
+ENTRY = "search_searchentry"
+# bm25 weights of surface, lemma, folded surface, folded lemma.
+RANK = f"bm25({TABLE}, 2.0, 1.0, 0.5, 0.5)"
+_CHUNK = 500
+
+
+def _quote(token: str) -> str:
+    return '"' + token.replace('"', '""') + '"'
+
+
+def _alternatives(forms: set[str]) -> str:
+    return "(" + " OR ".join(_quote(f) for f in sorted(forms)) + ")"
+
+
+def render_term(term: Term, *, folded: bool) -> str:
+    """One term as an FTS5 expression."""
+    forms = term.folded_forms() if folded else term.exact_forms()
+    surface, lemma = ("fsurface", "flemma") if folded else ("surface", "lemma")
+    if term.kind == "prefix":
+        return f"{{{surface} {lemma}}} : {_quote(next(iter(forms[0])))} *"
+    if term.kind == "code":
+        return f"{{{surface}}} : {_quote(next(iter(forms[0])))}"
+    if term.kind == "word":
+        return f"{{{surface} {lemma}}} : {_alternatives(forms[0])}"
+    # A phrase: the words as written, or their lemmas, consecutive in one stream.
+    tokens = list(term.tokens)
+    lemmas = list(term.lemmas)
+    if folded:
+        from garnizon.search.analysis import fold
+
+        tokens, lemmas = [fold(t) for t in tokens], [fold(t) for t in lemmas]
+    variants = {
+        f"{surface} : {_quote(' '.join(tokens))}",
+        f"{lemma} : {_quote(' '.join(lemmas))}",
+        f"{lemma} : {_quote(' '.join(tokens))}",
+        f"{surface} : {_quote(' '.join(lemmas))}",
+    }
+    return "(" + " OR ".join(sorted(variants)) + ")"
+
+
+def render(query: ParsedQuery, *, folded: bool) -> str:
+    return " AND ".join(render_term(t, folded=folded) for t in query.terms)
+
+
+class SqliteBackend(SearchBackend):
+    vendor = "sqlite"
+
+    def write(self, rows: Sequence[tuple[int, Analysed]]) -> None:
+        if not rows:
+            return
+        ids = [entry_id for entry_id, _ in rows]
+        with connection.cursor() as cursor:
+            present: list[int] = []
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                marks = ", ".join(["%s"] * len(chunk))
+                cursor.execute(f"SELECT rowid FROM {TABLE} WHERE rowid IN ({marks})", chunk)
+                present += [row[0] for row in cursor.fetchall()]
+        # Deleting from FTS5 re-reads the row's text: only for rows that exist.
+        self.delete(present)
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {TABLE}(rowid, surface, lemma, fsurface, flemma) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                [(entry_id, *analysed.columns()) for entry_id, analysed in rows],
+            )
+
+    def delete(self, entry_ids: Sequence[int]) -> None:
+        ids = list(entry_ids)
+        with connection.cursor() as cursor:
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                marks = ", ".join(["%s"] * len(chunk))
+                cursor.execute(f"DELETE FROM {TABLE} WHERE rowid IN ({marks})", chunk)
+
+    def matching(self, qs: QuerySet, query: ParsedQuery, *, folded: bool) -> QuerySet:
+        return qs.extra(
+            tables=[TABLE],
+            where=[f"{TABLE}.rowid = {ENTRY}.id", f"{TABLE} MATCH %s"],
+            params=[render(query, folded=folded)],
+        )
+
+    def ranked(self, qs: QuerySet, query: ParsedQuery, *, folded: bool) -> QuerySet:
+        return self.matching(qs, query, folded=folded).extra(
+            select={"score": RANK}, order_by=["score", "-id"]
+        )
+
+    def raw_top(self, query: ParsedQuery, *, limit: int, folded: bool = False) -> list[int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT rowid FROM {TABLE} WHERE {TABLE} MATCH %s ORDER BY {RANK} LIMIT %s",
+                [render(query, folded=folded), limit],
+            )
+            return [row[0] for row in cursor.fetchall()]
+
+    def clear(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {TABLE}")

@@ -1,0 +1,289 @@
+"""Building index entries from register entries, cases and document versions.
+
+`index_objects(object_type, ids)` is the one way in: it reads the objects,
+upserts their entries (one INSERT ... ON CONFLICT per batch, so it can run
+beside the signals and another reindex), writes their analysed text to the
+backend, and removes the entries of objects that no longer exist. Only the
+newest version of a document is indexed; older versions' entries are removed.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from garnizon.search.analysis import Analysed, analyse
+from garnizon.search.backends import get_backend
+from garnizon.search.models import STORED_TEXT_LENGTH, ObjectType, SearchEntry
+
+ENTRY_FIELDS = [
+    "document_id",
+    "unit_id",
+    "cell_id",
+    "classification_id",
+    "channel",
+    "date",
+    "state",
+    "kind",
+    "reference",
+    "title",
+    "body",
+]
+
+
+@dataclass
+class Source:
+    """What one object contributes to the index."""
+
+    object_id: int
+    fields: dict
+    text: str
+
+
+def _join(*parts: object) -> str:
+    return "\n".join(str(p) for p in parts if p)
+
+
+def _date(value: datetime.datetime | datetime.date | None) -> datetime.date | None:
+    if isinstance(value, datetime.datetime):
+        return timezone.localdate(value)
+    return value
+
+
+def _incoming(ids: list[int]) -> Iterator[Source]:
+    from garnizon.registry.models import IncomingItem
+
+    for item in IncomingItem.objects.filter(pk__in=ids).select_related("case", "sender"):
+        sender = item.sender
+        text = _join(
+            item.registration_number,
+            item.subject,
+            item.sender_name,
+            sender and sender.name != item.sender_name and sender.name,
+            sender and sender.city,
+            item.letter_reference,
+            item.remarks,
+        )
+        yield Source(
+            item.pk,
+            {
+                "document_id": None,
+                "unit_id": item.unit_id,
+                "cell_id": item.assigned_cell_id,
+                "classification_id": item.case.classification_id if item.case else None,
+                "channel": item.channel,
+                "date": _date(item.received_at),
+                "state": "",
+                "kind": item.kind,
+                "reference": item.registration_number,
+                "title": item.subject,
+            },
+            text,
+        )
+
+
+def _outgoing(ids: list[int]) -> Iterator[Source]:
+    from garnizon.registry.models import OutgoingItem
+
+    for item in OutgoingItem.objects.filter(pk__in=ids).select_related("case"):
+        text = _join(
+            item.registration_number,
+            item.subject,
+            item.addressee_name,
+            item.address,
+            item.edoreczenia_address,
+            item.tracking_number,
+            item.remarks,
+        )
+        yield Source(
+            item.pk,
+            {
+                "document_id": None,
+                "unit_id": item.unit_id,
+                "cell_id": item.case.cell_id if item.case else None,
+                "classification_id": item.case.classification_id if item.case else None,
+                "channel": item.channel,
+                "date": item.sent_on,
+                "state": "",
+                "kind": "",
+                "reference": item.registration_number,
+                "title": item.subject,
+            },
+            text,
+        )
+
+
+def _cases(ids: list[int]) -> Iterator[Source]:
+    from garnizon.cases.models import Case
+
+    for case in Case.objects.filter(pk__in=ids):
+        yield Source(
+            case.pk,
+            {
+                "document_id": None,
+                "unit_id": case.unit_id,
+                "cell_id": case.cell_id,
+                "classification_id": case.classification_id,
+                "channel": "",
+                "date": case.opened_on,
+                "state": case.state,
+                "kind": case.kind,
+                "reference": case.sign,
+                "title": case.subject,
+            },
+            _join(case.sign, case.subject, case.correspondent_name, case.remarks),
+        )
+
+
+def _versions(ids: list[int]) -> Iterator[Source]:
+    from garnizon.documents.models import DocumentVersion
+
+    versions = DocumentVersion.objects.filter(pk__in=ids).select_related(
+        "document__incoming_item", "document__outgoing_item__case", "document__case"
+    )
+    versions = list(versions)
+    newest = dict(
+        DocumentVersion.objects.filter(document_id__in={v.document_id for v in versions})
+        .values("document_id")
+        .annotate(n=Max("number"))
+        .values_list("document_id", "n")
+    )
+    for version in versions:
+        if version.number != newest.get(version.document_id):
+            continue  # an older version: its entry is removed
+        document = version.document
+        incoming, outgoing, case = document.incoming_item, document.outgoing_item, document.case
+        case = case or (outgoing.case if outgoing else None)
+        cell_id = incoming.assigned_cell_id if incoming else (case.cell_id if case else None)
+        yield Source(
+            version.pk,
+            {
+                "document_id": document.pk,
+                "unit_id": document.unit_id,
+                "cell_id": cell_id,
+                "classification_id": case.classification_id if case else None,
+                "channel": incoming.channel if incoming else (outgoing.channel if outgoing else ""),
+                "date": _date(version.created_at),
+                "state": "",
+                "kind": document.kind,
+                "reference": document.identifier,
+                "title": document.title,
+            },
+            _join(
+                document.identifier,
+                document.title,
+                document.description,
+                version.original_filename,
+                version.text,
+            ),
+        )
+
+
+LOADERS = {
+    ObjectType.INCOMING: _incoming,
+    ObjectType.OUTGOING: _outgoing,
+    ObjectType.CASE: _cases,
+    ObjectType.VERSION: _versions,
+}
+
+
+def index_objects(object_type: str, ids: Iterable[int]) -> int:
+    """(Re)index these objects of one type; returns how many entries were written."""
+    ids = sorted(set(ids))
+    if not ids:
+        return 0
+    sources = list(LOADERS[ObjectType(object_type)](ids))
+    analysed = {s.object_id: analyse(s.text) for s in sources}
+    backend = get_backend()
+    with transaction.atomic():
+        if sources:
+            SearchEntry.objects.bulk_create(
+                [
+                    SearchEntry(
+                        object_type=object_type,
+                        object_id=s.object_id,
+                        **{**s.fields, "body": s.text[:STORED_TEXT_LENGTH]},
+                    )
+                    for s in sources
+                ],
+                update_conflicts=True,
+                unique_fields=["object_type", "object_id"],
+                update_fields=[*ENTRY_FIELDS, "indexed_at"],
+            )
+            entry_ids = dict(
+                SearchEntry.objects.filter(
+                    object_type=object_type, object_id__in=list(analysed)
+                ).values_list("object_id", "id")
+            )
+            backend.write([(entry_ids[oid], a) for oid, a in analysed.items()])
+        missing = set(ids) - set(analysed)
+        if missing:
+            remove_entries(object_type, missing)
+    return len(sources)
+
+
+def remove_entries(object_type: str, object_ids: Iterable[int]) -> int:
+    """Remove the entries of these objects (deleted, or an older version)."""
+    stale = SearchEntry.objects.filter(object_type=object_type, object_id__in=list(object_ids))
+    entry_ids = list(stale.values_list("id", flat=True))
+    if not entry_ids:
+        return 0
+    with transaction.atomic():
+        get_backend().delete(entry_ids)
+        SearchEntry.objects.filter(pk__in=entry_ids).delete()
+    return len(entry_ids)
+
+
+def source_ids(object_type: str) -> Iterator[int]:
+    """Every id of one type's source table, ascending (for a full rebuild)."""
+    model = source_model(object_type)
+    qs = model.objects.order_by("pk").values_list("pk", flat=True)
+    if object_type == ObjectType.VERSION:
+        newest = model.objects.values("document_id").annotate(n=Max("id")).values("n")
+        qs = qs.filter(pk__in=newest)
+    last = 0
+    while True:
+        batch = list(qs.filter(pk__gt=last)[:5000])
+        if not batch:
+            return
+        yield from batch
+        last = batch[-1]
+
+
+def source_model(object_type: str):
+    from garnizon.cases.models import Case
+    from garnizon.documents.models import DocumentVersion
+    from garnizon.registry.models import IncomingItem, OutgoingItem
+
+    return {
+        ObjectType.INCOMING: IncomingItem,
+        ObjectType.OUTGOING: OutgoingItem,
+        ObjectType.CASE: Case,
+        ObjectType.VERSION: DocumentVersion,
+    }[ObjectType(object_type)]
+
+
+def prune(object_type: str, *, batch: int = 5000) -> int:
+    """Remove entries whose object is gone (after a crash between a delete and its signal)."""
+    model = source_model(object_type)
+    removed = 0
+    last = 0
+    while True:
+        rows = list(
+            SearchEntry.objects.filter(object_type=object_type, object_id__gt=last)
+            .order_by("object_id")
+            .values_list("object_id", flat=True)[:batch]
+        )
+        if not rows:
+            return removed
+        present = set(model.objects.filter(pk__in=rows).values_list("pk", flat=True))
+        removed += remove_entries(object_type, set(rows) - present)
+        last = rows[-1]
+
+
+__all__ = ["Analysed", "index_objects", "prune", "remove_entries", "source_ids"]

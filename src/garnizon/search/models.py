@@ -1,0 +1,101 @@
+"""The search index: one entry per searchable object, and saved searches.
+
+An entry holds the columns results are filtered and counted by, a title and a
+short stored text for highlighted fragments. The analysed text itself lives
+in the backend's index: an FTS5 table `search_fts` on SQLite (rowid = entry
+id) or the `tsv` tsvector column of this table on PostgreSQL (both created by
+migration 0002 on their database only). Who may see an entry is decided at
+query time from the object it points to, never stored here.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+# Characters of an object's text kept for fragments (about three pages).
+STORED_TEXT_LENGTH = 8000
+
+
+class ObjectType(models.TextChoices):
+    INCOMING = "incoming", _("przesyłka wpływająca")
+    OUTGOING = "outgoing", _("przesyłka wychodząca")
+    CASE = "case", _("sprawa")
+    VERSION = "version", _("dokument")
+
+
+class SearchEntry(models.Model):
+    object_type = models.CharField(max_length=10, choices=ObjectType.choices)
+    object_id = models.BigIntegerField()
+    # The document of a version (visibility follows the document).
+    document_id = models.BigIntegerField(null=True, blank=True)
+    unit = models.ForeignKey(
+        "org.Unit", null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    cell = models.ForeignKey(
+        "org.Cell", null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    classification = models.ForeignKey(
+        "jrwa.Classification",
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    channel = models.CharField(max_length=20, blank=True)
+    date = models.DateField(null=True)
+    state = models.CharField(max_length=20, blank=True)
+    kind = models.CharField(max_length=40, blank=True)
+    reference = models.CharField(max_length=120, blank=True)
+    title = models.CharField(max_length=500, blank=True)
+    body = models.TextField(blank=True)
+    indexed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["object_type", "object_id"], name="search_entry_object")
+        ]
+        indexes = [
+            models.Index(fields=["document_id"], name="search_entry_document"),
+            models.Index(fields=["date"], name="search_entry_date"),
+        ]
+        verbose_name = _("wpis indeksu wyszukiwania")
+        verbose_name_plural = _("indeks wyszukiwania")
+
+    def __str__(self) -> str:
+        return f"{self.object_type}:{self.object_id}"
+
+
+class SavedSearch(models.Model):
+    """A query with its filters that one person saved under a name."""
+
+    person = models.ForeignKey("org.Person", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(_("nazwa"), max_length=100)
+    query = models.CharField(_("zapytanie"), max_length=500, blank=True)
+    filters = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [models.UniqueConstraint(fields=["person", "name"], name="saved_search_name")]
+        verbose_name = _("zapisane wyszukiwanie")
+        verbose_name_plural = _("zapisane wyszukiwania")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def query_string(self) -> str:
+        """The search page's parameters for this search (without the exact jump)."""
+        from urllib.parse import urlencode
+
+        names = {
+            "object_type": "type",
+            "unit_id": "unit",
+            "cell_id": "cell",
+            "classification_id": "classification",
+            "date_from": "from",
+            "date_to": "to",
+        }
+        params = {"q": self.query, "exact": "0"}
+        params.update({names.get(k, k): v for k, v in self.filters.items()})
+        return urlencode(params)

@@ -1,0 +1,570 @@
+"""Searching as one person: exact look-ups, ranked full text, filters, facets.
+
+Need-to-know is part of the query: an entry is visible when the object it
+points to is visible under the registers' own conditions
+(`incoming_visibility_q`, `outgoing_visible_to`, `case_visibility_q`,
+`document_visibility_q`), each checked by an EXISTS on that object's row. So the
+hits, the count and every facet count are computed by the database over the
+same visible set and cannot disagree or leak.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Replace
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+
+from garnizon.audit.services import audit_record
+from garnizon.cases.deadlines import DeadlineKind
+from garnizon.cases.models import Case, CaseState
+from garnizon.cases.selectors import case_visibility_q
+from garnizon.common.errors import DomainError, NotVisible
+from garnizon.documents.models import Document, DocumentKind
+from garnizon.documents.selectors import document_visibility_q
+from garnizon.jrwa.models import Classification
+from garnizon.org.access import Scope
+from garnizon.org.models import Cell, Person, Unit
+from garnizon.registry.models import (
+    EDORECZENIA_ADDRESS,
+    Channel,
+    Correspondent,
+    IncomingItem,
+    OutgoingItem,
+)
+from garnizon.registry.selectors import incoming_visibility_q, outgoing_visible_to
+from garnizon.search.analysis import CODE, WORD, code_token, fold, lemma
+from garnizon.search.backends import get_backend
+from garnizon.search.models import ObjectType, SavedSearch, SearchEntry
+from garnizon.search.query import ParsedQuery, Term, loosen, parse
+
+MAX_QUERY_LENGTH = 500
+PAGE_SIZE = 20
+MAX_PAGE = 50
+# Above this many hits the count is shown as "more than" (an estimate, marked).
+COUNT_LIMIT = 10_000
+FRAGMENT_BEFORE = 80
+FRAGMENT_LENGTH = 260
+FACETS = ("object_type", "unit", "cell", "classification", "channel", "state", "kind")
+
+
+@dataclass
+class SearchFilters:
+    """What results can be narrowed by; every field optional."""
+
+    object_type: str = ""
+    unit_id: int | None = None
+    cell_id: int | None = None
+    classification_id: int | None = None
+    channel: str = ""
+    date_from: datetime.date | None = None
+    date_to: datetime.date | None = None
+    state: str = ""
+    kind: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly, only the fields set (for saved searches and the audit trail)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value not in (None, ""):
+                out[f.name] = value.isoformat() if isinstance(value, datetime.date) else value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SearchFilters:
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            value = data.get(f.name)
+            if value in (None, ""):
+                continue
+            if f.name.startswith("date_"):
+                value = datetime.date.fromisoformat(str(value))
+            elif f.name.endswith("_id"):
+                value = int(value)
+            values[f.name] = value
+        return cls(**values)
+
+    def __bool__(self) -> bool:
+        return bool(self.as_dict())
+
+
+@dataclass
+class Hit:
+    object_type: str
+    object_id: int
+    reference: str
+    title: str
+    url: str
+    date: datetime.date | None = None
+    fragment: SafeString = field(default_factory=lambda: mark_safe(""))
+    score: float | None = None
+    type_label: str = ""
+
+
+@dataclass
+class FacetValue:
+    value: str
+    label: str
+    count: int
+    selected: bool = False
+
+
+@dataclass
+class SearchResults:
+    query: str
+    filters: SearchFilters
+    hits: list[Hit]
+    total: int
+    total_is_estimate: bool
+    page: int
+    page_size: int
+    facets: dict[str, list[FacetValue]]
+    exact: list[Hit]
+    fallback: bool = False
+
+    @property
+    def pages(self) -> int:
+        return min(MAX_PAGE, max(1, -(-self.total // self.page_size)))
+
+    @property
+    def redirect_url(self) -> str | None:
+        """Where to go straight away: one exact look-up hit."""
+        return self.exact[0].url if len(self.exact) == 1 else None
+
+
+# --- visibility --------------------------------------------------------------------------------
+
+
+def visibility_q(person: Person, scope: Scope) -> Q:
+    """The entries `person` may open, as one SQL condition on `SearchEntry`."""
+    incoming = IncomingItem.objects.filter(incoming_visibility_q(scope), pk=OuterRef("object_id"))
+    outgoing = outgoing_visible_to(person, scope=scope).filter(pk=OuterRef("object_id"))
+    cases = Case.objects.filter(case_visibility_q(scope), pk=OuterRef("object_id"))
+    documents = Document.objects.filter(
+        document_visibility_q(person, scope), pk=OuterRef("document_id")
+    )
+    return (
+        (Q(object_type=ObjectType.INCOMING) & Exists(incoming))
+        | (Q(object_type=ObjectType.OUTGOING) & Exists(outgoing))
+        | (Q(object_type=ObjectType.CASE) & Exists(cases))
+        | (Q(object_type=ObjectType.VERSION) & Exists(documents))
+    )
+
+
+def visible_entries(person: Person, *, scope: Scope | None = None) -> QuerySet[SearchEntry]:
+    scope = scope or Scope.for_person(person)
+    return SearchEntry.objects.filter(visibility_q(person, scope))
+
+
+def _apply_filters(qs: QuerySet[SearchEntry], f: SearchFilters) -> QuerySet[SearchEntry]:
+    conditions = {
+        "object_type": f.object_type,
+        "unit_id": f.unit_id,
+        "cell_id": f.cell_id,
+        "classification_id": f.classification_id,
+        "channel": f.channel,
+        "state": f.state,
+        "kind": f.kind,
+        "date__gte": f.date_from,
+        "date__lte": f.date_to,
+    }
+    return qs.filter(**{k: v for k, v in conditions.items() if v not in (None, "")})
+
+
+# --- exact look-ups ----------------------------------------------------------------------------
+
+_PHONE = re.compile(r"^\+?[\d\s\-()]{7,}$")
+
+
+def _hit_for(obj: Any) -> Hit:
+    if isinstance(obj, IncomingItem):
+        return Hit(
+            ObjectType.INCOMING,
+            obj.pk,
+            obj.registration_number,
+            obj.subject,
+            reverse("web:incoming_detail", args=[obj.pk]),
+            date=timezone.localdate(obj.received_at),
+            type_label=str(ObjectType.INCOMING.label),
+        )
+    if isinstance(obj, OutgoingItem):
+        return Hit(
+            ObjectType.OUTGOING,
+            obj.pk,
+            obj.registration_number,
+            obj.subject,
+            reverse("web:outgoing_detail", args=[obj.pk]),
+            date=obj.sent_on,
+            type_label=str(ObjectType.OUTGOING.label),
+        )
+    if isinstance(obj, Case):
+        return Hit(
+            ObjectType.CASE,
+            obj.pk,
+            obj.sign,
+            obj.subject,
+            reverse("web:case_detail", args=[obj.pk]),
+            date=obj.opened_on,
+            type_label=str(ObjectType.CASE.label),
+        )
+    version = obj.latest_version
+    return Hit(
+        ObjectType.VERSION,
+        version.pk if version else 0,
+        obj.identifier,
+        obj.title,
+        reverse("documents:detail", args=[obj.pk]),
+        type_label=str(ObjectType.VERSION.label),
+    )
+
+
+def _digits(column: str) -> Any:
+    expression: Any = column
+    for char in (" ", "-", "(", ")", "+", "/", "."):
+        expression = Replace(expression, Value(char), Value(""))
+    return expression
+
+
+def exact_lookup(person: Person, scope: Scope, text: str, *, limit: int = 20) -> list[Hit]:
+    """Objects named exactly by `text` (case sign, registration or tracking number,
+    barcode value, document identifier, e-Doręczenia address, phone number), only
+    those `person` may open."""
+    text = text.strip().strip('"')
+    if not text or len(text) > 120 or (" " in text and not _PHONE.match(text)):
+        return []
+    incoming = IncomingItem.objects.filter(incoming_visibility_q(scope))
+    outgoing = outgoing_visible_to(person, scope=scope)
+    cases = Case.objects.filter(case_visibility_q(scope))
+    found: list[Any] = []
+    found += cases.filter(sign__iexact=text)[:limit]
+    # A label's barcode carries the registration number.
+    found += incoming.filter(registration_number__iexact=text)[:limit]
+    found += outgoing.filter(Q(registration_number__iexact=text) | Q(tracking_number__iexact=text))[
+        :limit
+    ]
+    found += Document.objects.filter(
+        document_visibility_q(person, scope), identifier__iexact=text
+    ).prefetch_related("versions")[:limit]
+    correspondents: Q | None = None
+    if EDORECZENIA_ADDRESS.match(text.upper()):
+        address = text.upper()
+        correspondents = Q(edoreczenia_address__iexact=address)
+        found += outgoing.filter(edoreczenia_address__iexact=address)[:limit]
+    elif _PHONE.match(text):
+        digits = re.sub(r"\D", "", text)
+        if 7 <= len(digits) <= 15:
+            tail = digits[-9:]
+            matching = (
+                Correspondent.objects.exclude(phone="")
+                .annotate(phone_digits=_digits("phone"))
+                .filter(phone_digits__endswith=tail)
+            )
+            correspondents = Q(pk__in=matching.values("pk"))
+    if correspondents is not None:
+        ids = Correspondent.objects.filter(correspondents).values("pk")
+        found += incoming.filter(sender_id__in=ids)[:limit]
+        found += outgoing.filter(addressee_id__in=ids).exclude(
+            pk__in=[o.pk for o in found if isinstance(o, OutgoingItem)]
+        )[:limit]
+        found += cases.filter(correspondent_id__in=ids)[:limit]
+    return [_hit_for(obj) for obj in found[:limit]]
+
+
+# --- highlighting ------------------------------------------------------------------------------
+
+
+def _word_matches(word: str, terms: list[Term], folded: bool) -> bool:
+    lower = word.lower()
+    forms = {lower, lemma(lower)}
+    if folded:
+        forms = {fold(f) for f in forms}
+    for term in terms:
+        if term.kind == "prefix":
+            prefix = term.folded_forms()[0] if folded else term.exact_forms()[0]
+            if any(f.startswith(p) for f in forms for p in prefix):
+                return True
+        elif term.kind in ("word", "phrase"):
+            expected = term.folded_forms() if folded else term.exact_forms()
+            if any(forms & e for e in expected):
+                return True
+    return False
+
+
+def highlight(text: str, query: ParsedQuery, *, folded: bool = False) -> SafeString:
+    """A fragment of `text` around the first matching word, matches in <mark>, escaped."""
+    if not text:
+        return mark_safe("")
+    spans: list[tuple[int, int]] = []
+    codes = {t.tokens[0] for t in query.terms if t.kind == "code"}
+    if codes:
+        spans += [m.span() for m in CODE.finditer(text) if code_token(m.group().lower()) in codes]
+    if any(t.kind != "code" for t in query.terms):
+        spans += [
+            m.span() for m in WORD.finditer(text) if _word_matches(m.group(), query.terms, folded)
+        ]
+    spans.sort()
+    start = 0
+    if spans:
+        start = max(0, spans[0][0] - FRAGMENT_BEFORE)
+        while 0 < start < spans[0][0] and not text[start - 1].isspace():
+            start += 1
+    end = min(len(text), start + FRAGMENT_LENGTH)
+    while end < len(text) and not text[end].isspace() and end - start < FRAGMENT_LENGTH + 30:
+        end += 1
+    parts: list[str] = ["…" if start > 0 else ""]
+    position = start
+    for s, e in spans:
+        if s < position or e > end:
+            continue
+        parts += [escape(text[position:s]), "<mark>", escape(text[s:e]), "</mark>"]
+        position = e
+    parts.append(escape(text[position:end]))
+    if end < len(text):
+        parts.append("…")
+    return mark_safe(" ".join("".join(parts).split()))
+
+
+# --- the search --------------------------------------------------------------------------------
+
+
+def _labels(facet: str, values: list[Any]) -> dict[Any, str]:
+    if facet == "object_type":
+        return {v: str(ObjectType(v).label) for v in values if v in ObjectType.values}
+    if facet == "unit":
+        return {u.pk: u.symbol for u in Unit.objects.filter(pk__in=values)}
+    if facet == "cell":
+        return {c.pk: str(c) for c in Cell.objects.filter(pk__in=values).select_related("unit")}
+    if facet == "classification":
+        return {c.pk: str(c) for c in Classification.objects.filter(pk__in=values)}
+    if facet == "channel":
+        return {v: str(Channel(v).label) for v in values if v in Channel.values}
+    if facet == "state":
+        return {v: str(CaseState(v).label) for v in values if v in CaseState.values}
+    if facet == "kind":
+        labels = {k.value: str(k.label) for k in DeadlineKind}
+        labels.update({k.value: str(k.label) for k in DocumentKind})
+        return {v: labels.get(v, v) for v in values}
+    return {}
+
+
+_FACET_COLUMNS = {
+    "object_type": "object_type",
+    "unit": "unit_id",
+    "cell": "cell_id",
+    "classification": "classification_id",
+    "channel": "channel",
+    "state": "state",
+    "kind": "kind",
+}
+# Up to this many matches, the count and every facet come from one read of their
+# columns; above it, one capped COUNT and one GROUP BY per facet.
+FACET_ROWS = 5000
+
+
+def _facet_values(
+    counts: dict[str, Counter], filters: SearchFilters
+) -> dict[str, list[FacetValue]]:
+    facets: dict[str, list[FacetValue]] = {}
+    for facet, column in _FACET_COLUMNS.items():
+        rows = [(v, n) for v, n in counts[facet].items() if v not in (None, "")]
+        labels = _labels(facet, [value for value, _n in rows])
+        selected = getattr(filters, column)
+        facets[facet] = sorted(
+            (
+                FacetValue(str(value), labels.get(value, str(value)), n, selected == value)
+                for value, n in rows
+            ),
+            key=lambda fv: (-fv.count, fv.label),
+        )
+    return facets
+
+
+def _count_and_facets(
+    matched: QuerySet[SearchEntry], filters: SearchFilters
+) -> tuple[int, bool, dict[str, list[FacetValue]]]:
+    """The number of matches (exact, or COUNT_LIMIT marked as an estimate) and the
+    facet counts, all computed by the database over the visible matches."""
+    columns = list(_FACET_COLUMNS.values())
+    rows = list(matched.order_by().values_list(*columns)[: FACET_ROWS + 1])
+    counts: dict[str, Counter] = {facet: Counter() for facet in _FACET_COLUMNS}
+    if len(rows) <= FACET_ROWS:
+        for row in rows:
+            for facet, value in zip(_FACET_COLUMNS, row, strict=True):
+                counts[facet][value] += 1
+        return len(rows), False, _facet_values(counts, filters)
+    total, estimate = _count(matched)
+    for facet, column in _FACET_COLUMNS.items():
+        for row in matched.order_by().values(column).annotate(n=Count("id")):
+            counts[facet][row[column]] = row["n"]
+    return total, estimate, _facet_values(counts, filters)
+
+
+def _count(qs: QuerySet[SearchEntry]) -> tuple[int, bool]:
+    n = qs.order_by().values("id")[: COUNT_LIMIT + 1].count()
+    return (COUNT_LIMIT, True) if n > COUNT_LIMIT else (n, False)
+
+
+def _hits(entries: list[SearchEntry], query: ParsedQuery, folded: bool) -> list[Hit]:
+    hits = []
+    for entry in entries:
+        url = {
+            ObjectType.INCOMING: lambda e: reverse("web:incoming_detail", args=[e.object_id]),
+            ObjectType.OUTGOING: lambda e: reverse("web:outgoing_detail", args=[e.object_id]),
+            ObjectType.CASE: lambda e: reverse("web:case_detail", args=[e.object_id]),
+            ObjectType.VERSION: lambda e: reverse("documents:detail", args=[e.document_id]),
+        }[ObjectType(entry.object_type)](entry)
+        hits.append(
+            Hit(
+                object_type=entry.object_type,
+                object_id=entry.object_id,
+                reference=entry.reference,
+                title=entry.title,
+                url=url,
+                date=entry.date,
+                fragment=highlight(entry.body, query, folded=folded) if query else mark_safe(""),
+                score=getattr(entry, "score", None),
+                type_label=str(ObjectType(entry.object_type).label),
+            )
+        )
+    return hits
+
+
+def search(
+    person: Person,
+    query: str,
+    filters: SearchFilters | None = None,
+    page: int = 1,
+    *,
+    page_size: int = PAGE_SIZE,
+    audit: bool = True,
+) -> SearchResults:
+    """What `person` finds for `query`: exact look-ups first, then ranked full
+    text (falling back to diacritics-insensitive matching when nothing matches
+    exactly), filtered, paged and with facet counts; recorded in the audit trail."""
+    query = query or ""
+    if len(query) > MAX_QUERY_LENGTH:
+        raise DomainError(
+            _("Zapytanie jest za długie: najwyżej %(n)s znaków.") % {"n": MAX_QUERY_LENGTH},
+            code="query_too_long",
+            field="q",
+        )
+    filters = filters or SearchFilters()
+    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
+        raise DomainError(
+            _("Data „od” jest późniejsza niż data „do”."), code="date_range", field="date_from"
+        )
+    page = max(1, min(int(page), MAX_PAGE))
+    scope = Scope.for_person(person)
+    parsed = parse(query)
+    exact = exact_lookup(person, scope, query) if query.strip() else []
+    filtered = _apply_filters(visible_entries(person, scope=scope), filters)
+    backend = get_backend()
+    folded = False
+    if parsed:
+        # Exact forms first; then diacritics folded; then folded stems as prefixes.
+        stages = [(parsed, False), (parsed, True)]
+        loose = loosen(parsed)
+        if loose.terms != parsed.terms:
+            stages.append((loose, True))
+        for candidate, fold_forms in stages:
+            matched = backend.matching(filtered, candidate, folded=fold_forms)
+            total, estimate, facets = _count_and_facets(matched, filters)
+            if total:
+                break
+        parsed, folded = candidate, fold_forms
+        ordered = backend.ranked(filtered, parsed, folded=folded)
+    elif filters:
+        matched = filtered
+        total, estimate, facets = _count_and_facets(matched, filters)
+        ordered = filtered.order_by("-date", "-id")
+    else:
+        total, estimate, ordered = 0, False, filtered.none()
+        facets = {f: [] for f in FACETS}
+    offset = (page - 1) * page_size
+    entries = list(ordered[offset : offset + page_size]) if total else []
+    results = SearchResults(
+        query=query,
+        filters=filters,
+        hits=_hits(entries, parsed, folded),
+        total=total,
+        total_is_estimate=estimate,
+        page=page,
+        page_size=page_size,
+        facets=facets,
+        exact=exact,
+        fallback=folded and total > 0,
+    )
+    if audit:
+        audit_record(
+            actor=person,
+            action="view",
+            object_type="search.query",
+            object_repr=query[:300],
+            unit_id=getattr(person, "unit_id", None),
+            details={
+                "query": query,
+                "filters": filters.as_dict(),
+                "page": page,
+                "total": total,
+                "exact": [f"{h.object_type}:{h.object_id}" for h in exact],
+            },
+        )
+    return results
+
+
+# --- saved searches ----------------------------------------------------------------------------
+
+
+def saved_searches(person: Person) -> QuerySet[SavedSearch]:
+    return SavedSearch.objects.filter(person=person)
+
+
+def saved_search_save(
+    *, person: Person, name: str, query: str, filters: SearchFilters | None = None
+) -> SavedSearch:
+    """Save (or overwrite, under the same name) a search of one's own."""
+    name = name.strip()
+    if not name:
+        raise DomainError(_("Podaj nazwę wyszukiwania."), code="name", field="name")
+    if len(name) > 100:
+        raise DomainError(_("Nazwa może mieć najwyżej 100 znaków."), code="name", field="name")
+    if len(query) > MAX_QUERY_LENGTH:
+        raise DomainError(
+            _("Zapytanie jest za długie: najwyżej %(n)s znaków.") % {"n": MAX_QUERY_LENGTH},
+            code="query_too_long",
+            field="q",
+        )
+    saved, _created = SavedSearch.objects.update_or_create(
+        person=person,
+        name=name,
+        defaults={"query": query, "filters": (filters or SearchFilters()).as_dict()},
+    )
+    return saved
+
+
+def saved_search_delete(*, person: Person, saved_id: int) -> None:
+    deleted, _detail = SavedSearch.objects.filter(person=person, pk=saved_id).delete()
+    if not deleted:
+        raise NotVisible(_("Nie ma takiego zapisanego wyszukiwania."))
+
+
+__all__ = [
+    "Hit",
+    "SearchFilters",
+    "SearchResults",
+    "saved_search_delete",
+    "saved_search_save",
+    "saved_searches",
+    "search",
+]

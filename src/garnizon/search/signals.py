@@ -1,0 +1,98 @@
+"""Keeping the index current: every save or delete of an indexed object queues
+it, and the queue is indexed once the transaction commits (never for a
+transaction that rolls back). A failure is logged and leaves the entry stale
+until the next `garnizon search reindex`; it never fails the user's act.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from garnizon.cases.models import Case
+from garnizon.documents.models import Document, DocumentVersion
+from garnizon.registry.models import IncomingItem, OutgoingItem
+from garnizon.search.models import ObjectType
+
+logger = logging.getLogger(__name__)
+_local = threading.local()
+
+
+def _pending() -> dict[str, set[int]]:
+    if not hasattr(_local, "pending"):
+        _local.pending = defaultdict(set)
+    return _local.pending
+
+
+def queue(object_type: str, ids: set[int] | list[int]) -> None:
+    """Index these objects after the current transaction commits.
+
+    Every call registers its own callback (a rolled-back transaction drops
+    its callbacks); the first to run indexes everything pending, the others
+    find nothing left. Ids left by a rolled-back transaction are indexed with
+    the next commit, which reads the database as it is and so does no harm.
+    """
+    _pending()[object_type].update(i for i in ids if i is not None)
+    transaction.on_commit(flush, robust=True)
+
+
+def flush() -> None:
+    from garnizon.search.indexing import index_objects
+
+    pending = _pending()
+    work = {t: set(ids) for t, ids in pending.items() if ids}
+    pending.clear()
+    for object_type, ids in work.items():
+        try:
+            index_objects(object_type, ids)
+        except Exception:
+            logger.exception("search: indexing %s %s failed", object_type, sorted(ids)[:20])
+
+
+def _version_ids(**filters: object) -> list[int]:
+    return list(DocumentVersion.objects.filter(**filters).values_list("pk", flat=True))
+
+
+@receiver(post_save, sender=IncomingItem, dispatch_uid="search_incoming_saved")
+@receiver(post_delete, sender=IncomingItem, dispatch_uid="search_incoming_deleted")
+def _incoming_changed(sender, instance: IncomingItem, **kwargs) -> None:
+    queue(ObjectType.INCOMING, [instance.pk])
+    if not kwargs.get("created") and kwargs.get("signal") is post_save:
+        queue(ObjectType.VERSION, _version_ids(document__incoming_item_id=instance.pk))
+
+
+@receiver(post_save, sender=OutgoingItem, dispatch_uid="search_outgoing_saved")
+@receiver(post_delete, sender=OutgoingItem, dispatch_uid="search_outgoing_deleted")
+def _outgoing_changed(sender, instance: OutgoingItem, **kwargs) -> None:
+    queue(ObjectType.OUTGOING, [instance.pk])
+    if not kwargs.get("created") and kwargs.get("signal") is post_save:
+        queue(ObjectType.VERSION, _version_ids(document__outgoing_item_id=instance.pk))
+
+
+@receiver(post_save, sender=Case, dispatch_uid="search_case_saved")
+@receiver(post_delete, sender=Case, dispatch_uid="search_case_deleted")
+def _case_changed(sender, instance: Case, **kwargs) -> None:
+    queue(ObjectType.CASE, [instance.pk])
+    if not kwargs.get("created") and kwargs.get("signal") is post_save:
+        # The class and cell of a case are facets of its items and documents.
+        queue(ObjectType.INCOMING, list(instance.incoming_items.values_list("pk", flat=True)))
+        queue(ObjectType.OUTGOING, list(instance.outgoing_items.values_list("pk", flat=True)))
+        queue(ObjectType.VERSION, _version_ids(document__case_id=instance.pk))
+
+
+@receiver(post_save, sender=Document, dispatch_uid="search_document_saved")
+def _document_saved(sender, instance: Document, **kwargs) -> None:
+    if not kwargs.get("created"):
+        queue(ObjectType.VERSION, _version_ids(document_id=instance.pk))
+
+
+@receiver(post_save, sender=DocumentVersion, dispatch_uid="search_version_saved")
+@receiver(post_delete, sender=DocumentVersion, dispatch_uid="search_version_deleted")
+def _version_changed(sender, instance: DocumentVersion, **kwargs) -> None:
+    # All versions of the document: the newest is indexed, older ones dropped.
+    queue(ObjectType.VERSION, [instance.pk, *_version_ids(document_id=instance.document_id)])

@@ -1,0 +1,727 @@
+"""Polish full-text search: analysis, both backends, need-to-know, indexing, the command.
+
+Runs on SQLite (FTS5) and on PostgreSQL (tsvector + GIN) through the usual
+GARNIZON_DATABASE_URL switch; every test asserts the same on both.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from io import StringIO
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.db import connection
+
+from garnizon.audit.models import AuditEntry
+from garnizon.cases.models import Case
+from garnizon.cases.selectors import cases_visible_to
+from garnizon.cases.services import case_open
+from garnizon.common.errors import DomainError, NotVisible
+from garnizon.documents.models import DocumentVersion
+from garnizon.documents.selectors import versions_visible_to
+from garnizon.documents.services import document_add, document_add_version
+from garnizon.registry.models import Channel, CorrespondentKind, IncomingItem, OutgoingItem
+from garnizon.registry.selectors import incoming_visible_to, outgoing_visible_to
+from garnizon.registry.services import (
+    correspondent_create,
+    incoming_item_register,
+    outgoing_item_register,
+)
+from garnizon.search.analysis import analyse, code_token, fold, lemma
+from garnizon.search.backends import get_backend
+from garnizon.search.models import ObjectType, SavedSearch, SearchEntry
+from garnizon.search.query import parse
+from garnizon.search.services import (
+    SearchFilters,
+    saved_search_delete,
+    saved_search_save,
+    saved_searches,
+    search,
+)
+
+pytestmark = pytest.mark.django_db
+
+EDORECZENIA = "AE:PL-12345-67890-ABCDE-12"
+
+
+@pytest.fixture(autouse=True)
+def _blob_dir(settings, tmp_path):
+    settings.GARNIZON_BLOB_DIR = tmp_path / "blobs"
+
+
+@pytest.fixture
+def corpus(garrison, django_capture_on_commit_callbacks):
+    """A few objects of every type, indexed by the signals as in production."""
+    g = garrison
+    p = g.people
+    with django_capture_on_commit_callbacks(execute=True):
+        caller = correspondent_create(
+            actor=p["clerk"],
+            kind=CorrespondentKind.PERSON,
+            name="Anna Wiśniewska",
+            city="Lublin",
+            phone="+48 81 532 11 22",
+        )
+        theft = incoming_item_register(
+            actor=p["clerk"],
+            unit=g.kwp,
+            subject="Zawiadomienie o kradzieży samochodu w Puławach",
+            channel=Channel.EMAIL,
+            sender_name="Jan Kowalski",
+            assigned_cell=g.cells["kwp_i_1"],
+        )
+        burglary = incoming_item_register(
+            actor=p["clerk"],
+            unit=g.kwp,
+            subject="Włamanie do piwnicy przy ulicy Lipowej",
+            channel=Channel.PAPER,
+            assigned_cell=g.cells["kwp_ii"],
+        )
+        phoned = incoming_item_register(
+            actor=p["clerk"],
+            unit=g.kwp,
+            subject="Prośba o informację o mandacie",
+            channel=Channel.PAPER,
+            sender=caller,
+            sender_name=caller.name,
+            assigned_cell=g.cells["kwp_i_1"],
+        )
+        secret = incoming_item_register(
+            actor=p["head"],
+            unit=g.kwp,
+            subject="Zgłoszenie sygnalisty o korupcji przy zakupie samochodu",
+            channel=Channel.PAPER,
+            assigned_cell=g.cells["kwp_i_1"],
+            assigned_person=p["handler"],
+            is_restricted=True,
+        )
+        kmp_item = incoming_item_register(
+            actor=p["kmp_clerk"],
+            unit=g.kmp,
+            subject="Kradzież roweru na Czechowie",
+            channel=Channel.PORTAL,
+            assigned_cell=g.cells["kmp_wk"],
+        )
+        case = case_open(
+            actor=p["handler"],
+            cell=g.cells["kwp_i_1"],
+            classification=g.classes["052"],
+            subject="Skarga na działania policjantów w Puławach",
+        )
+        hidden_case = case_open(
+            actor=p["handler"],
+            cell=g.cells["kwp_i_1"],
+            classification=g.classes["053"],
+            subject="Wniosek o wgląd w akta kradzieży",
+        )
+        document = document_add(
+            actor=p["handler"],
+            file=SimpleUploadedFile("protokol.txt", b"protokol"),
+            title="Protokół oględzin",
+            case=case,
+            text=(
+                "Protokół oględzin miejsca włamania. Nieznany sprawca wybił szybę "
+                "w samochodzie marki Opel zaparkowanym w Puławach przy ulicy Lubelskiej. "
+                "Zabezpieczono ślady linii papilarnych."
+            ),
+        )
+        answer = outgoing_item_register(
+            actor=p["handler"],
+            unit=g.kwp,
+            subject="Odpowiedź na skargę",
+            channel=Channel.EDORECZENIA,
+            addressee_name="Jan Kowalski",
+            edoreczenia_address=EDORECZENIA,
+            case=case,
+        )
+    # Restricted after the fact: visibility is decided at query time, not indexed.
+    Case.objects.filter(pk=hidden_case.pk).update(is_restricted=True)
+    return {
+        "g": g,
+        "theft": theft,
+        "burglary": burglary,
+        "phoned": phoned,
+        "secret": secret,
+        "kmp_item": kmp_item,
+        "case": case,
+        "hidden_case": hidden_case,
+        "document": document,
+        "version": document.versions.get(),
+        "answer": answer,
+    }
+
+
+def found(person, query, filters=None) -> set[tuple[str, int]]:
+    results = search(person, query, filters, audit=False)
+    assert len(results.hits) == min(results.total, results.page_size)
+    return {(h.object_type, h.object_id) for h in results.hits}
+
+
+def inc(obj) -> tuple[str, int]:
+    return (ObjectType.INCOMING, obj.pk)
+
+
+# --- analysis --------------------------------------------------------------------------------
+
+
+def test_analysis_gives_surface_lemma_and_folded_forms_aligned():
+    a = analyse("Kradzież samochodu w Puławach")
+    assert a.surface == ["kradzież", "samochodu", "w", "puławach"]
+    assert a.lemma == ["kradzież", "samochód", "w", "puławy"]
+    assert a.fsurface == ["kradziez", "samochodu", "w", "pulawach"]
+    assert a.flemma == ["kradziez", "samochod", "w", "pulawy"]
+    assert fold("Łódź, żółć") == "Lodz, zolc"
+
+
+def test_codes_are_kept_whole_as_an_extra_token_and_also_split():
+    a = analyse("Dotyczy sprawy I.0151.3.2026 oraz KWP/RPW/12/2026.")
+    assert code_token("I.0151.3.2026") in a.surface
+    assert code_token("kwp/rpw/12/2026") in a.surface
+    assert "0151" in a.surface and "rpw" in a.surface
+    assert code_token("I.0151.3.2026") != code_token("I.01513.2026")
+    assert code_token("I.0151.3.2026").isalnum()
+
+
+def test_the_streaming_dictionary_lemmatises_inflected_polish():
+    assert lemma("samochodu") == "samochód"
+    assert lemma("włamania") == "włamanie"
+    assert lemma("puławach") == "puławy"
+    # The reason both forms are indexed: the lemma of the nominative differs.
+    assert lemma("włamanie") == "włamać"
+
+
+def test_query_parsing_knows_phrases_prefixes_and_codes():
+    q = parse('"kradzieży samochodu" Puław* I.0151.3.2026 x* "')
+    kinds = [(t.kind, t.tokens) for t in q.terms]
+    assert ("phrase", ("kradzieży", "samochodu")) in kinds
+    assert ("prefix", ("puław",)) in kinds
+    assert ("code", (code_token("i.0151.3.2026"),)) in kinds
+    # A one-letter prefix is too broad and is dropped, an unclosed quote ignored.
+    assert all(t.tokens != ("x",) for t in q.terms)
+    assert not parse('  " ').terms
+
+
+# --- full text -------------------------------------------------------------------------------
+
+
+def test_inflected_forms_find_each_other(corpus):
+    handler = corpus["g"].people["handler"]
+    version = (ObjectType.VERSION, corpus["version"].pk)
+    assert inc(corpus["theft"]) in found(handler, "samochód")
+    assert inc(corpus["theft"]) in found(handler, "kradzież samochodów")
+    assert version in found(handler, "samochód Puławy")
+    commander = corpus["g"].people["commander"]
+    # "włamania" finds "Włamanie" (lemma of the query = surface of the text) and
+    # the protocol's "włamania"; "włamanie" finds both too.
+    for query in ("włamania", "włamanie", "włamaniu"):
+        hits = found(commander, query)
+        assert inc(corpus["burglary"]) in hits, query
+        assert version in hits, query
+
+
+def test_all_words_must_match(corpus):
+    handler = corpus["g"].people["handler"]
+    assert inc(corpus["theft"]) in found(handler, "kradzież Puławy")
+    assert inc(corpus["theft"]) not in found(handler, "kradzież Lublin")
+
+
+def test_diacritics_are_a_fallback_when_nothing_matches_exactly(corpus):
+    handler = corpus["g"].people["handler"]
+    results = search(handler, "kradziez samochodu pulawach", audit=False)
+    assert results.fallback
+    assert inc(corpus["theft"]) in {(h.object_type, h.object_id) for h in results.hits}
+    exact = search(handler, "kradzież", audit=False)
+    assert not exact.fallback and exact.total >= 1
+
+
+def test_phrases_keep_word_order(corpus):
+    handler = corpus["g"].people["handler"]
+    assert inc(corpus["theft"]) in found(handler, '"kradzieży samochodu"')
+    assert inc(corpus["theft"]) in found(handler, '"kradzież samochodu"')
+    assert inc(corpus["theft"]) not in found(handler, '"samochodu kradzieży"')
+    assert inc(corpus["theft"]) not in found(handler, '"kradzieży w"')
+
+
+def test_prefix_queries(corpus):
+    handler = corpus["g"].people["handler"]
+    hits = found(handler, "Puław*")
+    assert {inc(corpus["theft"]), (ObjectType.CASE, corpus["case"].pk)} <= hits
+    assert inc(corpus["theft"]) not in found(handler, "Puławx*")
+
+
+def test_ranking_puts_the_better_match_first(corpus, django_capture_on_commit_callbacks):
+    g = corpus["g"]
+    with django_capture_on_commit_callbacks(execute=True):
+        strong = incoming_item_register(
+            actor=g.people["clerk"],
+            unit=g.kwp,
+            subject="Kradzież, kradzież i jeszcze raz kradzież",
+            channel=Channel.PAPER,
+            assigned_cell=g.cells["kwp_i_1"],
+        )
+    results = search(g.people["handler"], "kradzież", audit=False)
+    assert (results.hits[0].object_type, results.hits[0].object_id) == inc(strong)
+
+
+def test_fragments_are_highlighted_and_escaped(corpus, django_capture_on_commit_callbacks):
+    g = corpus["g"]
+    handler = g.people["handler"]
+    hit = next(
+        h
+        for h in search(handler, "samochód", audit=False).hits
+        if h.object_id == corpus["theft"].pk
+    )
+    assert "<mark>samochodu</mark>" in hit.fragment
+    with django_capture_on_commit_callbacks(execute=True):
+        incoming_item_register(
+            actor=g.people["clerk"],
+            unit=g.kwp,
+            subject="<script>alert(1)</script> zielony rower",
+            channel=Channel.PAPER,
+            assigned_cell=g.cells["kwp_i_1"],
+        )
+    fragment = search(handler, "rower zielony", audit=False).hits[0].fragment
+    assert "<script>" not in fragment and "&lt;script&gt;" in fragment
+    assert "<mark>zielony</mark>" in fragment and "<mark>rower</mark>" in fragment
+    folded = search(handler, "kradziez", audit=False)
+    assert folded.fallback and any("<mark>kradzieży</mark>" in h.fragment for h in folded.hits)
+
+
+def test_filters_and_facets(corpus):
+    g = corpus["g"]
+    commander = g.people["commander"]
+    results = search(commander, "kradzież", audit=False)
+    types = {f.value: f.count for f in results.facets["object_type"]}
+    assert sum(types.values()) == results.total
+    only_incoming = search(
+        commander, "kradzież", SearchFilters(object_type=ObjectType.INCOMING), audit=False
+    )
+    assert only_incoming.total == types[ObjectType.INCOMING]
+    assert all(h.object_type == ObjectType.INCOMING for h in only_incoming.hits)
+    by_channel = found(commander, "samochód", SearchFilters(channel=Channel.EMAIL))
+    assert by_channel == {inc(corpus["theft"])}
+    by_class = found(commander, "Puławy", SearchFilters(classification_id=g.classes["052"].pk))
+    assert (ObjectType.CASE, corpus["case"].pk) in by_class
+    assert inc(corpus["theft"]) not in by_class
+    cells = {f.label: f.count for f in results.facets["cell"]}
+    assert cells and all(count > 0 for count in cells.values())
+    tomorrow = datetime.date.today() + datetime.timedelta(days=2)
+    assert found(commander, "kradzież", SearchFilters(date_from=tomorrow)) == set()
+    state = found(commander, "Puławy", SearchFilters(state="open"))
+    assert state == {(ObjectType.CASE, corpus["case"].pk)}
+
+
+def test_filters_alone_browse_and_an_empty_search_finds_nothing(corpus):
+    handler = corpus["g"].people["handler"]
+    assert search(handler, "", audit=False).total == 0
+    browse = search(handler, "", SearchFilters(object_type=ObjectType.CASE), audit=False)
+    # The handler handles both cases, the restricted one too.
+    assert {h.object_id for h in browse.hits} == {corpus["case"].pk, corpus["hidden_case"].pk}
+    assert browse.total == 2
+
+
+def test_bad_input_is_refused_with_a_polish_message(corpus):
+    handler = corpus["g"].people["handler"]
+    with pytest.raises(DomainError) as long:
+        search(handler, "a" * 501)
+    assert "za długie" in str(long.value.message)
+    with pytest.raises(DomainError) as dates:
+        search(
+            handler,
+            "x",
+            SearchFilters(date_from=datetime.date(2026, 2, 1), date_to=datetime.date(2026, 1, 1)),
+        )
+    assert "późniejsza" in str(dates.value.message)
+    # Operators of either engine in a query are plain text, never a syntax error.
+    for query in ["AND OR NOT NEAR(", "a:b & | ! <->", "'\\", "*", '"""', "-x +y ^z"]:
+        search(handler, query, audit=False)
+
+
+# --- exact look-ups --------------------------------------------------------------------------
+
+
+def test_exact_lookups_go_straight_to_the_object(corpus):
+    g = corpus["g"]
+    handler = g.people["handler"]
+    case = corpus["case"]
+    by_sign = search(handler, case.sign, audit=False)
+    assert by_sign.redirect_url == f"/cases/{case.pk}/"
+    assert search(handler, case.sign.lower(), audit=False).redirect_url == f"/cases/{case.pk}/"
+    theft = corpus["theft"]
+    by_number = search(handler, theft.registration_number, audit=False)
+    assert [(h.object_type, h.object_id) for h in by_number.exact] == [inc(theft)]
+    by_address = search(g.people["clerk"], EDORECZENIA, audit=False)
+    assert (ObjectType.OUTGOING, corpus["answer"].pk) in {
+        (h.object_type, h.object_id) for h in by_address.exact
+    }
+    for phone in ("815321122", "+48 81 532-11-22", "81 532 11 22"):
+        by_phone = search(handler, phone, audit=False)
+        assert inc(corpus["phoned"]) in {(h.object_type, h.object_id) for h in by_phone.exact}
+    by_identifier = search(handler, corpus["document"].identifier, audit=False)
+    assert by_identifier.redirect_url == f"/documents/{corpus['document'].pk}/"
+
+
+def test_exact_lookups_respect_need_to_know(corpus):
+    g = corpus["g"]
+    outsider = g.people["kmp_handler"]
+    for text in (corpus["case"].sign, corpus["theft"].registration_number, EDORECZENIA):
+        results = search(outsider, text, audit=False)
+        assert results.exact == [] and results.redirect_url is None
+        assert results.hits == [] and results.total == 0
+
+
+def test_the_case_sign_is_found_in_document_text(corpus, django_capture_on_commit_callbacks):
+    g = corpus["g"]
+    sign = corpus["case"].sign
+    with django_capture_on_commit_callbacks(execute=True):
+        item = incoming_item_register(
+            actor=g.people["clerk"],
+            unit=g.kwp,
+            subject=f"Uzupełnienie do sprawy {sign}",
+            channel=Channel.PAPER,
+            assigned_cell=g.cells["kwp_i_1"],
+        )
+    results = search(g.people["handler"], sign, audit=False)
+    assert inc(item) in {(h.object_type, h.object_id) for h in results.hits}
+    assert results.redirect_url == f"/cases/{corpus['case'].pk}/"
+
+
+# --- need-to-know ----------------------------------------------------------------------------
+
+
+def expected_visible(person) -> set[tuple[str, int]]:
+    """What the registers themselves let `person` open (their own selectors)."""
+    newest = {
+        v.document_id: v.pk for v in DocumentVersion.objects.order_by("document_id", "number")
+    }
+    return (
+        {inc(i) for i in incoming_visible_to(person)}
+        | {(ObjectType.OUTGOING, o.pk) for o in outgoing_visible_to(person)}
+        | {(ObjectType.CASE, c.pk) for c in cases_visible_to(person)}
+        | {
+            (ObjectType.VERSION, v.pk)
+            for v in versions_visible_to(person)
+            if newest[v.document_id] == v.pk
+        }
+    )
+
+
+ALL_ROLES = [
+    "clerk",
+    "handler",
+    "handler2",
+    "head",
+    "commander",
+    "archivist",
+    "admin",
+    "auditor",
+    "kadry",
+    "kmp_clerk",
+    "kmp_handler",
+    "kmp_commander",
+]
+
+
+@pytest.mark.parametrize("role", ALL_ROLES)
+def test_every_role_finds_exactly_what_the_registers_show_it(corpus, role):
+    person = corpus["g"].people[role]
+    expected = expected_visible(person)
+    everything = SearchFilters(date_from=datetime.date(2000, 1, 1))
+    results = search(person, "", everything, audit=False)
+    assert {(h.object_type, h.object_id) for h in results.hits} == expected
+    assert results.total == len(expected)
+    for facet, values in results.facets.items():
+        if facet in ("object_type", "unit"):
+            assert sum(v.count for v in values) == results.total, facet
+    # Full text over the same objects: every hit is visible, and the counts say so.
+    all_entries = {(e.object_type, e.object_id) for e in SearchEntry.objects.all()}
+    for query in ("kradzież", "samochód", "Puławy", "skarga", "korupcja", "w"):
+        hits = search(person, query, audit=False)
+        ids = {(h.object_type, h.object_id) for h in hits.hits}
+        assert ids <= expected, query
+        assert hits.total == len(ids), query
+        assert sum(v.count for v in hits.facets["object_type"]) == hits.total
+    assert expected <= all_entries
+
+
+def test_restricted_items_and_cases_only_for_the_people_named_on_them(corpus):
+    g = corpus["g"]
+    p = g.people
+    secret = inc(corpus["secret"])
+    hidden = (ObjectType.CASE, corpus["hidden_case"].pk)
+    seeing_secret = {r for r in ALL_ROLES if secret in found(p[r], "korupcji")}
+    # The registrar (head) and the personal assignee; not the cell, not the unit.
+    assert seeing_secret == {"head", "handler"}
+    seeing_hidden = {r for r in ALL_ROLES if hidden in found(p[r], "wgląd akta")}
+    assert seeing_hidden == {"handler"}
+    # Nor do the counts of the others hint at them.
+    commander = search(p["commander"], "korupcji", audit=False)
+    assert commander.total == 0 and all(not v for v in commander.facets.values())
+
+
+def test_a_substitute_finds_what_the_absent_colleague_may_open(corpus):
+    from garnizon.org.models import Substitution
+
+    g = corpus["g"]
+    today = datetime.date.today()
+    Substitution.objects.create(
+        absent=g.people["handler"],
+        substitute=g.people["handler2"],
+        date_from=today,
+        date_to=today + datetime.timedelta(days=3),
+        created_by=g.people["head"],
+    )
+    assert inc(corpus["secret"]) in found(g.people["handler2"], "korupcji")
+
+
+# --- indexing ----------------------------------------------------------------------------------
+
+
+def test_changes_reindex_after_commit_and_deletes_remove(
+    corpus, django_capture_on_commit_callbacks
+):
+    g = corpus["g"]
+    commander = g.people["commander"]
+    theft = IncomingItem.objects.get(pk=corpus["theft"].pk)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        theft.subject = "Zawiadomienie o zniszczeniu motocykla"
+        theft.save()
+    assert callbacks
+    assert inc(theft) in found(commander, "motocykl")
+    assert inc(theft) not in found(commander, "samochód")
+    with django_capture_on_commit_callbacks(execute=True):
+        lonely = outgoing_item_register(
+            actor=g.people["clerk"],
+            unit=g.kwp,
+            subject="Zaproszenie na odprawę",
+            channel=Channel.PAPER,
+            addressee_name="Komenda Powiatowa",
+            address="ul. Partyzancka 1, 21-100 Lubartów",
+        )
+    assert (ObjectType.OUTGOING, lonely.pk) in found(commander, "odprawa")
+    with django_capture_on_commit_callbacks(execute=True):
+        OutgoingItem.objects.get(pk=lonely.pk).delete()
+    assert found(commander, "odprawa") == set()
+    assert not SearchEntry.objects.filter(object_type=ObjectType.OUTGOING, object_id=lonely.pk)
+
+
+def test_a_rolled_back_change_is_not_indexed(corpus, django_capture_on_commit_callbacks):
+    from django.db import transaction
+
+    g = corpus["g"]
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        incoming_item_register(
+            actor=g.people["clerk"],
+            unit=g.kwp,
+            subject="Pismo wycofane",
+            channel=Channel.PAPER,
+            assigned_cell=g.cells["kwp_i_1"],
+        )
+        raise RuntimeError
+    assert callbacks == []
+    assert found(g.people["commander"], "wycofane") == set()
+
+
+def test_a_new_version_replaces_the_old_text(corpus, django_capture_on_commit_callbacks):
+    g = corpus["g"]
+    handler = g.people["handler"]
+    document = corpus["document"]
+    with django_capture_on_commit_callbacks(execute=True):
+        newer = document_add_version(
+            actor=handler, document=document, file=SimpleUploadedFile("v2.txt", b"druga wersja")
+        )
+    hits = found(handler, "oględzin")  # the title stays in the new version's entry
+    assert (ObjectType.VERSION, newer.pk) in hits
+    assert (ObjectType.VERSION, corpus["version"].pk) not in hits
+    assert found(handler, "papilarnych") == set()  # the old version's text is gone
+
+
+def test_reindex_rebuilds_everything_with_a_progress_bar(corpus):
+    handler = corpus["g"].people["handler"]
+    before = {q: found(handler, q) for q in ("kradzież", "Puławy", "włamania")}
+    get_backend().clear()
+    SearchEntry.objects.all().delete()
+    assert found(handler, "kradzież") == set()
+    out, err = StringIO(), StringIO()
+    call_command("search", "reindex", "--batch", "2", stdout=out, stderr=err)
+    assert "Zaindeksowano" in out.getvalue()
+    assert "[##############################]" in err.getvalue()
+    assert {q: found(handler, q) for q in before} == before
+    # Again over a full index: an upsert, nothing doubled.
+    count = SearchEntry.objects.count()
+    call_command("search", "reindex", stdout=StringIO(), stderr=StringIO())
+    assert SearchEntry.objects.count() == count
+    assert {q: found(handler, q) for q in before} == before
+
+
+def test_reindex_prunes_entries_of_objects_that_are_gone(corpus):
+    stray = SearchEntry.objects.create(object_type=ObjectType.CASE, object_id=987654)
+    get_backend().write([(stray.pk, analyse("zbłąkany wpis"))])
+    call_command("search", "reindex", stdout=StringIO(), stderr=StringIO())
+    assert not SearchEntry.objects.filter(pk=stray.pk).exists()
+
+
+def test_the_intake_index_step_indexes_the_item_and_its_document(corpus):
+    from garnizon.intake.models import IntakeItem
+    from garnizon.intake.steps import IntakeContext
+    from garnizon.search.steps import Index
+
+    g = corpus["g"]
+    get_backend().clear()
+    SearchEntry.objects.all().delete()
+    item = IntakeItem.objects.create(
+        unit=g.kwp,
+        channel=Channel.PAPER,
+        source_key="k1",
+        original_filename="skan.pdf",
+        requested_by=g.people["clerk"],
+        incoming_item=corpus["theft"],
+        document=corpus["document"],
+    )
+    step = Index()
+    assert step.name == "index"
+    ctx = IntakeContext(item=item)
+    assert step.able_to_run(ctx)
+    outcome = step.run(ctx)
+    assert outcome.status == "ok" and not outcome.stops
+    hits = found(g.people["handler"], "samochód")
+    assert {inc(corpus["theft"]), (ObjectType.VERSION, corpus["version"].pk)} <= hits
+    empty = IntakeItem.objects.create(
+        unit=g.kwp,
+        channel=Channel.PAPER,
+        source_key="k2",
+        original_filename="x.pdf",
+        requested_by=g.people["clerk"],
+    )
+    assert not step.able_to_run(IntakeContext(item=empty))
+
+
+# --- audit, saved searches, command ------------------------------------------------------------
+
+
+def test_every_search_is_recorded_in_the_audit_trail(corpus):
+    handler = corpus["g"].people["handler"]
+    before = AuditEntry.objects.count()
+    search(handler, "kradzież", SearchFilters(channel=Channel.EMAIL))
+    entry = AuditEntry.objects.order_by("-seq").first()
+    assert AuditEntry.objects.count() == before + 1
+    assert (entry.action, entry.object_type, entry.actor_id) == ("view", "search.query", handler.pk)
+    assert entry.details["query"] == "kradzież"
+    assert entry.details["filters"] == {"channel": "email"}
+    assert entry.details["total"] == 1
+
+
+def test_saved_searches_belong_to_one_person(corpus):
+    g = corpus["g"]
+    handler, other = g.people["handler"], g.people["handler2"]
+    saved = saved_search_save(
+        person=handler, name="Kradzieże", query="kradzież", filters=SearchFilters(channel="email")
+    )
+    again = saved_search_save(person=handler, name="Kradzieże", query="kradzież samochodu")
+    assert again.pk == saved.pk and again.query == "kradzież samochodu" and again.filters == {}
+    assert list(saved_searches(other)) == []
+    with pytest.raises(NotVisible):
+        saved_search_delete(person=other, saved_id=saved.pk)
+    with pytest.raises(DomainError) as empty:
+        saved_search_save(person=handler, name="  ", query="x")
+    assert "nazwę" in str(empty.value.message)
+    saved_search_delete(person=handler, saved_id=saved.pk)
+    assert not SavedSearch.objects.exists()
+    restored = SearchFilters.from_dict({"channel": "email", "date_from": "2026-01-02"})
+    assert restored == SearchFilters(channel="email", date_from=datetime.date(2026, 1, 2))
+
+
+def test_the_command_shows_what_a_user_would_see(corpus):
+    out = StringIO()
+    call_command("search", "kradzież", "--as", "commander_kwp", "--json", stdout=out)
+    data = json.loads(out.getvalue())
+    assert data["total"] == len(data["results"]) >= 1
+    assert corpus["theft"].registration_number in {r["reference"] for r in data["results"]}
+    assert {r["type"] for r in data["results"]} <= set(ObjectType.values)
+    out = StringIO()
+    call_command("search", "kradzież", "--as", "commander_kmp", "--json", stdout=out)
+    data = json.loads(out.getvalue())
+    assert [r["id"] for r in data["results"]] == [corpus["kmp_item"].pk]
+    out = StringIO()
+    call_command("search", "samochód", "--as", "handler_kwp", stdout=out)
+    assert "[samochodu]" in out.getvalue() and "Wyników:" in out.getvalue()
+    with pytest.raises(Exception, match="--as"):
+        call_command("search", "kradzież", stdout=StringIO())
+
+
+def test_the_backend_follows_the_database():
+    assert get_backend().vendor == connection.vendor
+
+
+# --- the page and the API ----------------------------------------------------------------------
+
+
+def client_for(person):
+    from django.test import Client
+
+    from tests.factories import PASSWORD
+
+    client = Client()
+    assert client.login(username=person.username, password=PASSWORD)
+    return client
+
+
+def test_the_search_page_shows_hits_fragments_facets_and_saved_searches(corpus):
+    g = corpus["g"]
+    client = client_for(g.people["handler"])
+    page = client.get("/search/", {"q": "samochód"})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert corpus["theft"].registration_number in html
+    assert "<mark>samochodu</mark>" in html
+    assert 'aria-label="Zawężanie wyników"' in html
+    assert 'action="/search/"' in html  # the box in the layout's header
+    # Narrowed by a facet link: only e-mails.
+    narrowed = client.get("/search/", {"q": "samochód", "channel": "email"}).content.decode()
+    assert corpus["theft"].registration_number in narrowed
+    assert corpus["document"].identifier not in narrowed
+    # A case sign goes straight to the case; exact=0 shows the list instead.
+    sign = corpus["case"].sign
+    assert client.get("/search/", {"q": sign})["Location"] == f"/cases/{corpus['case'].pk}/"
+    assert client.get("/search/", {"q": sign, "exact": "0"}).status_code == 200
+    # Bad input: a message to act on, not an error page.
+    bad = client.get("/search/", {"q": "x", "from": "15.03.2026"})
+    assert bad.status_code == 200 and "RRRR-MM-DD" in bad.content.decode()
+    saved = client.post("/search/", {"q": "kradzież", "channel": "email", "name": "Maile"})
+    assert saved.status_code == 302
+    listing = client.get("/search/").content.decode()
+    assert "Maile" in listing and "channel=email" in listing
+    mine = SavedSearch.objects.get(person=g.people["handler"])
+    other = client_for(g.people["handler2"])
+    assert other.post("/search/", {"delete": mine.pk}).status_code == 302
+    assert SavedSearch.objects.filter(pk=mine.pk).exists()
+
+
+def test_the_api_answers_what_the_user_may_see(corpus):
+    from rest_framework.test import APIClient
+
+    g = corpus["g"]
+    client = APIClient()
+    client.force_authenticate(g.people["kmp_commander"])
+    response = client.get("/api/search/", {"q": "kradzież"})
+    assert response.status_code == 200
+    data = response.json()
+    assert [(r["type"], r["id"]) for r in data["results"]] == [inc(corpus["kmp_item"])]
+    assert data["total"] == 1 and data["total_is_estimate"] is False
+    assert data["facets"]["unit"] == [
+        {"value": str(g.kmp.pk), "label": "KMP-LU", "count": 1, "selected": False}
+    ]
+    client.force_authenticate(g.people["handler"])
+    exact = client.get("/api/search/", {"q": corpus["case"].sign}).json()
+    assert exact["exact"][0]["url"] == f"/cases/{corpus['case'].pk}/"
+    bad = client.get("/api/search/", {"q": "x", "date_from": "2026-02-01", "date_to": "2026-01-01"})
+    assert bad.status_code == 400
+    assert "późniejsza" in bad.json()["error"]["message"]
+    assert client.get("/api/search/", {"type": "nonsense"}).status_code == 400
