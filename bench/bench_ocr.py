@@ -597,7 +597,7 @@ def main() -> None:
         print(
             f"  CPU time per page: tesseract {ref_total / len(files) / args.runs:.2f} s, "
             f"pipeline {pipe_total / len(files) / args.runs:.2f} s: pipeline / tesseract by "
-            f"CPU {ref_total / pipe_total:.0%} (independent of other load on the machine)"
+            f"CPU {ref_total / pipe_total:.1%} (independent of other load on the machine)"
         )
         print("\nAccuracy (all pages of a variant)")
         offset = 0
@@ -631,7 +631,7 @@ def report(n: int, reference, pipeline, drained, cores: int, workers: int) -> No
     )
     ratio = ref / pipe
     print(
-        f"  pipeline / tesseract: {ratio:.0%} (queue empty: {ref / empty:.0%}); "
+        f"  pipeline / tesseract: {ratio:.1%} (queue empty: {ref / empty:.1%}); "
         f"target >= 90 %: {'met' if ratio >= 0.9 else 'NOT met'}"
     )
 

@@ -663,3 +663,14 @@ def png_bytes() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (40, 30), "white").save(buffer, "PNG")
     return buffer.getvalue()
+
+
+@pytest.mark.parametrize("lang", ["en", "uk"])
+def test_the_portal_catalogues_are_complete(lang):
+    po = (PORTAL_DIR / "locale" / lang / "LC_MESSAGES" / "django.po").read_text()
+    entries = po.split("\n\n")[1:]
+    assert len(entries) > 100
+    for entry in entries:
+        assert "fuzzy" not in entry, entry
+        msgstr = entry.split("\nmsgstr ", 1)[1]
+        assert msgstr.strip() != '""', entry

@@ -43,8 +43,8 @@ from garnizon.documents.metadata import EXTENSIONS, OCTET_STREAM, detect_mime
 from garnizon.documents.models import Document, DocumentKind
 from garnizon.intake.antivirus import Antivirus
 from garnizon.intake.mail import Mail
-from garnizon.intake.thumbnails import Thumbnail
 from garnizon.intake.models import IntakeItem, IntakeMode, IntakeState, StepStatus
+from garnizon.intake.thumbnails import Thumbnail
 
 PDF = "application/pdf"
 IMAGES = {"image/png", "image/jpeg", "image/gif", "image/tiff"}

@@ -145,8 +145,23 @@ class ComplaintKindForm(PortalForm):
     )
 
 
-class ComplaintContentForm(LetterForm):
-    pass
+class ComplaintContentForm(PortalForm):
+    subject = _text(
+        _("Czego dotyczy skarga lub wniosek?"),
+        max_length=300,
+        help_text=_("Krótko, np. „Zachowanie policjanta podczas kontroli drogowej”."),
+        error_messages={"required": _("Podaj, czego dotyczy skarga lub wniosek.")},
+    )
+    text = _text(
+        _("Opisz sprawę"),
+        max_length=20000,
+        help_text=_("Co się stało, kiedy i gdzie; czego oczekujesz."),
+        widget=forms.Textarea(attrs={"rows": 10}),
+        error_messages={
+            "required": _("Opisz sprawę."),
+            "max_length": _("Treść może mieć najwyżej %(limit_value)s znaków."),
+        },
+    )
 
 
 class AnonymityForm(PortalForm):

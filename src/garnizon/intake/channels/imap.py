@@ -216,7 +216,7 @@ def configured_mailboxes() -> list[MailboxConfig]:
 # --- polling -----------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(repr=False)
 class PollResult:
     mailbox: str
     taken: list[IntakeItem] = field(default_factory=list)  # new items, one per message
@@ -228,6 +228,12 @@ class PollResult:
     @property
     def ok(self) -> bool:
         return not self.error and not self.failures
+
+    def __repr__(self) -> str:  # short, for the scheduler's record and logs
+        return (
+            f"PollResult({self.mailbox}: taken={len(self.taken)} moved_only={self.moved_only} "
+            f"failures={len(self.failures)} busy={self.busy} error={self.error!r})"
+        )
 
 
 def poll_all(*, run_now: bool = False) -> list[PollResult]:
