@@ -1,4 +1,4 @@
-"""`garnizon intake add|scan|mail|status|retry`: files into the intake pipeline and its state."""
+"""`garnizon intake add|scan|mail|status|retry|separator`: files into the intake pipeline and its state."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
 from garnizon.common.errors import DomainError
+from garnizon.intake.barcodes import separator_sheet_pdf
 from garnizon.intake.channels.hotfolder import scan_hot_folder
 from garnizon.intake.channels.imap import PollResult, configured_mailboxes, poll_mailbox
-from garnizon.intake.models import IntakeItem, IntakeState
+from garnizon.intake.models import IntakeItem, IntakeMode, IntakeState
 from garnizon.intake.services import intake_add_file, intake_retry
 from garnizon.org.models import Person, Unit
 from garnizon.registry.models import Channel
@@ -37,6 +38,14 @@ class Command(BaseCommand):
             p.add_argument("--as", dest="username", required=True, help="kto przyjmuje (login)")
             p.add_argument("--channel", default=Channel.PAPER, choices=Channel.values)
             p.add_argument("--sync", action="store_true", help="przetwórz od razu, bez kolejki")
+            p.add_argument(
+                "--mode",
+                default=IntakeMode.REGISTER,
+                choices=IntakeMode.values,
+                help="register: nowe pisma; match: skany do pism z etykietami",
+            )
+        separator = sub.add_parser("separator", help="kartka rozdzielająca (PDF) do wydruku")
+        separator.add_argument("--out", required=True, help="plik PDF do zapisania")
         mail = sub.add_parser("mail", help="jedno sprawdzenie skrzynek IMAP jednostek")
         mail.add_argument("--mailbox", help="tylko ta skrzynka (nazwa z ustawień)")
         mail.add_argument("--sync", action="store_true", help="przetwórz od razu, bez kolejki")
@@ -55,6 +64,11 @@ class Command(BaseCommand):
                 self._scan(options)
             elif action == "mail":
                 self._mail(options)
+            elif action == "separator":
+                Path(options["out"]).write_bytes(separator_sheet_pdf())
+                self.stdout.write(
+                    _("Zapisano kartkę rozdzielającą: %(path)s") % {"path": options["out"]}
+                )
             elif action == "status":
                 self._status(options.get("state"))
             else:
@@ -79,6 +93,7 @@ class Command(BaseCommand):
                     channel=options["channel"],
                     requested_by=person,
                     run_now=options["sync"],
+                    mode=options["mode"],
                 )
                 results.append((path.name, result.item, result.created, ""))
             except DomainError as error:
@@ -94,23 +109,27 @@ class Command(BaseCommand):
 
     def _summary(self, results: list[tuple[str, IntakeItem | None, bool, str]]) -> None:
         counts: Counter[str] = Counter()
-        failures = []
+        failures: list[tuple[str, str]] = []
+        waiting: list[tuple[str, str]] = []
         for name, item, created, error in results:
             if item is None:
                 counts["failed"] += 1
                 failures.append((name, error))
             elif not created:
                 counts["duplicate"] += 1
-            elif item.state == IntakeState.DONE:
-                counts["done"] += 1
-            elif item.state in (IntakeState.FAILED, IntakeState.QUARANTINED):
-                counts["failed"] += 1
-                failures.append(
-                    (name, f"#{item.pk} {item.get_state_display()}: {item.error_message}")
-                )
             else:
-                counts["queued"] += 1
+                _tally(name, item, counts, failures, waiting)
         self.stdout.write(_("Zarejestrowano: %(n)s") % {"n": counts["done"]})
+        if counts["split"]:
+            self.stdout.write(
+                _("Podzielono na części (kartki rozdzielające): %(n)s") % {"n": counts["split"]}
+            )
+        if counts["waiting"]:
+            self.stdout.write(
+                _("Czeka na przypisanie przez kancelarię: %(n)s") % {"n": counts["waiting"]}
+            )
+            for name, reason in waiting:
+                self.stdout.write(f"  {name}: {reason}")
         if counts["queued"]:
             self.stdout.write(_("W kolejce: %(n)s (garnizon db_worker)") % {"n": counts["queued"]})
         if counts["duplicate"]:
@@ -134,6 +153,7 @@ class Command(BaseCommand):
             unit=unit,
             requested_by=person,
             channel=options["channel"],
+            mode=options["mode"],
             run_now=options["sync"],
             settle_seconds=options["settle"],
         )
@@ -235,3 +255,34 @@ def _expand(paths: list[str]):
             yield path
         else:
             raise CommandError(f"Nie ma pliku ani folderu {raw}.")
+
+
+def _tally(
+    name: str,
+    item: IntakeItem,
+    counts: Counter[str],
+    failures: list[tuple[str, str]],
+    waiting: list[tuple[str, str]],
+) -> None:
+    """Count one item's outcome; a batch split at separator sheets counts by its parts,
+    and a message's or a part's failed attachments are failures of their own."""
+    if item.state == IntakeState.DONE:
+        children = list(item.children.order_by("pk"))
+        if item.incoming_item_id is None and children:
+            counts["split"] += 1
+        else:
+            counts["done"] += 1
+        for child in children:
+            label = f"{name} → #{child.pk} {child.original_filename}"
+            if item.incoming_item_id is None:
+                _tally(label, child, counts, failures, waiting)
+            elif child.state in (IntakeState.FAILED, IntakeState.QUARANTINED):
+                failures.append((label, f"{child.get_state_display()}: {child.error_message}"))
+    elif item.state == IntakeState.AWAITING_MATCH:
+        counts["waiting"] += 1
+        waiting.append((name, f"#{item.pk}: {item.error_message}"))
+    elif item.state in (IntakeState.FAILED, IntakeState.QUARANTINED):
+        counts["failed"] += 1
+        failures.append((name, f"#{item.pk} {item.get_state_display()}: {item.error_message}"))
+    else:
+        counts["queued"] += 1
