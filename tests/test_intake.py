@@ -18,6 +18,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from PIL import Image
 
+from garnizon.audit.models import AuditEntry
 from garnizon.documents.blobstore import get_blob_store
 from garnizon.documents.models import Document
 from garnizon.intake.channels.hotfolder import scan_hot_folder
@@ -251,6 +252,18 @@ def test_bad_input_ends_in_a_clear_state_with_the_original_kept(
         copy = Path(item.quarantine_path)
         assert copy.parent.parent == tmp_path / "quarantine"
         assert copy.read_bytes() == content
+    audits = AuditEntry.objects.filter(
+        object_type="intake.intakeitem",
+        object_id=str(item.pk),
+        details__operation="intake_quarantine",
+    )
+    if state == IntakeState.QUARANTINED:  # a security event, in the audit trail
+        (audit,) = audits
+        assert audit.details["sha256"] == item.blob_sha256
+        assert audit.details["requested_by"] == garrison.people["clerk"].username
+        assert words in audit.details["reason"]
+    else:
+        assert not audits.exists()
     assert IncomingItem.objects.count() == 0
 
 

@@ -68,7 +68,31 @@ def run_pipeline(item_id: int, *, steps: list[Step] | None = None) -> str | None
             finished_at=timezone.now(),
             quarantine_path=item.quarantine_path,
         )
+        if done and final == IntakeState.QUARANTINED:
+            _audit_quarantine(item, message)
     return final if done else None
+
+
+def _audit_quarantine(item: IntakeItem, message: str) -> None:
+    """A quarantined file is a security event: it goes into the audit trail (no actor:
+    the pipeline did it, on behalf of whoever sent the file in)."""
+    from garnizon.audit.services import audit_record
+
+    try:
+        audit_record(
+            actor=None,
+            action="update",
+            obj=item,
+            details={
+                "operation": "intake_quarantine",
+                "requested_by": item.requested_by.username,
+                "sha256": item.blob_sha256,
+                "filename": item.original_filename,
+                "reason": message[:500],
+            },
+        )
+    except Exception:  # the state is written; a failed audit write must not undo it
+        log.exception("intake item %s: audit of the quarantine failed", item.pk)
 
 
 def stale_after() -> datetime.timedelta:
