@@ -218,13 +218,19 @@ def main() -> None:
         scope = Scope.for_person(person)
 
         def filtered(person=person, parsed=parsed, scope=scope) -> None:
-            qs = visible_entries(person, scope=scope)
-            hits = list(backend.ranked(qs, parsed, folded=False)[:20])
+            with backend.reading():
+                qs = visible_entries(person, scope=scope)
+                hits = list(backend.ranked(qs, parsed, folded=False)[:20])
             hits_seen.append(len(hits))
 
         filtered_ms += timed(filtered, 1)
         service_ms += timed(lambda p=person, q=query: search(p, q, audit=False), 1)
-        bare_ms += timed(lambda parsed=parsed: backend.raw_top(parsed, limit=20), 1)
+
+        def bare(parsed=parsed) -> None:
+            with backend.reading():
+                backend.raw_top(parsed, limit=20)
+
+        bare_ms += timed(bare, 1)
     print(
         f"queries: {len(queries)} (1-3 words) by {len(handlers)} case handlers of one cell; "
         f"mean hits on the page {statistics.mean(hits_seen):.1f}"

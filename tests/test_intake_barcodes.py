@@ -249,7 +249,7 @@ def test_a_labelled_scan_in_match_mode_is_attached_to_its_entry(garrison, tmp_pa
     assert item.barcodes[0]["value"] == entry.registration_number
     assert IncomingItem.objects.count() == 2  # nothing new registered
     assert not Document.objects.filter(incoming_item=other).exists()
-    assert steps(item)[-7:] == [
+    assert steps(item)[-8:] == [
         ("barcodes", "ok"),
         ("split", "skipped"),
         ("ocr", "ok"),
@@ -257,8 +257,15 @@ def test_a_labelled_scan_in_match_mode_is_attached_to_its_entry(garrison, tmp_pa
         ("register", "skipped"),
         ("attach", "ok"),
         ("thumbnail", "ok"),
+        ("index", "ok"),
     ]
-    assert "Gęślińska" in item.document.versions.get().text  # OCR text kept for search
+    version = item.document.versions.get()
+    assert "Gęślińska" in version.text  # OCR text kept for search
+    # ... and indexed by the pipeline: an inflected form finds the scanned letter.
+    from garnizon.search.services import search
+
+    found = search(garrison.people["clerk"], "zdarzenie drogowe", audit=False)
+    assert ("version", version.pk) in {(h.object_type, h.object_id) for h in found.hits}
 
 
 def test_a_label_pdf_sent_as_a_file_is_matched_without_ocr(garrison, tmp_path):
@@ -537,7 +544,7 @@ def test_the_clerk_matches_a_waiting_scan_to_an_entry(garrison, waiting):
         f"Clerk Kwp przypisał(a) skan do przesyłki {entry.registration_number}.",
     ) in results
     # Steps done before the match are not done again; register is skipped (the entry exists).
-    assert [r[:2] for r in results][-7:] == [
+    assert [r[:2] for r in results][-8:] == [
         ("barcodes", "skipped"),
         ("split", "skipped"),
         ("ocr", "ok"),
@@ -545,6 +552,7 @@ def test_the_clerk_matches_a_waiting_scan_to_an_entry(garrison, waiting):
         ("register", "skipped"),
         ("attach", "ok"),
         ("thumbnail", "ok"),
+        ("index", "ok"),
     ]
     (audit,) = _audit(item)
     assert audit.actor == garrison.people["clerk"] and audit.action == "update"

@@ -674,3 +674,48 @@ def test_the_portal_catalogues_are_complete(lang):
         assert "fuzzy" not in entry, entry
         msgstr = entry.split("\nmsgstr ", 1)[1]
         assert msgstr.strip() != '""', entry
+
+
+@pytest.mark.concurrency
+@pytest.mark.django_db(transaction=True)
+def test_a_double_click_racing_itself_creates_one_filing(settings, tmp_path):
+    import threading
+
+    from django.db import connections
+
+    from garnizon.org.models import Position
+    from tests.factories import make_garrison
+
+    g = make_garrison()
+    client = Client()
+    fill_letter(client, g.kmp, files=[upload("a.txt", b"tekst")])
+    page = client.get(reverse("portal:check", args=["pismo"])).content.decode()
+    form_token = re.search(r'name="form_token" value="([0-9a-f]+)"', page).group(1)
+    cookies = client.cookies
+    barrier = threading.Barrier(4)
+    locations: list[str] = []
+    errors: list[BaseException] = []
+
+    def press() -> None:
+        try:
+            own = Client()
+            own.cookies = cookies
+            barrier.wait()
+            response = own.post(reverse("portal:check", args=["pismo"]), {"form_token": form_token})
+            locations.append(response["Location"])
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=press) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(locations) == 4 and len(set(locations)) == 1
+    assert IncomingItem.objects.count() == 1
+    assert Submission.objects.count() == 1
+    assert IntakeItem.objects.count() == 2
+    assert Position.objects.filter(person__username="portal").count() == 1

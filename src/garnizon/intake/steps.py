@@ -45,6 +45,7 @@ from garnizon.intake.antivirus import Antivirus
 from garnizon.intake.mail import Mail
 from garnizon.intake.models import IntakeItem, IntakeMode, IntakeState, StepStatus
 from garnizon.intake.thumbnails import Thumbnail
+from garnizon.search.steps import Index
 
 PDF = "application/pdf"
 IMAGES = {"image/png", "image/jpeg", "image/gif", "image/tiff"}
@@ -700,6 +701,7 @@ STEPS: list[Step] = [
     Register(),
     Attach(),
     Thumbnail(),
+    Index(),
 ]
 
 

@@ -330,6 +330,8 @@ def portal_actor(unit: Unit) -> Person:
     if created:
         actor.set_unusable_password()
         actor.save(update_fields=["password"])
+    # Two first filings to a unit at once must not give the account two positions there.
+    Person.objects.select_for_update().filter(pk=actor.pk).first()
     if not Position.objects.active().filter(person=actor, cell__unit=unit).exists():
         cell = (
             Cell.objects.filter(

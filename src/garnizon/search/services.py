@@ -147,12 +147,32 @@ class SearchResults:
 
 
 def visibility_q(person: Person, scope: Scope) -> Q:
-    """The entries `person` may open, as one SQL condition on `SearchEntry`."""
+    """The entries `person` may open, as one SQL condition on `SearchEntry`.
+
+    Each arm is a correlated EXISTS on the object's own row under the
+    registers' condition, so the database checks only the full-text matches
+    instead of first listing everything the person may see. A document is
+    visible exactly as in `document_visibility_q`: through the item or case it
+    belongs to, or, unattached, to its creator; spelt here with correlated
+    EXISTS per target for the same reason.
+    """
     incoming = IncomingItem.objects.filter(incoming_visibility_q(scope), pk=OuterRef("object_id"))
     outgoing = outgoing_visible_to(person, scope=scope).filter(pk=OuterRef("object_id"))
     cases = Case.objects.filter(case_visibility_q(scope), pk=OuterRef("object_id"))
-    documents = Document.objects.filter(
-        document_visibility_q(person, scope), pk=OuterRef("document_id")
+    documents = Document.objects.filter(pk=OuterRef("document_id")).filter(
+        Exists(
+            IncomingItem.objects.filter(
+                incoming_visibility_q(scope), pk=OuterRef("incoming_item_id")
+            )
+        )
+        | Exists(outgoing_visible_to(person, scope=scope).filter(pk=OuterRef("outgoing_item_id")))
+        | Exists(Case.objects.filter(case_visibility_q(scope), pk=OuterRef("case_id")))
+        | Q(
+            incoming_item__isnull=True,
+            outgoing_item__isnull=True,
+            case__isnull=True,
+            created_by_id__in=scope.person_ids,
+        )
     )
     return (
         (Q(object_type=ObjectType.INCOMING) & Exists(incoming))
@@ -465,46 +485,47 @@ def search(
             _("Data „od” jest późniejsza niż data „do”."), code="date_range", field="date_from"
         )
     page = max(1, min(int(page), MAX_PAGE))
-    scope = Scope.for_person(person)
-    parsed = parse(query)
-    exact = exact_lookup(person, scope, query) if query.strip() else []
-    filtered = _apply_filters(visible_entries(person, scope=scope), filters)
     backend = get_backend()
-    folded = False
-    if parsed:
-        # Exact forms first; then diacritics folded; then folded stems as prefixes.
-        stages = [(parsed, False), (parsed, True)]
-        loose = loosen(parsed)
-        if loose.terms != parsed.terms:
-            stages.append((loose, True))
-        for candidate, fold_forms in stages:
-            matched = backend.matching(filtered, candidate, folded=fold_forms)
+    with backend.reading():
+        scope = Scope.for_person(person)
+        parsed = parse(query)
+        exact = exact_lookup(person, scope, query) if query.strip() else []
+        filtered = _apply_filters(visible_entries(person, scope=scope), filters)
+        folded = False
+        if parsed:
+            # Exact forms first; then diacritics folded; then folded stems as prefixes.
+            stages = [(parsed, False), (parsed, True)]
+            loose = loosen(parsed)
+            if loose.terms != parsed.terms:
+                stages.append((loose, True))
+            for candidate, fold_forms in stages:
+                matched = backend.matching(filtered, candidate, folded=fold_forms)
+                total, estimate, facets = _count_and_facets(matched, filters)
+                if total:
+                    break
+            parsed, folded = candidate, fold_forms
+            ordered = backend.ranked(filtered, parsed, folded=folded)
+        elif filters:
+            matched = filtered
             total, estimate, facets = _count_and_facets(matched, filters)
-            if total:
-                break
-        parsed, folded = candidate, fold_forms
-        ordered = backend.ranked(filtered, parsed, folded=folded)
-    elif filters:
-        matched = filtered
-        total, estimate, facets = _count_and_facets(matched, filters)
-        ordered = filtered.order_by("-date", "-id")
-    else:
-        total, estimate, ordered = 0, False, filtered.none()
-        facets = {f: [] for f in FACETS}
-    offset = (page - 1) * page_size
-    entries = list(ordered[offset : offset + page_size]) if total else []
-    results = SearchResults(
-        query=query,
-        filters=filters,
-        hits=_hits(entries, parsed, folded),
-        total=total,
-        total_is_estimate=estimate,
-        page=page,
-        page_size=page_size,
-        facets=facets,
-        exact=exact,
-        fallback=folded and total > 0,
-    )
+            ordered = filtered.order_by("-date", "-id")
+        else:
+            total, estimate, ordered = 0, False, filtered.none()
+            facets = {f: [] for f in FACETS}
+        offset = (page - 1) * page_size
+        entries = list(ordered[offset : offset + page_size]) if total else []
+        results = SearchResults(
+            query=query,
+            filters=filters,
+            hits=_hits(entries, parsed, folded),
+            total=total,
+            total_is_estimate=estimate,
+            page=page,
+            page_size=page_size,
+            facets=facets,
+            exact=exact,
+            fallback=folded and total > 0,
+        )
     if audit:
         audit_record(
             actor=person,

@@ -1,14 +1,23 @@
-"""The intake pipeline's indexing step (wired into the pipeline's STEPS by its owner)."""
+"""The intake pipeline's indexing step: the item's entry and document become searchable.
+
+The registers and documents are also indexed on every change (`search/signals.py`);
+the step makes the indexing part of the item's recorded history and catches up
+an entry whose signal-driven indexing failed. Like the antivirus and thumbnail
+steps it follows the `Step` contract without inheriting from it, so `intake/steps.py`
+can import it at the top without an import cycle.
+"""
 
 from __future__ import annotations
 
-from garnizon.documents.models import DocumentVersion
-from garnizon.intake.steps import IntakeContext, Step, StepOutcome
-from garnizon.search.indexing import index_objects
-from garnizon.search.models import ObjectType
+from typing import TYPE_CHECKING
+
+from django.utils.translation import gettext as _
+
+if TYPE_CHECKING:
+    from garnizon.intake.steps import IntakeContext, StepOutcome
 
 
-class Index(Step):
+class Index:
     """Index the item's register entry and its document (with the OCR text) for search."""
 
     name = "index"
@@ -16,7 +25,15 @@ class Index(Step):
     def able_to_run(self, ctx: IntakeContext) -> bool:
         return bool(ctx.item.incoming_item_id or ctx.item.document_id)
 
+    def cleanup(self, ctx: IntakeContext) -> None:
+        pass
+
     def run(self, ctx: IntakeContext) -> StepOutcome:
+        from garnizon.documents.models import DocumentVersion
+        from garnizon.intake.steps import StepOutcome
+        from garnizon.search.indexing import index_objects
+        from garnizon.search.models import ObjectType
+
         written = 0
         if ctx.item.incoming_item_id:
             written += index_objects(ObjectType.INCOMING, [ctx.item.incoming_item_id])
@@ -25,4 +42,4 @@ class Index(Step):
             written += index_objects(
                 ObjectType.VERSION, list(versions.values_list("pk", flat=True))
             )
-        return StepOutcome.ok(f"{written}")
+        return StepOutcome.ok(_("Zaindeksowano do wyszukiwania: %(n)s.") % {"n": written})

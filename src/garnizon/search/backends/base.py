@@ -8,7 +8,8 @@ that permissions, filters, counts and facets stay ordinary SQL around it.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 
 from django.db.models import QuerySet
 
@@ -18,6 +19,11 @@ from garnizon.search.query import ParsedQuery
 
 class SearchBackend(abc.ABC):
     vendor: str = ""
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Around the statements of one search (PostgreSQL tunes the transaction)."""
+        yield
 
     @abc.abstractmethod
     def write(self, rows: Sequence[tuple[int, Analysed]]) -> None:

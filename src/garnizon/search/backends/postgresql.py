@@ -10,9 +10,10 @@ The `simple` configuration is used for ranking functions that need one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from garnizon.search.analysis import Analysed
@@ -71,6 +72,16 @@ def render(query: ParsedQuery, *, folded: bool) -> str:
 
 class PostgresBackend(SearchBackend):
     vendor = "postgresql"
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """One transaction without JIT: the visibility subplans make the planner's
+        cost high enough to JIT-compile hundreds of functions, which took seconds
+        a query here, far more than running them."""
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
+            yield
 
     def write(self, rows: Sequence[tuple[int, Analysed]]) -> None:
         if not rows:

@@ -1,4 +1,4 @@
-"""`garnizon intake add|scan|mail|status|retry|separator`: files into the intake pipeline and its state."""
+"""`garnizon intake add|scan|mail|status|retry|separator`: files into the intake pipeline."""
 
 from __future__ import annotations
 
