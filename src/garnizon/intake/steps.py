@@ -645,7 +645,7 @@ class Attach(Step):
                         title=subject_from_filename(item.original_filename),
                         kind=kind,
                         incoming_item=item.incoming_item,
-                        text=ocr.text if ocr is not None else "",
+                        text=ocr.text if ocr is not None else _text_of(ctx),
                     )
                     item.document = document
                     item.save(update_fields=["document"])
@@ -657,6 +657,13 @@ class Attach(Step):
         return StepOutcome.ok(
             _("Dołączono dokument %(identifier)s.") % {"identifier": document.identifier}
         )
+
+
+def _text_of(ctx: IntakeContext) -> str:
+    """The text of a file that needs no OCR (plain text, XML, DOCX, ODT), for search."""
+    from garnizon.documents.text import extract_text
+
+    return extract_text(ctx.blob_path, ctx.item.mime_type)
 
 
 class _NamedReader:
