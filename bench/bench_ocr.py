@@ -385,14 +385,21 @@ def run_pipeline(
     workers and of this process (adding the files, and polling), texts)."""
     from garnizon.intake.models import IntakeItem
 
-    cpu_before = sum(process_cpu(w.pid) for w in workers) + sum(os.times()[:2])
+    workers_before, own_before = sum(process_cpu(w.pid) for w in workers), sum(os.times()[:2])
     started = time.perf_counter()
     ids = add_files(files, unit, person, tag)
+    added = sum(os.times()[:2]) - own_before
     wait_done(ids)
     done = time.perf_counter() - started
     wait_queue_empty()
     drained = time.perf_counter() - started
-    cpu = sum(process_cpu(w.pid) for w in workers) + sum(os.times()[:2]) - cpu_before
+    worker_cpu = sum(process_cpu(w.pid) for w in workers) - workers_before
+    own_cpu = sum(os.times()[:2]) - own_before
+    print(
+        f"    CPU: workers {worker_cpu:.1f} s, this process {own_cpu:.1f} s "
+        f"(adding the files {added:.1f} s, the rest polling the database)"
+    )
+    cpu = worker_cpu + own_cpu
     items = IntakeItem.objects.in_bulk(ids)
     texts = []
     for item_id in ids:
@@ -547,7 +554,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=8, help="pages per variant (8)")
     parser.add_argument("--runs", type=int, default=1, help="reference/pipeline rounds (1)")
-    parser.add_argument("--pdfs", type=int, default=1000, help="text PDFs in the batch (1000)")
+    parser.add_argument(
+        "--pdfs", type=int, default=1000, help="text PDFs in the batch (1000; 0: skip that part)"
+    )
     parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="db_worker processes (cores)"
     )
@@ -611,7 +620,8 @@ def main() -> None:
                     f"  {variant:13} {name:10} CER {rate:6.2%} (worst page {worst:6.2%}); "
                     f"diacritics lost: {_counts(lost)}; case errors: {_counts(case)}"
                 )
-        text_pdf_part(args.pdfs, unit, person, folder / "text")
+        if args.pdfs:
+            text_pdf_part(args.pdfs, unit, person, folder / "text")
     finally:
         stop_workers(workers)
         shutil.rmtree(folder, ignore_errors=True)

@@ -1,22 +1,27 @@
 """Search speed: permission-filtered queries beside the bare engine, and reindexing.
 
-    python -m bench.bench_search --documents 5000      # add documents, index, measure
-    python -m bench.bench_search --skip-index          # only the queries
+    python -m bench.bench_search --documents 200000 --workers 2   # add, index, measure
+    python -m bench.bench_search --documents 200000 --skip-index  # only the queries
 
 Needs the synthetic garrison from `python -m bench.generate` (units, people,
 register entries, cases). Adds `--documents` synthetic documents of one to three
 pages of Polish text (about 250 words a page) attached to random register
-entries, as plain rows (no files: search reads only the text), then:
+entries (70 %) and cases (30 %), as plain rows written in bulk (no files:
+search reads only the text), then:
 
-1. reindex: `index_objects` over the documents' versions and over the register
-   entries and cases, in batches of 500, in this one process (= one core);
-2. queries: one to three words drawn from the corpus, for ordinary case
-   handlers of one cell: the top 20 with need-to-know inside the query (what the
-   service runs: ranked hits plus a capped count), the full service call (hits,
-   count, facets), and the bare engine (FTS5 or tsvector queried directly, no
-   permissions, no filters) on the same data; p50 and p95;
-3. a broad query matching most documents: the first page and its count
-   (exact, or marked as an estimate above the cap).
+1. reindex: first a sample (`--sample` documents) with `index_objects` in this
+   one process, timing the analysis apart (= one core); then everything else
+   (documents, register entries, cases) through `reindex` with `--workers`
+   processes;
+2. queries: one to three words drawn from the corpus (words found in 2-60 % of
+   the documents: names, places, goods), for ordinary case handlers of one
+   cell: the top 20 with need-to-know inside the query (what the service runs),
+   the full service call (hits, count, facets, exact look-ups), and the bare
+   engine (FTS5 or tsvector queried directly, no permissions, no filters) on
+   the same data; p50 and p95;
+3. a broad query (the corpus's most frequent word, in nearly every document):
+   the first page and its count (exact, or marked as an estimate above the cap)
+   for a handler and for a garrison-wide commander, beside the bare engine.
 
 Writes to the database: run it on a benchmark database. Runs on SQLite and PostgreSQL.
 """
@@ -29,9 +34,10 @@ import platform
 import random
 import statistics
 import time
+from collections import Counter
 from collections.abc import Callable
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from bench.generate import BENCH_USER_PREFIX, SUBJECTS, fill
@@ -40,12 +46,13 @@ from garnizon.documents.models import Document, DocumentKind, DocumentVersion
 from garnizon.org.access import Scope
 from garnizon.org.models import Person, Position, Role
 from garnizon.registry.models import IncomingItem
+from garnizon.search.acl import scope_tokens
 from garnizon.search.analysis import analyse
 from garnizon.search.backends import get_backend
-from garnizon.search.indexing import index_objects
+from garnizon.search.indexing import index_objects, reindex
 from garnizon.search.models import ObjectType, SearchEntry
 from garnizon.search.query import parse
-from garnizon.search.services import search, visible_entries
+from garnizon.search.services import search
 
 IDENTIFIER = "BENCH/SZUK/"
 SENTENCES = (
@@ -75,70 +82,105 @@ def page_of_text(rng: random.Random, year: int) -> str:
     return " ".join(words[:WORDS_PER_PAGE])
 
 
-def create_documents(count: int, rng: random.Random) -> list[int]:
-    """Documents with one version each, attached to random register entries."""
+def create_documents(count: int, rng: random.Random, chunk: int = 5000) -> list[int]:
+    """Documents with one version each, attached to random register entries and cases.
+
+    A document is a first sentence of its own (names, places, numbers vary)
+    followed by one to three pages drawn from a pool of 3,000 generated pages."""
     existing = Document.objects.filter(identifier__startswith=IDENTIFIER).count()
-    if existing >= count:
-        return list(
-            DocumentVersion.objects.filter(document__identifier__startswith=IDENTIFIER).values_list(
-                "pk", flat=True
-            )[:count]
-        )
-    items = list(
-        IncomingItem.objects.order_by("?").values_list("pk", "unit_id", "registered_by_id")[
-            : count - existing
-        ]
-    )
-    if not items:
-        raise SystemExit("Brak danych: najpierw `python -m bench.generate`.")
     year = timezone.localdate().year
-    documents = []
-    texts = []
-    for index, (item_id, unit_id, person_id) in enumerate(items, start=existing + 1):
-        pages = rng.randint(1, 3)
-        texts.append(" ".join(page_of_text(rng, year) for _ in range(pages)))
-        documents.append(
-            Document(
-                unit_id=unit_id,
-                identifier=f"{IDENTIFIER}{index}",
-                title=fill(rng.choice(rng.choice(list(SUBJECTS.values())))[0], rng, year),
-                kind=DocumentKind.SCAN,
-                incoming_item_id=item_id,
-                created_by_id=person_id,
-            )
-        )
-    Document.objects.bulk_create(documents, batch_size=2000)
-    documents = list(
-        Document.objects.filter(identifier__in=[d.identifier for d in documents]).order_by("id")
-    )
-    by_identifier = {d.identifier: d for d in documents}
-    versions = [
-        DocumentVersion(
-            document=by_identifier[f"{IDENTIFIER}{index}"],
-            number=1,
-            blob_sha256="0" * 64,
-            size=len(text),
-            original_filename="skan.pdf",
-            mime_type="application/pdf",
-            created_by_id=by_identifier[f"{IDENTIFIER}{index}"].created_by_id,
-            text=text,
-        )
-        for index, text in enumerate(texts, start=existing + 1)
-    ]
-    DocumentVersion.objects.bulk_create(versions, batch_size=2000)
+    if existing < count:
+        items = list(IncomingItem.objects.values_list("pk", "unit_id", "registered_by_id"))
+        cases = list(Case.objects.values_list("pk", "unit_id", "created_by_id"))
+        if not items:
+            raise SystemExit("Brak danych: najpierw `python -m bench.generate`.")
+        pool = [page_of_text(rng, year) for _ in range(3000)]
+        titles = [fill(t[0], rng, year) for subject in SUBJECTS.values() for t in subject]
+        started = time.perf_counter()
+        for first in range(existing + 1, count + 1, chunk):
+            numbers = range(first, min(count, first + chunk - 1) + 1)
+            documents, texts = [], []
+            for index in numbers:
+                on_case = bool(cases) and rng.random() < 0.3
+                owner_id, unit_id, person_id = rng.choice(cases if on_case else items)
+                opening = fill(rng.choice(SENTENCES), rng, year)
+                texts.append(" ".join([opening, *rng.sample(pool, rng.randint(1, 3))]))
+                documents.append(
+                    Document(
+                        unit_id=unit_id,
+                        identifier=f"{IDENTIFIER}{index}",
+                        title=rng.choice(titles),
+                        kind=DocumentKind.SCAN,
+                        incoming_item_id=None if on_case else owner_id,
+                        case_id=owner_id if on_case else None,
+                        created_by_id=person_id,
+                    )
+                )
+            with transaction.atomic():
+                Document.objects.bulk_create(documents, batch_size=1000)
+                ids = dict(
+                    Document.objects.filter(
+                        identifier__in=[d.identifier for d in documents]
+                    ).values_list("identifier", "pk")
+                )
+                DocumentVersion.objects.bulk_create(
+                    [
+                        DocumentVersion(
+                            document_id=ids[d.identifier],
+                            number=1,
+                            blob_sha256="0" * 64,
+                            size=len(text),
+                            original_filename="skan.pdf",
+                            mime_type="application/pdf",
+                            created_by_id=d.created_by_id,
+                            text=text,
+                        )
+                        for d, text in zip(documents, texts, strict=True)
+                    ],
+                    batch_size=1000,
+                )
+            rate = (numbers[-1] - existing) / (time.perf_counter() - started)
+            print(f"  documents: {numbers[-1]:,} ({rate:,.0f}/s)", flush=True)
     return list(
-        DocumentVersion.objects.filter(document__identifier__startswith=IDENTIFIER).values_list(
-            "pk", flat=True
-        )
+        DocumentVersion.objects.filter(document__identifier__startswith=IDENTIFIER)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:count]
     )
 
 
-def reindex(object_type: str, ids: list[int], batch: int = 500) -> tuple[int, float]:
+def reindex_sample(version_ids: list[int], batch: int = 500) -> None:
+    """One process, one core: the rate of `index_objects` and the analysis's share
+    (after loading the lemma dictionary, which takes a few seconds once per process)."""
+    analyse("samochodu")
     started = time.perf_counter()
     written = 0
-    for start in range(0, len(ids), batch):
-        written += index_objects(object_type, ids[start : start + batch])
-    return written, time.perf_counter() - started
+    for start in range(0, len(version_ids), batch):
+        written += index_objects(ObjectType.VERSION, version_ids[start : start + batch])
+    seconds = time.perf_counter() - started
+    texts = list(DocumentVersion.objects.filter(pk__in=version_ids).values_list("text", flat=True))
+    started = time.perf_counter()
+    for text in texts:
+        analyse(text)
+    analysis = time.perf_counter() - started
+    words = sum(len(t.split()) for t in texts) / max(1, len(texts))
+    print(
+        f"reindex documents, one process: {written:,} in {seconds:.1f} s = "
+        f"{written / seconds:,.0f}/s (avg {words:.0f} words; analysis alone "
+        f"{len(texts) / analysis:,.0f}/s = {analysis / seconds:.0%} of the time)",
+        flush=True,
+    )
+
+
+def reindex_all(object_type: str, ids: list[int], workers: int, batch: int = 500) -> None:
+    jobs = [(object_type, ids[i : i + batch]) for i in range(0, len(ids), batch)]
+    started = time.perf_counter()
+    written = reindex(jobs, workers=workers)
+    seconds = time.perf_counter() - started
+    print(
+        f"reindex {object_type}: {written:,} in {seconds:.1f} s = {written / seconds:,.0f}/s "
+        f"with {workers} worker(s) ({written / seconds / workers:,.0f}/s per worker)",
+        flush=True,
+    )
 
 
 def timed(fn: Callable[[], object], repeat: int) -> list[float]:
@@ -154,52 +196,78 @@ def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[18] if len(values) > 1 else values[0]
 
 
+def percentiles(name: str, values: list[float]) -> None:
+    print(f"  {name:<40} p50 {statistics.median(values):7.1f} ms   p95 {p95(values):7.1f} ms")
+
+
+def bare_count(query: object) -> int:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            from garnizon.search.backends.postgresql import render
+
+            cursor.execute(
+                "SELECT count(*) FROM search_searchentry WHERE tsv @@ %s::tsquery",
+                [render(query, folded=False)],
+            )
+        else:
+            from garnizon.search.backends.sqlite import render
+
+            cursor.execute(
+                "SELECT count(*) FROM search_fts WHERE search_fts MATCH %s",
+                [render(query, folded=False)],
+            )
+        return cursor.fetchone()[0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--documents", type=int, default=5000)
-    parser.add_argument("--queries", type=int, default=60)
+    parser.add_argument("--sample", type=int, default=5000, help="documents indexed in one process")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--skip-index", action="store_true")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     rng = random.Random(args.seed)
     print(
-        f"database: {connection.vendor}, python {platform.python_version()}, cpus: {os.cpu_count()}"
+        f"database: {connection.vendor}, python {platform.python_version()}, "
+        f"cpus: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}",
+        flush=True,
     )
 
     version_ids = create_documents(args.documents, rng)
     if not args.skip_index:
         get_backend().clear()
         SearchEntry.objects.all().delete()
-        n, seconds = reindex(ObjectType.VERSION, version_ids)
-        words = sum(
-            len(t.split())
-            for t in DocumentVersion.objects.filter(pk__in=version_ids[:500]).values_list(
-                "text", flat=True
-            )
-        ) / min(500, len(version_ids))
-        print(
-            f"reindex documents: {n} in {seconds:.1f} s = {n / seconds:.0f}/s on one core "
-            f"(avg {words:.0f} words)"
-        )
-        item_ids = list(IncomingItem.objects.values_list("pk", flat=True))
-        n, seconds = reindex(ObjectType.INCOMING, item_ids)
-        print(f"reindex register entries: {n} in {seconds:.1f} s = {n / seconds:.0f}/s")
-        case_ids = list(Case.objects.values_list("pk", flat=True))
-        n, seconds = reindex(ObjectType.CASE, case_ids)
-        print(f"reindex cases: {n} in {seconds:.1f} s = {n / seconds:.0f}/s")
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("ANALYZE search_searchentry")
-    entries = SearchEntry.objects.count()
-    print(f"index: {entries} entries")
+        reindex_sample(version_ids[: args.sample])
+        reindex_all(ObjectType.VERSION, version_ids[args.sample :], args.workers)
+        incoming = list(IncomingItem.objects.order_by("pk").values_list("pk", flat=True))
+        reindex_all(ObjectType.INCOMING, incoming, args.workers)
+        cases = list(Case.objects.order_by("pk").values_list("pk", flat=True))
+        reindex_all(ObjectType.CASE, cases, args.workers)
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("VACUUM ANALYZE search_searchentry")
+            else:
+                cursor.execute("INSERT INTO search_fts(search_fts) VALUES ('optimize')")
+                cursor.execute("ANALYZE")
+        print(f"optimize/analyze: {time.perf_counter() - started:.0f} s", flush=True)
+    print(
+        f"index: {SearchEntry.objects.count():,} entries ({len(version_ids):,} documents, "
+        f"{IncomingItem.objects.count():,} register entries, {Case.objects.count():,} cases)"
+    )
 
-    # Query words: nouns and names that occur in the corpus.
-    sample = analyse(
-        " ".join(
-            DocumentVersion.objects.filter(pk__in=version_ids[:50]).values_list("text", flat=True)
-        )
-    ).surface
-    vocabulary = sorted({w for w in sample if len(w) >= 5 and w.isalpha()})
+    # Query words: words found in 2 to 60 % of a sample of the documents.
+    step = max(1, len(version_ids) // 300)
+    sample_texts = list(
+        DocumentVersion.objects.filter(pk__in=version_ids[::step]).values_list("text", flat=True)
+    )
+    frequency: Counter = Counter()
+    for text in sample_texts:
+        frequency.update({w for w in analyse(text).surface if len(w) >= 5 and w.isalpha()})
+    n = len(sample_texts)
+    vocabulary = sorted(w for w, c in frequency.items() if 0.02 * n <= c <= 0.6 * n)
     queries = [
         " ".join(rng.sample(vocabulary, rng.choice((1, 1, 2, 3)))) for _ in range(args.queries)
     ]
@@ -208,41 +276,47 @@ def main() -> None:
             pk__in=Position.objects.filter(
                 role=Role.CASE_HANDLER, person__username__startswith=BENCH_USER_PREFIX
             ).values("person_id")
-        ).order_by("?")[:20]
+        ).order_by("pk")
     )
+    handlers = rng.sample(handlers, min(20, len(handlers)))
     backend = get_backend()
-    filtered_ms, service_ms, bare_ms, hits_seen = [], [], [], []
+    filtered_ms: list[float] = []
+    service_ms: list[float] = []
+    bare_ms: list[float] = []
+    hits_seen: list[int] = []
+    totals: list[int] = []
     for index, query in enumerate(queries):
         person = handlers[index % len(handlers)]
         parsed = parse(query)
-        scope = Scope.for_person(person)
 
-        def filtered(person=person, parsed=parsed, scope=scope) -> None:
+        def filtered(person: Person = person, parsed: object = parsed) -> None:
             with backend.reading():
-                qs = visible_entries(person, scope=scope)
-                hits = list(backend.ranked(qs, parsed, folded=False)[:20])
-            hits_seen.append(len(hits))
+                tokens = scope_tokens(Scope.for_person(person))
+                qs = backend.ranked(SearchEntry.objects.all(), parsed, folded=False, tokens=tokens)
+                hits_seen.append(len(list(qs[:20])))
 
-        filtered_ms += timed(filtered, 1)
-        service_ms += timed(lambda p=person, q=query: search(p, q, audit=False), 1)
+        def service(person: Person = person, query: str = query) -> None:
+            totals.append(search(person, query, audit=False).total)
 
-        def bare(parsed=parsed) -> None:
+        def bare(parsed: object = parsed) -> None:
             with backend.reading():
                 backend.raw_top(parsed, limit=20)
 
+        filtered_ms += timed(filtered, 1)
+        service_ms += timed(service, 1)
         bare_ms += timed(bare, 1)
     print(
         f"queries: {len(queries)} (1-3 words) by {len(handlers)} case handlers of one cell; "
-        f"mean hits on the page {statistics.mean(hits_seen):.1f}"
+        f"mean hits on the page {statistics.mean(hits_seen):.1f}; visible matches "
+        f"median {statistics.median(totals):.0f}, max {max(totals)}"
     )
-    for name, values in (
-        ("top-20 permission-filtered", filtered_ms),
-        ("service (hits, count, facets, exact)", service_ms),
-        ("bare engine top-20", bare_ms),
-    ):
-        print(f"  {name:<36} p50 {statistics.median(values):7.1f} ms   p95 {p95(values):7.1f} ms")
+    percentiles("top-20 permission-filtered", filtered_ms)
+    percentiles("service (hits, count, facets, exact)", service_ms)
+    percentiles("bare engine top-20", bare_ms)
 
-    broad = parse(vocabulary[0] if not sample else max(set(sample), key=sample.count))
+    word = frequency.most_common(1)[0][0]
+    broad = parse(word)
+    print(f"broad query {word!r}: {bare_count(broad):,} matching entries in the garrison")
     commander = (
         Person.objects.filter(
             pk__in=Position.objects.filter(
@@ -253,15 +327,26 @@ def main() -> None:
         ).first()
         or handlers[0]
     )
-    result_holder = {}
-    broad_ms = timed(lambda: result_holder.update(r=search(commander, broad.text, audit=False)), 3)
-    r = result_holder["r"]
-    bare_broad = timed(lambda: backend.raw_top(broad, limit=20), 3)
-    mark = "+ (estimate, capped)" if r.total_is_estimate else " (exact)"
+    for who in (handlers[0], commander):
+        holder: dict = {}
+        broad_ms = timed(lambda w=who, h=holder: h.update(r=search(w, word, audit=False)), 5)
+        r = holder["r"]
+        mark = "+ (estimate, capped)" if r.total_is_estimate else " (exact)"
+        ranked = f", ranked among the newest {r.ranked_newest:,}" if r.ranked_newest else ""
+        print(
+            f"  as {who.username}: {r.total:,}{mark}{ranked}; the service's first page "
+            f"p50 {statistics.median(broad_ms):.0f} ms, max {max(broad_ms):.0f} ms"
+        )
+
+    def bare_broad() -> None:
+        with backend.reading():
+            backend.raw_top(broad, limit=20)
+
+    bare_ms = timed(bare_broad, 5)
+    count_ms = timed(lambda: bare_count(broad), 3)
     print(
-        f"broad query {broad.text!r} as {commander.username}: {r.total}{mark}, first page "
-        f"median {statistics.median(broad_ms):.0f} ms; bare engine "
-        f"{statistics.median(bare_broad):.0f} ms"
+        f"  bare engine top-20: p50 {statistics.median(bare_ms):.0f} ms; "
+        f"bare count: {statistics.median(count_ms):.0f} ms"
     )
 
 

@@ -196,6 +196,16 @@ def test_an_rgba_image_is_flattened_and_read(tmp_path):
     assert cer(SOURCE, result.text) < 0.01
 
 
+def test_a_photo_with_an_exif_rotation_is_read_upright(tmp_path):
+    stored = clean_scan().rotate(90, expand=True)  # as a phone stores a portrait shot
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    path = tmp_path / "zdjecie.jpg"
+    stored.save(path, "JPEG", quality=92, dpi=(300, 300), exif=exif)
+    result = ocr_file(path, "image/jpeg", tmp_path / "work")
+    assert cer(SOURCE, result.text) < 0.01, result.text
+
+
 def test_the_work_folder_names_its_owner(tmp_path):
     import os
     import socket

@@ -137,8 +137,10 @@ def corpus(garrison, django_capture_on_commit_callbacks):
             edoreczenia_address=EDORECZENIA,
             case=case,
         )
-    # Restricted after the fact: visibility is decided at query time, not indexed.
-    Case.objects.filter(pk=hidden_case.pk).update(is_restricted=True)
+    # Restricted after the fact: the signal re-indexes its access tokens.
+    with django_capture_on_commit_callbacks(execute=True):
+        hidden_case.is_restricted = True
+        hidden_case.save(update_fields=["is_restricted"])
     return {
         "g": g,
         "theft": theft,
@@ -561,9 +563,26 @@ def test_reindex_rebuilds_everything_with_a_progress_bar(corpus):
     assert {q: found(handler, q) for q in before} == before
 
 
+@pytest.mark.django_db(transaction=True)
+def test_reindex_in_worker_processes_builds_the_same_index(corpus):
+    handler = corpus["g"].people["handler"]
+    queries = ("kradzież", "Puławy", "włamania", "oględzin")
+    before = {q: found(handler, q) for q in queries}
+    tokens = set(SearchEntry.objects.values_list("object_type", "object_id", "acl"))
+    get_backend().clear()
+    SearchEntry.objects.all().delete()
+    out = StringIO()
+    call_command(
+        "search", "reindex", "--workers", "2", "--batch", "1", stdout=out, stderr=StringIO()
+    )
+    assert "Zaindeksowano" in out.getvalue()
+    assert set(SearchEntry.objects.values_list("object_type", "object_id", "acl")) == tokens
+    assert {q: found(handler, q) for q in queries} == before
+
+
 def test_reindex_prunes_entries_of_objects_that_are_gone(corpus):
     stray = SearchEntry.objects.create(object_type=ObjectType.CASE, object_id=987654)
-    get_backend().write([(stray.pk, analyse("zbłąkany wpis"))])
+    get_backend().write([(stray.pk, analyse("zbłąkany wpis"), "")])
     call_command("search", "reindex", stdout=StringIO(), stderr=StringIO())
     assert not SearchEntry.objects.filter(pk=stray.pk).exists()
 
@@ -725,3 +744,203 @@ def test_the_api_answers_what_the_user_may_see(corpus):
     assert bad.status_code == 400
     assert "późniejsza" in bad.json()["error"]["message"]
     assert client.get("/api/search/", {"type": "nonsense"}).status_code == 400
+
+
+# --- need-to-know kept current in the index ----------------------------------------------------
+
+
+def assert_every_role_matches_the_registers(g, extra=()) -> None:
+    """For every role (and `extra` people): browsing everything in search shows
+    exactly what the registers' own selectors show."""
+    everything = SearchFilters(date_from=datetime.date(2000, 1, 1))
+    for person in [*(g.people[r] for r in ALL_ROLES), *extra]:
+        results = search(person, "", everything, page_size=100, audit=False)
+        seen = {(h.object_type, h.object_id) for h in results.hits}
+        assert seen == expected_visible(person), person.username
+        assert results.total == len(seen), person.username
+
+
+def test_entries_carry_the_access_tokens_of_their_object(corpus):
+    g = corpus["g"]
+    p = g.people
+    secret = SearchEntry.objects.get(object_type=ObjectType.INCOMING, object_id=corpus["secret"].pk)
+    # Restricted: only the people named on it, no cell, unit or register token.
+    assert set(secret.acl.split()) == {f"p{p['head'].pk}", f"p{p['handler'].pk}"}
+    version = SearchEntry.objects.get(
+        object_type=ObjectType.VERSION, object_id=corpus["version"].pk
+    )
+    case = SearchEntry.objects.get(object_type=ObjectType.CASE, object_id=corpus["case"].pk)
+    # A document inherits its case's tokens.
+    assert version.acl == case.acl and f"k{corpus['case'].pk}" in case.acl.split()
+
+
+def test_a_dekretacja_moves_visibility_with_the_item_and_its_documents(
+    corpus, django_capture_on_commit_callbacks
+):
+    from garnizon.cases.services import assign
+
+    g = corpus["g"]
+    p = g.people
+    burglary = corpus["burglary"]
+    with django_capture_on_commit_callbacks(execute=True):
+        document_add(
+            actor=p["clerk"],
+            file=SimpleUploadedFile("skan.txt", b"skan"),
+            title="Skan zawiadomienia",
+            incoming_item=burglary,
+            text="Zawiadomienie o włamaniu do piwnicy, sprawca nieznany.",
+        )
+    assert {inc(burglary)} <= found(p["kadry"], "piwnica")
+    assert found(p["handler2"], "piwnica") == set()
+    with django_capture_on_commit_callbacks(execute=True):
+        assign(
+            actor=p["commander"],
+            incoming_item=burglary,
+            to_cell=g.cells["kwp_i_1"],
+            to_person=p["handler2"],
+        )
+    # The item and its document follow the item to the new cell and person.
+    assert len(found(p["handler2"], "piwnica")) == 2
+    assert found(p["kadry"], "piwnica") == set()
+    assert_every_role_matches_the_registers(g)
+
+
+def test_a_case_dekretacja_to_another_cell_and_a_new_handler(
+    corpus, django_capture_on_commit_callbacks
+):
+    from garnizon.cases.services import assign
+
+    g = corpus["g"]
+    p = g.people
+    case = corpus["case"]
+    # An information copy to another cell: that cell sees the case, its letters
+    # and its documents while the assignment is current.
+    with django_capture_on_commit_callbacks(execute=True):
+        assign(actor=p["commander"], case=case, to_cell=g.cells["kwp_ii"], method="inform")
+    assert (ObjectType.CASE, case.pk) in found(p["kadry"], "skarga")
+    assert (ObjectType.VERSION, corpus["version"].pk) in found(p["kadry"], "oględzin")
+    assert_every_role_matches_the_registers(g)
+    with django_capture_on_commit_callbacks(execute=True):
+        assign(actor=p["head"], case=case, to_cell=g.cells["kwp_i_1"], to_person=p["handler2"])
+    assert_every_role_matches_the_registers(g)
+
+
+def test_restricting_an_item_or_a_case_hides_it_at_once(corpus, django_capture_on_commit_callbacks):
+    g = corpus["g"]
+    p = g.people
+    theft = IncomingItem.objects.get(pk=corpus["theft"].pk)
+    case = Case.objects.get(pk=corpus["case"].pk)
+    assert inc(theft) in found(p["handler2"], "kradzież")
+    with django_capture_on_commit_callbacks(execute=True):
+        theft.is_restricted = True
+        theft.save(update_fields=["is_restricted"])
+        case.is_restricted = True
+        case.save(update_fields=["is_restricted"])
+    assert inc(theft) not in found(p["handler2"], "kradzież")
+    # The case's letter and document go with it; its handler keeps them.
+    assert found(p["handler2"], "oględzin") == set()
+    assert (ObjectType.OUTGOING, corpus["answer"].pk) not in found(p["clerk"], "odpowiedź")
+    assert (ObjectType.VERSION, corpus["version"].pk) in found(p["handler"], "oględzin")
+    assert_every_role_matches_the_registers(g)
+
+
+def test_a_case_moved_to_another_cell_takes_its_letters_and_documents(
+    corpus, django_capture_on_commit_callbacks
+):
+    g = corpus["g"]
+    p = g.people
+    case = Case.objects.get(pk=corpus["case"].pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        case.cell = g.cells["kwp_ii"]
+        case.handler = p["kadry"]
+        case.save(update_fields=["cell", "handler"])
+    assert (ObjectType.VERSION, corpus["version"].pk) in found(p["kadry"], "oględzin")
+    assert found(p["handler2"], "oględzin") == set()
+    assert_every_role_matches_the_registers(g)
+
+
+def test_moving_items_and_documents_between_cases(corpus, django_capture_on_commit_callbacks):
+    g = corpus["g"]
+    p = g.people
+    hidden = corpus["hidden_case"]  # restricted, handled by "handler"
+    answer = OutgoingItem.objects.get(pk=corpus["answer"].pk)
+    document = corpus["document"]
+    with django_capture_on_commit_callbacks(execute=True):
+        answer.case = hidden
+        answer.save(update_fields=["case"])
+        document.case = hidden
+        document.save(update_fields=["case"])
+    # In a restricted case the letter leaves the unit's register; the document
+    # is seen only by the case's handler now.
+    assert (ObjectType.OUTGOING, answer.pk) not in found(p["clerk"], "odpowiedź")
+    assert found(p["handler2"], "oględzin") == set()
+    assert found(p["handler"], "oględzin") == {(ObjectType.VERSION, corpus["version"].pk)}
+    assert_every_role_matches_the_registers(g)
+
+
+def test_shares_are_read_at_query_time_and_end_on_their_date(
+    corpus, django_capture_on_commit_callbacks
+):
+    from garnizon.cases.models import CaseShare
+    from garnizon.cases.services import case_share, case_unshare
+
+    g = corpus["g"]
+    p = g.people
+    hidden = corpus["hidden_case"]
+    assert found(p["kmp_handler"], "wgląd akta") == set()
+    share = case_share(actor=p["handler"], case=hidden, person=p["kmp_handler"])
+    # No reindexing needed (nothing was captured): the share is read by the query.
+    assert (ObjectType.CASE, hidden.pk) in found(p["kmp_handler"], "wgląd akta")
+    cell_share = case_share(actor=p["handler"], case=hidden, cell=g.cells["kwp_ii"])
+    assert (ObjectType.CASE, hidden.pk) in found(p["kadry"], "wgląd akta")
+    assert_every_role_matches_the_registers(g)
+    case_unshare(actor=p["handler"], share=share)
+    assert found(p["kmp_handler"], "wgląd akta") == set()
+    # An expired share is over by itself.
+    CaseShare.objects.filter(pk=cell_share.pk).update(
+        valid_to=datetime.date.today() - datetime.timedelta(days=1)
+    )
+    assert found(p["kadry"], "wgląd akta") == set()
+    assert_every_role_matches_the_registers(g)
+
+
+def test_the_cell_tree_and_garrison_wide_roles_are_resolved_at_query_time(corpus):
+    from garnizon.org.models import Cell, Role
+    from tests.factories import make_person
+
+    g = corpus["g"]
+    p = g.people
+    # Moving the personnel cell under the head's cell: the head sees its items
+    # without any reindexing (the sub-cells come from the cell tree per query).
+    assert inc(corpus["burglary"]) not in found(p["head"], "piwnica")
+    personnel = Cell.objects.get(pk=g.cells["kwp_ii"].pk)
+    personnel.parent = g.cells["kwp_i"]
+    personnel.save()
+    assert inc(corpus["burglary"]) in found(p["head"], "piwnica")
+    chief = make_person(
+        "chief_kwp", g.kwp, g.cells["kwp_i"], Role.UNIT_COMMANDER, garrison_wide=True
+    )
+    registrar = make_person(
+        "registry_kwp", g.kwp, g.cells["kwp_kan"], Role.REGISTRY_CLERK, garrison_wide=True
+    )
+    assert inc(corpus["kmp_item"]) in found(chief, "rower")
+    assert inc(corpus["secret"]) not in found(chief, "korupcji")
+    assert_every_role_matches_the_registers(g, extra=[chief, registrar])
+
+
+def test_an_unattached_document_only_for_its_creator_until_attached(
+    corpus, django_capture_on_commit_callbacks
+):
+    from garnizon.documents.models import Document
+
+    g = corpus["g"]
+    p = g.people
+    with django_capture_on_commit_callbacks(execute=True):
+        document = corpus["document"]
+        Document.objects.filter(pk=document.pk).update(case=None)
+        from garnizon.search.signals import queue
+
+        queue(ObjectType.VERSION, [corpus["version"].pk])
+    assert found(p["handler"], "oględzin") == {(ObjectType.VERSION, corpus["version"].pk)}
+    assert found(p["handler2"], "oględzin") == set()
+    assert_every_role_matches_the_registers(g)

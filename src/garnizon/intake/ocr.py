@@ -41,6 +41,7 @@ PDF = "application/pdf"
 MIN_PAGE_TEXT = 1
 DEBIAN_PACKAGES = "tesseract-ocr tesseract-ocr-pol ghostscript"
 OWNER_FILE = ".owner"
+ORIENTATION = 0x0112  # the EXIF tag
 # An image without a resolution is taken to be a 300 dpi scan (Tesseract would assume 70).
 DEFAULT_DPI = 300
 # Tesseract's PDF page size comes from one resolution; pages of non-square images
@@ -102,8 +103,16 @@ def ocr_image(source: Path, workdir: Path) -> tuple[Path, str, int]:
     frames = _frames(source, workdir)
     jobs = min(len(frames), os.cpu_count() or 1)
     outputs = [workdir / f"page-{index:04d}" for index in range(len(frames))]
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        list(pool.map(run_tesseract, frames, outputs))
+    try:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            list(pool.map(run_tesseract, frames, outputs))
+    except OcrError:
+        if frames[0].path != source:
+            raise
+        # Leptonica could not read the file as it is (an unusual TIFF compression, ...):
+        # once more from Pillow's lossless copy.
+        frames = _frames(source, workdir, as_is=False)
+        run_tesseract(frames[0], outputs[0])
     for frame, output in zip(frames, outputs, strict=True):
         _square_page(output.with_suffix(".pdf"), frame.dpi)
     texts = [output.with_suffix(".txt").read_text(encoding="utf-8") for output in outputs]
@@ -121,14 +130,14 @@ class Frame:
     declared: bool  # the file states its resolution (else DEFAULT_DPI is assumed)
 
 
-def _frames(source: Path, workdir: Path) -> list[Frame]:
+def _frames(source: Path, workdir: Path, *, as_is: bool = True) -> list[Frame]:
     """The image's frames as files Tesseract reads, with their resolution.
 
-    A single-frame image without alpha is used as it is (a JPEG is then embedded in
-    the PDF byte for byte); other frames are written out losslessly (PNG, or G4
-    TIFF for 1-bit), alpha flattened onto white.
+    A single-frame image without alpha or EXIF rotation is used as it is (a JPEG is
+    then embedded in the PDF byte for byte); other frames are written out losslessly
+    (PNG, or G4 TIFF for 1-bit), alpha flattened onto white, EXIF rotation applied.
     """
-    from PIL import Image
+    from PIL import Image, ImageOps
 
     frames = []
     with Image.open(source) as image:
@@ -137,10 +146,17 @@ def _frames(source: Path, workdir: Path) -> list[Frame]:
             image.seek(index)
             dpi, declared = _dpi(image.info.get("dpi"))
             alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
-            if count == 1 and not alpha and image.format in ("JPEG", "PNG", "TIFF"):
+            orientation = image.getexif().get(ORIENTATION, 1)
+            rotated = orientation not in (0, 1)
+            plain = image.format in ("JPEG", "PNG", "TIFF")
+            if as_is and count == 1 and plain and not alpha and not rotated:
                 frames.append(Frame(source, dpi, declared))
                 continue
             frame = image.convert("RGBA") if alpha else image.copy()
+            if rotated:
+                frame = ImageOps.exif_transpose(frame)
+                if orientation in (5, 6, 7, 8):  # turned by 90°: the resolutions swap
+                    dpi = (dpi[1], dpi[0])
             if alpha:
                 white = Image.new("RGB", frame.size, "white")
                 white.paste(frame, mask=frame.getchannel("A"))

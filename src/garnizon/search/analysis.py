@@ -130,31 +130,45 @@ def _word_forms(token: str) -> tuple[str, str, str, str]:
     return token, lemma_, folded, folded if lemma_ == token else fold(lemma_)
 
 
+# A piece of text between white space -> the (surface, lemma, folded surface,
+# folded lemma) tuples of its words and codes. Splitting on white space (in C)
+# and caching whole pieces ("Puławach,") is several times faster than running
+# the word pattern over the text; chunks never span white space, so the tokens
+# are the same. A plain dict, cleared when full.
+_PIECES: dict[str, tuple[tuple[str, str, str, str], ...]] = {}
+_PIECES_MAX = 500_000
+
+
+def _piece_forms(piece: str) -> tuple[tuple[str, str, str, str], ...]:
+    parts: list[tuple[str, str, str, str]] = []
+    for chunk in CHUNK.findall(piece):
+        if chunk.isalnum():
+            parts.append(_word_forms(chunk))
+            continue
+        if _DIGIT.search(chunk):
+            encoded = code_token(chunk)[:MAX_TOKEN_LENGTH]
+            parts.append((encoded, encoded, encoded, encoded))
+        parts += [_word_forms(w) for w in WORD.findall(chunk)]
+    if len(_PIECES) >= _PIECES_MAX:
+        _PIECES.clear()
+    forms_ = _PIECES[piece] = tuple(parts)
+    return forms_
+
+
 def analyse(text: str, *, max_words: int = MAX_WORDS) -> Analysed:
     """Analyse a document's text (or one query word or phrase)."""
-    result = Analysed()
-    surface, lemmas, fsurface, flemma = (
-        result.surface,
-        result.lemma,
-        result.fsurface,
-        result.flemma,
-    )
-    for chunk in CHUNK.findall(text.lower()):
-        if len(surface) >= max_words:
+    cache = _PIECES
+    parts: list[tuple[str, str, str, str]] = []
+    for piece in text.lower().split():
+        found = cache.get(piece)
+        parts.extend(found if found is not None else _piece_forms(piece))
+        if len(parts) >= max_words:
+            del parts[max_words:]
             break
-        if chunk.isalnum():
-            parts = [_word_forms(chunk)]
-        else:
-            parts = [_word_forms(w) for w in WORD.findall(chunk)]
-            if _DIGIT.search(chunk):
-                encoded = code_token(chunk)[:MAX_TOKEN_LENGTH]
-                parts.insert(0, (encoded, encoded, encoded, encoded))
-        for forms_ in parts:
-            surface.append(forms_[0])
-            lemmas.append(forms_[1])
-            fsurface.append(forms_[2])
-            flemma.append(forms_[3])
-    return result
+    if not parts:
+        return Analysed()
+    surface, lemmas, fsurface, flemma = (list(column) for column in zip(*parts, strict=True))
+    return Analysed(surface, lemmas, fsurface, flemma)
 
 
 def forms(word: str) -> set[str]:

@@ -10,13 +10,14 @@ newest version of a document is indexed; older versions' entries are removed.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from garnizon.search import acl
 from garnizon.search.analysis import Analysed, analyse
 from garnizon.search.backends import get_backend
 from garnizon.search.models import STORED_TEXT_LENGTH, ObjectType, SearchEntry
@@ -33,6 +34,7 @@ ENTRY_FIELDS = [
     "reference",
     "title",
     "body",
+    "acl",
 ]
 
 
@@ -58,6 +60,7 @@ def _date(value: datetime.datetime | datetime.date | None) -> datetime.date | No
 def _incoming(ids: list[int]) -> Iterator[Source]:
     from garnizon.registry.models import IncomingItem
 
+    tokens = acl.incoming_tokens(ids)
     for item in IncomingItem.objects.filter(pk__in=ids).select_related("case", "sender"):
         sender = item.sender
         text = _join(
@@ -82,6 +85,7 @@ def _incoming(ids: list[int]) -> Iterator[Source]:
                 "kind": item.kind,
                 "reference": item.registration_number,
                 "title": item.subject,
+                "acl": acl.as_text(tokens.get(item.pk, set())),
             },
             text,
         )
@@ -90,6 +94,7 @@ def _incoming(ids: list[int]) -> Iterator[Source]:
 def _outgoing(ids: list[int]) -> Iterator[Source]:
     from garnizon.registry.models import OutgoingItem
 
+    tokens = acl.outgoing_tokens(ids)
     for item in OutgoingItem.objects.filter(pk__in=ids).select_related("case"):
         text = _join(
             item.registration_number,
@@ -113,6 +118,7 @@ def _outgoing(ids: list[int]) -> Iterator[Source]:
                 "kind": "",
                 "reference": item.registration_number,
                 "title": item.subject,
+                "acl": acl.as_text(tokens.get(item.pk, set())),
             },
             text,
         )
@@ -121,6 +127,7 @@ def _outgoing(ids: list[int]) -> Iterator[Source]:
 def _cases(ids: list[int]) -> Iterator[Source]:
     from garnizon.cases.models import Case
 
+    tokens = acl.case_tokens(ids)
     for case in Case.objects.filter(pk__in=ids):
         yield Source(
             case.pk,
@@ -135,6 +142,7 @@ def _cases(ids: list[int]) -> Iterator[Source]:
                 "kind": case.kind,
                 "reference": case.sign,
                 "title": case.subject,
+                "acl": acl.as_text(tokens.get(case.pk, set())),
             },
             _join(case.sign, case.subject, case.correspondent_name, case.remarks),
         )
@@ -152,6 +160,19 @@ def _versions(ids: list[int]) -> Iterator[Source]:
         .values("document_id")
         .annotate(n=Max("number"))
         .values_list("document_id", "n")
+    )
+    tokens = acl.document_tokens(
+        [
+            (
+                v.document_id,
+                v.document.incoming_item_id,
+                v.document.outgoing_item_id,
+                v.document.case_id,
+                v.document.created_by_id,
+            )
+            for v in versions
+            if v.number == newest.get(v.document_id)
+        ]
     )
     for version in versions:
         if version.number != newest.get(version.document_id):
@@ -173,6 +194,7 @@ def _versions(ids: list[int]) -> Iterator[Source]:
                 "kind": document.kind,
                 "reference": document.identifier,
                 "title": document.title,
+                "acl": acl.as_text(tokens.get(document.pk, set())),
             },
             _join(
                 document.identifier,
@@ -220,11 +242,49 @@ def index_objects(object_type: str, ids: Iterable[int]) -> int:
                     object_type=object_type, object_id__in=list(analysed)
                 ).values_list("object_id", "id")
             )
-            backend.write([(entry_ids[oid], a) for oid, a in analysed.items()])
+            acls = {s.object_id: s.fields["acl"] for s in sources}
+            backend.write([(entry_ids[oid], a, acls[oid]) for oid, a in analysed.items()])
         missing = set(ids) - set(analysed)
         if missing:
             remove_entries(object_type, missing)
     return len(sources)
+
+
+def _index_job(job: tuple[str, list[int]]) -> tuple[str, int, int]:
+    object_type, ids = job
+    return object_type, len(ids), index_objects(object_type, ids)
+
+
+def reindex(
+    jobs: list[tuple[str, list[int]]],
+    *,
+    workers: int = 1,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> int:
+    """Index every (object_type, ids) job, in this process or in `workers` forked
+    processes (analysis runs in parallel; on SQLite the writes take turns).
+    `progress(object_type, objects_done, entries_written)` is called per job."""
+    written = 0
+    if workers <= 1:
+        for job in jobs:
+            object_type, done, n = _index_job(job)
+            written += n
+            if progress:
+                progress(object_type, done, n)
+        return written
+    import multiprocessing
+
+    from django.db import connections
+
+    analyse("samochodu")  # load the dictionary once, before forking: shared, not reloaded
+    connections.close_all()  # each process opens its own connection
+    context = multiprocessing.get_context("fork")
+    with context.Pool(workers) as pool:
+        for object_type, done, n in pool.imap(_index_job, jobs):
+            written += n
+            if progress:
+                progress(object_type, done, n)
+    return written
 
 
 def remove_entries(object_type: str, object_ids: Iterable[int]) -> int:
@@ -286,4 +346,4 @@ def prune(object_type: str, *, batch: int = 5000) -> int:
         last = rows[-1]
 
 
-__all__ = ["Analysed", "index_objects", "prune", "remove_entries", "source_ids"]
+__all__ = ["Analysed", "index_objects", "prune", "reindex", "remove_entries", "source_ids"]

@@ -3,9 +3,10 @@
 An entry holds the columns results are filtered and counted by, a title and a
 short stored text for highlighted fragments. The analysed text itself lives
 in the backend's index: an FTS5 table `search_fts` on SQLite (rowid = entry
-id) or the `tsv` tsvector column of this table on PostgreSQL (both created by
-migration 0002 on their database only). Who may see an entry is decided at
-query time from the object it points to, never stored here.
+id) or the `tsv` (exact forms) and `ftsv` (diacritics folded) tsvector
+columns of this table on PostgreSQL (created by migrations 0002 and 0003 on
+their database only). Who may see an entry is stored with it as access tokens
+(`acl`, see `garnizon.search.acl`), kept current by the signals.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class SearchEntry(models.Model):
     reference = models.CharField(max_length=120, blank=True)
     title = models.CharField(max_length=500, blank=True)
     body = models.TextField(blank=True)
+    # Access tokens, space-separated (see garnizon.search.acl); also in the full-text index.
+    acl = models.TextField(blank=True, default="")
     indexed_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -1,11 +1,11 @@
 """Searching as one person: exact look-ups, ranked full text, filters, facets.
 
-Need-to-know is part of the query: an entry is visible when the object it
-points to is visible under the registers' own conditions
-(`incoming_visibility_q`, `outgoing_visible_to`, `case_visibility_q`,
-`document_visibility_q`), each checked by an EXISTS on that object's row. So the
-hits, the count and every facet count are computed by the database over the
-same visible set and cannot disagree or leak.
+Need-to-know is part of the query: every entry carries the access tokens of
+the ways it can be seen under the registers' own conditions, and the person's
+scope becomes the tokens they hold (`garnizon.search.acl`); the full-text index
+intersects the text match with the tokens in one scan. So the hits, the count
+and every facet count are computed by the database over the same visible set
+and cannot disagree or leak, and the cost follows what the person may see.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Value
+from django.db.models import Q, QuerySet, Value
 from django.db.models.functions import Replace
 from django.urls import reverse
 from django.utils import timezone
@@ -43,6 +43,7 @@ from garnizon.registry.models import (
     OutgoingItem,
 )
 from garnizon.registry.selectors import incoming_visibility_q, outgoing_visible_to
+from garnizon.search.acl import scope_tokens
 from garnizon.search.analysis import CODE, WORD, code_token, fold, lemma
 from garnizon.search.backends import get_backend
 from garnizon.search.models import ObjectType, SavedSearch, SearchEntry
@@ -51,8 +52,11 @@ from garnizon.search.query import ParsedQuery, Term, loosen, parse
 MAX_QUERY_LENGTH = 500
 PAGE_SIZE = 20
 MAX_PAGE = 50
-# Above this many hits the count is shown as "more than" (an estimate, marked).
+# Above this many hits the count is shown as "more than" (an estimate, marked)
+# and the facets are counted over the first COUNT_LIMIT hits.
 COUNT_LIMIT = 10_000
+# Above this many hits only the newest RANK_LIMIT are ranked (marked on the results).
+RANK_LIMIT = 5_000
 FRAGMENT_BEFORE = 80
 FRAGMENT_LENGTH = 260
 FACETS = ("object_type", "unit", "cell", "classification", "channel", "state", "kind")
@@ -132,6 +136,8 @@ class SearchResults:
     facets: dict[str, list[FacetValue]]
     exact: list[Hit]
     fallback: bool = False
+    # Set when more matched than RANK_LIMIT: the ranking covers the newest this many.
+    ranked_newest: int | None = None
 
     @property
     def pages(self) -> int:
@@ -146,45 +152,10 @@ class SearchResults:
 # --- visibility --------------------------------------------------------------------------------
 
 
-def visibility_q(person: Person, scope: Scope) -> Q:
-    """The entries `person` may open, as one SQL condition on `SearchEntry`.
-
-    Each arm is a correlated EXISTS on the object's own row under the
-    registers' condition, so the database checks only the full-text matches
-    instead of first listing everything the person may see. A document is
-    visible exactly as in `document_visibility_q`: through the item or case it
-    belongs to, or, unattached, to its creator; spelt here with correlated
-    EXISTS per target for the same reason.
-    """
-    incoming = IncomingItem.objects.filter(incoming_visibility_q(scope), pk=OuterRef("object_id"))
-    outgoing = outgoing_visible_to(person, scope=scope).filter(pk=OuterRef("object_id"))
-    cases = Case.objects.filter(case_visibility_q(scope), pk=OuterRef("object_id"))
-    documents = Document.objects.filter(pk=OuterRef("document_id")).filter(
-        Exists(
-            IncomingItem.objects.filter(
-                incoming_visibility_q(scope), pk=OuterRef("incoming_item_id")
-            )
-        )
-        | Exists(outgoing_visible_to(person, scope=scope).filter(pk=OuterRef("outgoing_item_id")))
-        | Exists(Case.objects.filter(case_visibility_q(scope), pk=OuterRef("case_id")))
-        | Q(
-            incoming_item__isnull=True,
-            outgoing_item__isnull=True,
-            case__isnull=True,
-            created_by_id__in=scope.person_ids,
-        )
-    )
-    return (
-        (Q(object_type=ObjectType.INCOMING) & Exists(incoming))
-        | (Q(object_type=ObjectType.OUTGOING) & Exists(outgoing))
-        | (Q(object_type=ObjectType.CASE) & Exists(cases))
-        | (Q(object_type=ObjectType.VERSION) & Exists(documents))
-    )
-
-
 def visible_entries(person: Person, *, scope: Scope | None = None) -> QuerySet[SearchEntry]:
+    """The entries `person` may open: those sharing an access token with their scope."""
     scope = scope or Scope.for_person(person)
-    return SearchEntry.objects.filter(visibility_q(person, scope))
+    return get_backend().visible(SearchEntry.objects.all(), scope_tokens(scope))
 
 
 def _apply_filters(qs: QuerySet[SearchEntry], f: SearchFilters) -> QuerySet[SearchEntry]:
@@ -263,6 +234,8 @@ def exact_lookup(person: Person, scope: Scope, text: str, *, limit: int = 20) ->
     text = text.strip().strip('"')
     if not text or len(text) > 120 or (" " in text and not _PHONE.match(text)):
         return []
+    if not any(c.isdigit() for c in text):
+        return []  # every sign, number, identifier, address and phone has a digit
     incoming = IncomingItem.objects.filter(incoming_visibility_q(scope))
     outgoing = outgoing_visible_to(person, scope=scope)
     cases = Case.objects.filter(case_visibility_q(scope))
@@ -330,9 +303,19 @@ def highlight(text: str, query: ParsedQuery, *, folded: bool = False) -> SafeStr
     if codes:
         spans += [m.span() for m in CODE.finditer(text) if code_token(m.group().lower()) in codes]
     if any(t.kind != "code" for t in query.terms):
-        spans += [
-            m.span() for m in WORD.finditer(text) if _word_matches(m.group(), query.terms, folded)
-        ]
+        # Each distinct word is judged once; words past the fragment are not read.
+        judged: dict[str, bool] = {}
+        horizon = (spans[0][0] if spans else len(text)) + FRAGMENT_LENGTH + 30
+        for m in WORD.finditer(text):
+            if m.start() > horizon:
+                break
+            word = m.group()
+            matches = judged.get(word)
+            if matches is None:
+                matches = judged[word] = _word_matches(word, query.terms, folded)
+            if matches:
+                spans.append(m.span())
+                horizon = min(horizon, m.start() + FRAGMENT_LENGTH + 30)
     spans.sort()
     start = 0
     if spans:
@@ -387,9 +370,9 @@ _FACET_COLUMNS = {
     "state": "state",
     "kind": "kind",
 }
-# Up to this many matches, the count and every facet come from one read of their
-# columns; above it, one capped COUNT and one GROUP BY per facet.
-FACET_ROWS = 5000
+# The count and every facet come from one read of their columns over at most
+# this many matches (+1 to know there are more).
+FACET_ROWS = COUNT_LIMIT
 
 
 def _facet_values(
@@ -413,26 +396,17 @@ def _facet_values(
 def _count_and_facets(
     matched: QuerySet[SearchEntry], filters: SearchFilters
 ) -> tuple[int, bool, dict[str, list[FacetValue]]]:
-    """The number of matches (exact, or COUNT_LIMIT marked as an estimate) and the
-    facet counts, all computed by the database over the visible matches."""
+    """The number of visible matches (exact, or COUNT_LIMIT marked as an estimate)
+    and the facet counts over the same rows, in one capped read."""
     columns = list(_FACET_COLUMNS.values())
     rows = list(matched.order_by().values_list(*columns)[: FACET_ROWS + 1])
+    estimate = len(rows) > FACET_ROWS
+    rows = rows[:FACET_ROWS]
     counts: dict[str, Counter] = {facet: Counter() for facet in _FACET_COLUMNS}
-    if len(rows) <= FACET_ROWS:
-        for row in rows:
-            for facet, value in zip(_FACET_COLUMNS, row, strict=True):
-                counts[facet][value] += 1
-        return len(rows), False, _facet_values(counts, filters)
-    total, estimate = _count(matched)
-    for facet, column in _FACET_COLUMNS.items():
-        for row in matched.order_by().values(column).annotate(n=Count("id")):
-            counts[facet][row[column]] = row["n"]
-    return total, estimate, _facet_values(counts, filters)
-
-
-def _count(qs: QuerySet[SearchEntry]) -> tuple[int, bool]:
-    n = qs.order_by().values("id")[: COUNT_LIMIT + 1].count()
-    return (COUNT_LIMIT, True) if n > COUNT_LIMIT else (n, False)
+    for row in rows:
+        for facet, value in zip(_FACET_COLUMNS, row, strict=True):
+            counts[facet][value] += 1
+    return len(rows), estimate, _facet_values(counts, filters)
 
 
 def _hits(entries: list[SearchEntry], query: ParsedQuery, folded: bool) -> list[Hit]:
@@ -488,10 +462,12 @@ def search(
     backend = get_backend()
     with backend.reading():
         scope = Scope.for_person(person)
+        tokens = scope_tokens(scope)
         parsed = parse(query)
         exact = exact_lookup(person, scope, query) if query.strip() else []
-        filtered = _apply_filters(visible_entries(person, scope=scope), filters)
+        filtered = _apply_filters(SearchEntry.objects.all(), filters)
         folded = False
+        ranked_newest = None
         if parsed:
             # Exact forms first; then diacritics folded; then folded stems as prefixes.
             stages = [(parsed, False), (parsed, True)]
@@ -499,16 +475,27 @@ def search(
             if loose.terms != parsed.terms:
                 stages.append((loose, True))
             for candidate, fold_forms in stages:
-                matched = backend.matching(filtered, candidate, folded=fold_forms)
+                matched = backend.matching(filtered, candidate, folded=fold_forms, tokens=tokens)
                 total, estimate, facets = _count_and_facets(matched, filters)
                 if total:
                     break
             parsed, folded = candidate, fold_forms
-            ordered = backend.ranked(filtered, parsed, folded=folded)
+            min_id = None
+            if estimate or total > RANK_LIMIT:
+                # Many matches: rank the newest RANK_LIMIT, not every match.
+                if filters:
+                    newest = matched.order_by("-id").values_list("id", flat=True)
+                    min_id = newest[RANK_LIMIT - 1 : RANK_LIMIT].first()
+                else:
+                    min_id = backend.newest_cutoff(
+                        parsed, folded=folded, tokens=tokens, newest=RANK_LIMIT
+                    )
+                ranked_newest = RANK_LIMIT if min_id is not None else None
+            ordered = backend.ranked(filtered, parsed, folded=folded, tokens=tokens, min_id=min_id)
         elif filters:
-            matched = filtered
+            matched = backend.visible(filtered, tokens)
             total, estimate, facets = _count_and_facets(matched, filters)
-            ordered = filtered.order_by("-date", "-id")
+            ordered = matched.order_by("-date", "-id")
         else:
             total, estimate, ordered = 0, False, filtered.none()
             facets = {f: [] for f in FACETS}
@@ -525,6 +512,7 @@ def search(
             facets=facets,
             exact=exact,
             fallback=folded and total > 0,
+            ranked_newest=ranked_newest,
         )
     if audit:
         audit_record(

@@ -2,6 +2,14 @@
 it, and the queue is indexed once the transaction commits (never for a
 transaction that rolls back). A failure is logged and leaves the entry stale
 until the next `garnizon search reindex`; it never fails the user's act.
+
+The access tokens (garnizon.search.acl) follow the same way: a saved item or
+case re-indexes itself and everything that inherits its visibility (a case:
+its outgoing items and the documents of the case and of those items; an item:
+its documents), and a saved or deleted assignment (dekretacja) re-indexes its
+item or case the same way. Shares need nothing: they are read at query time.
+A bulk `QuerySet.update()` sends no signal: call `reindex_dependents` after it
+or run `garnizon search reindex`.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from garnizon.cases.models import Case
+from garnizon.cases.models import Assignment, Case
 from garnizon.documents.models import Document, DocumentVersion
 from garnizon.registry.models import IncomingItem, OutgoingItem
 from garnizon.search.models import ObjectType
@@ -74,15 +82,61 @@ def _outgoing_changed(sender, instance: OutgoingItem, **kwargs) -> None:
         queue(ObjectType.VERSION, _version_ids(document__outgoing_item_id=instance.pk))
 
 
+def queue_case(case_id: int) -> None:
+    """The case and everything whose facets or visibility follow it."""
+    from garnizon.registry.models import IncomingItem as Incoming
+    from garnizon.registry.models import OutgoingItem as Outgoing
+
+    queue(ObjectType.CASE, [case_id])
+    # The class and cell of a case are facets of its items and documents.
+    queue(
+        ObjectType.INCOMING,
+        list(Incoming.objects.filter(case_id=case_id).values_list("pk", flat=True)),
+    )
+    queue(
+        ObjectType.OUTGOING,
+        list(Outgoing.objects.filter(case_id=case_id).values_list("pk", flat=True)),
+    )
+    queue(ObjectType.VERSION, _version_ids(document__case_id=case_id))
+    queue(ObjectType.VERSION, _version_ids(document__outgoing_item__case_id=case_id))
+
+
+def queue_incoming(item_id: int) -> None:
+    queue(ObjectType.INCOMING, [item_id])
+    queue(ObjectType.VERSION, _version_ids(document__incoming_item_id=item_id))
+
+
+def reindex_dependents(object_type: str, ids: list[int]) -> None:
+    """After a bulk update of items or cases: re-index them and what inherits from them."""
+    for object_id in ids:
+        if object_type == ObjectType.CASE:
+            queue_case(object_id)
+        elif object_type == ObjectType.INCOMING:
+            queue_incoming(object_id)
+        elif object_type == ObjectType.OUTGOING:
+            queue(ObjectType.OUTGOING, [object_id])
+            queue(ObjectType.VERSION, _version_ids(document__outgoing_item_id=object_id))
+        else:
+            queue(object_type, [object_id])
+
+
 @receiver(post_save, sender=Case, dispatch_uid="search_case_saved")
 @receiver(post_delete, sender=Case, dispatch_uid="search_case_deleted")
 def _case_changed(sender, instance: Case, **kwargs) -> None:
-    queue(ObjectType.CASE, [instance.pk])
-    if not kwargs.get("created") and kwargs.get("signal") is post_save:
-        # The class and cell of a case are facets of its items and documents.
-        queue(ObjectType.INCOMING, list(instance.incoming_items.values_list("pk", flat=True)))
-        queue(ObjectType.OUTGOING, list(instance.outgoing_items.values_list("pk", flat=True)))
-        queue(ObjectType.VERSION, _version_ids(document__case_id=instance.pk))
+    if kwargs.get("created") or kwargs.get("signal") is not post_save:
+        queue(ObjectType.CASE, [instance.pk])
+        return
+    queue_case(instance.pk)
+
+
+@receiver(post_save, sender=Assignment, dispatch_uid="search_assignment_saved")
+@receiver(post_delete, sender=Assignment, dispatch_uid="search_assignment_deleted")
+def _assignment_changed(sender, instance: Assignment, **kwargs) -> None:
+    """A dekretacja names a person and a cell: the target's tokens change."""
+    if instance.case_id is not None:
+        queue_case(instance.case_id)
+    if instance.incoming_item_id is not None:
+        queue_incoming(instance.incoming_item_id)
 
 
 @receiver(post_save, sender=Document, dispatch_uid="search_document_saved")

@@ -1,8 +1,9 @@
 """The interface of a full-text backend.
 
 A backend keeps the analysed text of each `SearchEntry` (by its id) and turns
-a parsed query into a condition and a score on a `SearchEntry` queryset, so
-that permissions, filters, counts and facets stay ordinary SQL around it.
+a parsed query plus the person's access tokens into one condition and a score
+on a `SearchEntry` queryset, so that filters, counts and facets stay ordinary
+SQL around it and the index itself applies need-to-know.
 """
 
 from __future__ import annotations
@@ -26,20 +27,40 @@ class SearchBackend(abc.ABC):
         yield
 
     @abc.abstractmethod
-    def write(self, rows: Sequence[tuple[int, Analysed]]) -> None:
-        """Replace the indexed text of these entries (insert or update)."""
+    def write(self, rows: Sequence[tuple[int, Analysed, str]]) -> None:
+        """Replace the indexed text and access tokens of these entries (insert or update)."""
 
     @abc.abstractmethod
     def delete(self, entry_ids: Sequence[int]) -> None:
         """Drop the indexed text of these entries."""
 
     @abc.abstractmethod
-    def matching(self, qs: QuerySet, query: ParsedQuery, *, folded: bool) -> QuerySet:
-        """`qs` narrowed to entries matching `query` (exact forms, or folded ones)."""
+    def visible(self, qs: QuerySet, tokens: Sequence[str]) -> QuerySet:
+        """`qs` narrowed to entries holding one of the access `tokens` (no text)."""
 
     @abc.abstractmethod
-    def ranked(self, qs: QuerySet, query: ParsedQuery, *, folded: bool) -> QuerySet:
-        """`matching(...)` with a `score` column, best first."""
+    def matching(
+        self, qs: QuerySet, query: ParsedQuery, *, folded: bool, tokens: Sequence[str]
+    ) -> QuerySet:
+        """`qs` narrowed to visible entries matching `query` (exact forms, or folded ones)."""
+
+    @abc.abstractmethod
+    def ranked(
+        self,
+        qs: QuerySet,
+        query: ParsedQuery,
+        *,
+        folded: bool,
+        tokens: Sequence[str],
+        min_id: int | None = None,
+    ) -> QuerySet:
+        """`matching(...)` with a `score` column, best first (only ids >= `min_id`)."""
+
+    @abc.abstractmethod
+    def newest_cutoff(
+        self, query: ParsedQuery, *, folded: bool, tokens: Sequence[str], newest: int
+    ) -> int | None:
+        """The id of the `newest`-th newest visible match, None when fewer match."""
 
     @abc.abstractmethod
     def raw_top(self, query: ParsedQuery, *, limit: int, folded: bool = False) -> list[int]:

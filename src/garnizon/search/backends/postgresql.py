@@ -1,11 +1,13 @@
-"""PostgreSQL: a `tsv` tsvector column on the entry table with a GIN index,
-ranked by ts_rank.
+"""PostgreSQL: two tsvector columns on the entry table, `tsv` (surface forms
+and lemmas) and `ftsv` (the same with diacritics folded), each with a GIN
+index, ranked by ts_rank.
 
-The tsvector is written as a literal built here, not by `to_tsvector`, so
-PostgreSQL's parser never splits our tokens: at each word's position stand its
-surface form and lemma (weight A) and, where they differ, their folded forms
-(weight B). Exact queries ask for weight A; the diacritics fallback for any.
-The `simple` configuration is used for ranking functions that need one.
+The tsvectors are written as literals built here, not by `to_tsvector`, so
+PostgreSQL's parser never splits our tokens. No weights: a query of words and
+prefixes is then answered by the GIN index without rechecking rows (only
+phrases need the positions). Each tsvector also holds the entry's access
+tokens as lexemes '~p12', '~c7' (garnizon.search.acl; the analyser never makes
+a word with "~"), so one GIN scan intersects the text with need-to-know.
 """
 
 from __future__ import annotations
@@ -29,41 +31,74 @@ def _quote(token: str) -> str:
     return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def tsvector_literal(analysed: Analysed) -> str:
-    """The analysed text as a tsvector literal with positions and weights."""
-    positions: dict[tuple[str, str], list[int]] = {}
-    for index in range(min(len(analysed), MAX_POSITION)):
-        position = index + 1
-        exact = {analysed.surface[index], analysed.lemma[index]}
-        for token in exact:
-            positions.setdefault((token, "A"), []).append(position)
-        for token in {analysed.fsurface[index], analysed.flemma[index]} - exact:
-            positions.setdefault((token, "B"), []).append(position)
-    by_lexeme: dict[str, list[str]] = {}
-    for (token, weight), where in positions.items():
-        by_lexeme.setdefault(token, []).extend(
-            f"{p}{weight}" for p in where[:MAX_POSITIONS_PER_LEXEME]
-        )
-    return " ".join(
-        f"{_quote(token)}:{','.join(sorted(where, key=lambda p: int(p[:-1])))}"
-        for token, where in by_lexeme.items()
+def _lexemes(first: list[str], second: list[str]) -> dict[str, list[int]]:
+    """Positions of each token of two aligned streams (a token once per position)."""
+    positions: dict[str, list[int]] = {}
+    get = positions.get
+    for position, (a, b) in enumerate(zip(first[:MAX_POSITION], second, strict=False), start=1):
+        where = get(a)
+        if where is None:
+            positions[a] = [position]
+        else:
+            where.append(position)
+        if b != a:
+            where = get(b)
+            if where is None:
+                positions[b] = [position]
+            else:
+                where.append(position)
+    return positions
+
+
+def _literal(positions: dict[str, list[int]], access: str) -> str:
+    parts = []
+    for token, where in positions.items():
+        if "'" in token or "\\" in token:
+            token = token.replace("\\", "\\\\").replace("'", "''")
+        if len(where) > MAX_POSITIONS_PER_LEXEME:
+            where = where[:MAX_POSITIONS_PER_LEXEME]
+        parts.append(f"'{token}':{','.join(map(str, where))}")
+    if access:
+        parts.append(access)
+    return " ".join(parts)
+
+
+def tsvector_literals(analysed: Analysed, tokens: str = "") -> tuple[str, str]:
+    """The analysed text (and access tokens) as the `tsv` and `ftsv` literals."""
+    access = " ".join(_quote(f"~{t}") for t in tokens.split())
+    return (
+        _literal(_lexemes(analysed.surface, analysed.lemma), access),
+        _literal(_lexemes(analysed.fsurface, analysed.flemma), access),
     )
 
 
-def _alternatives(forms: set[str], weight: str, *, prefix: bool = False) -> str:
-    star = "*" if prefix else ""
-    return "(" + " | ".join(f"{_quote(f)}:{star}{weight}" for f in sorted(forms)) + ")"
+def _alternatives(forms: set[str], *, prefix: bool = False) -> str:
+    star = ":*" if prefix else ""
+    return "(" + " | ".join(f"{_quote(f)}{star}" for f in sorted(forms)) + ")"
 
 
 def render_term(term: Term, *, folded: bool) -> str:
     """One term as tsquery text (cast with ::tsquery, so nothing is re-parsed)."""
     forms = term.folded_forms() if folded else term.exact_forms()
-    weight = "AB" if folded else "A"
     if term.kind == "prefix":
-        return _alternatives(forms[0], weight, prefix=True)
+        return _alternatives(forms[0], prefix=True)
     if term.kind in ("word", "code"):
-        return _alternatives(forms[0], weight)
-    return "(" + " <-> ".join(_alternatives(f, weight) for f in forms) + ")"
+        return _alternatives(forms[0])
+    return "(" + " <-> ".join(_alternatives(f) for f in forms) + ")"
+
+
+def render_acl(tokens: Sequence[str]) -> str:
+    return "(" + " | ".join(_quote(f"~{t}") for t in tokens) + ")"
+
+
+def render_visible(query: ParsedQuery | None, tokens: Sequence[str], *, folded: bool) -> str:
+    if not query:
+        return render_acl(tokens)
+    return f"({render(query, folded=folded)}) & {render_acl(tokens)}"
+
+
+def _column(folded: bool) -> str:
+    return f"{ENTRY}.ftsv" if folded else f"{ENTRY}.tsv"
 
 
 def render(query: ParsedQuery, *, folded: bool) -> str:
@@ -83,47 +118,93 @@ class PostgresBackend(SearchBackend):
                 cursor.execute("SET LOCAL jit = off")
             yield
 
-    def write(self, rows: Sequence[tuple[int, Analysed]]) -> None:
+    def write(self, rows: Sequence[tuple[int, Analysed, str]]) -> None:
+        """One UPDATE for the whole batch (the literals travel as two text arrays)."""
         if not rows:
             return
+        ids, exact, folded = [], [], []
+        for entry_id, analysed, tokens in rows:
+            tsv, ftsv = tsvector_literals(analysed, tokens)
+            ids.append(entry_id)
+            exact.append(tsv)
+            folded.append(ftsv)
         with connection.cursor() as cursor:
-            cursor.executemany(
-                f"UPDATE {ENTRY} SET tsv = %s::tsvector WHERE id = %s",
-                [(tsvector_literal(analysed), entry_id) for entry_id, analysed in rows],
+            cursor.execute(
+                f"UPDATE {ENTRY} AS e SET tsv = v.tsv::tsvector, ftsv = v.ftsv::tsvector "
+                "FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, tsv, ftsv) "
+                "WHERE e.id = v.id",
+                [ids, exact, folded],
             )
 
     def delete(self, entry_ids: Sequence[int]) -> None:
-        """The tsvector lives in the entry's row and goes with it."""
+        """The tsvectors live in the entry's row and go with it."""
         if not entry_ids:
             return
         with connection.cursor() as cursor:
-            cursor.execute(f"UPDATE {ENTRY} SET tsv = NULL WHERE id = ANY(%s)", [list(entry_ids)])
+            cursor.execute(
+                f"UPDATE {ENTRY} SET tsv = NULL, ftsv = NULL WHERE id = ANY(%s)", [list(entry_ids)]
+            )
 
-    def matching(self, qs: QuerySet, query: ParsedQuery, *, folded: bool) -> QuerySet:
+    def visible(self, qs: QuerySet, tokens: Sequence[str]) -> QuerySet:
+        if not tokens:
+            return qs.none()
+        return qs.extra(where=[f"{ENTRY}.tsv @@ %s::tsquery"], params=[render_acl(tokens)])
+
+    def matching(
+        self, qs: QuerySet, query: ParsedQuery, *, folded: bool, tokens: Sequence[str]
+    ) -> QuerySet:
+        if not tokens:
+            return qs.none()
         return qs.extra(
-            where=[f"{ENTRY}.tsv @@ %s::tsquery"], params=[render(query, folded=folded)]
+            where=[f"{_column(folded)} @@ %s::tsquery"],
+            params=[render_visible(query, tokens, folded=folded)],
         )
 
-    def ranked(self, qs: QuerySet, query: ParsedQuery, *, folded: bool) -> QuerySet:
-        return self.matching(qs, query, folded=folded).extra(
-            select={"score": f"ts_rank({ENTRY}.tsv, %s::tsquery)"},
+    def ranked(
+        self,
+        qs: QuerySet,
+        query: ParsedQuery,
+        *,
+        folded: bool,
+        tokens: Sequence[str],
+        min_id: int | None = None,
+    ) -> QuerySet:
+        qs = self.matching(qs, query, folded=folded, tokens=tokens)
+        if min_id is not None:
+            qs = qs.extra(where=[f"{ENTRY}.id >= %s"], params=[min_id])
+        return qs.extra(
+            select={"score": f"ts_rank({_column(folded)}, %s::tsquery)"},
             select_params=[render(query, folded=folded)],
             order_by=["-score", "-id"],
         )
+
+    def newest_cutoff(
+        self, query: ParsedQuery, *, folded: bool, tokens: Sequence[str], newest: int
+    ) -> int | None:
+        if not tokens:
+            return None
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id FROM {ENTRY} WHERE {_column(folded)} @@ %s::tsquery "
+                "ORDER BY id DESC LIMIT 1 OFFSET %s",
+                [render_visible(query, tokens, folded=folded), newest - 1],
+            )
+            row = cursor.fetchone()
+        return row[0] if row else None
 
     def raw_top(self, query: ParsedQuery, *, limit: int, folded: bool = False) -> list[int]:
         expression = render(query, folded=folded)
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT id FROM {ENTRY} WHERE tsv @@ %s::tsquery "
-                f"ORDER BY ts_rank(tsv, %s::tsquery) DESC LIMIT %s",
+                f"SELECT id FROM {ENTRY} WHERE {_column(folded)} @@ %s::tsquery "
+                f"ORDER BY ts_rank({_column(folded)}, %s::tsquery) DESC LIMIT %s",
                 [expression, expression, limit],
             )
             return [row[0] for row in cursor.fetchall()]
 
     def clear(self) -> None:
         with connection.cursor() as cursor:
-            cursor.execute(f"UPDATE {ENTRY} SET tsv = NULL WHERE tsv IS NOT NULL")
+            cursor.execute(f"UPDATE {ENTRY} SET tsv = NULL, ftsv = NULL WHERE tsv IS NOT NULL")
 
 
-__all__ = ["PostgresBackend", "tsvector_literal"]
+__all__ = ["PostgresBackend", "tsvector_literals"]

@@ -1,5 +1,10 @@
-"""SQLite FTS5: a virtual table `search_fts(surface, lemma, fsurface, flemma)`
-whose rowid is the entry's id, ranked by bm25."""
+"""SQLite FTS5: a virtual table `search_fts(surface, lemma, fsurface, flemma, acl)`
+whose rowid is the entry's id, ranked by bm25.
+
+Need-to-know is one more column: the entry's access tokens (garnizon.search.acl).
+A search is one MATCH, "(the text) AND acl : (the person's tokens)", so FTS5
+intersects the doclists itself and bm25 is computed only for visible matches.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from garnizon.search.query import ParsedQuery, Term
 TABLE = "search_fts"
 ENTRY = "search_searchentry"
 # bm25 weights of surface, lemma, folded surface, folded lemma.
-RANK = f"bm25({TABLE}, 2.0, 1.0, 0.5, 0.5)"
+RANK = f"bm25({TABLE}, 2.0, 1.0, 0.5, 0.5, 0.0)"
 _CHUNK = 500
 
 
@@ -57,13 +62,24 @@ def render(query: ParsedQuery, *, folded: bool) -> str:
     return " AND ".join(render_term(t, folded=folded) for t in query.terms)
 
 
+def render_acl(tokens: Sequence[str]) -> str:
+    return "acl : (" + " OR ".join(_quote(t) for t in tokens) + ")"
+
+
+def render_visible(query: ParsedQuery | None, tokens: Sequence[str], *, folded: bool) -> str:
+    """The text (if any) AND the access tokens, as one FTS5 expression."""
+    if not query:
+        return render_acl(tokens)
+    return f"({render(query, folded=folded)}) AND {render_acl(tokens)}"
+
+
 class SqliteBackend(SearchBackend):
     vendor = "sqlite"
 
-    def write(self, rows: Sequence[tuple[int, Analysed]]) -> None:
+    def write(self, rows: Sequence[tuple[int, Analysed, str]]) -> None:
         if not rows:
             return
-        ids = [entry_id for entry_id, _ in rows]
+        ids = [row[0] for row in rows]
         with connection.cursor() as cursor:
             present: list[int] = []
             for start in range(0, len(ids), _CHUNK):
@@ -75,9 +91,9 @@ class SqliteBackend(SearchBackend):
         self.delete(present)
         with connection.cursor() as cursor:
             cursor.executemany(
-                f"INSERT INTO {TABLE}(rowid, surface, lemma, fsurface, flemma) "
-                "VALUES (%s, %s, %s, %s, %s)",
-                [(entry_id, *analysed.columns()) for entry_id, analysed in rows],
+                f"INSERT INTO {TABLE}(rowid, surface, lemma, fsurface, flemma, acl) "
+                "VALUES (%s, %s, %s, %s, %s, %s)",
+                [(entry_id, *analysed.columns(), tokens) for entry_id, analysed, tokens in rows],
             )
 
     def delete(self, entry_ids: Sequence[int]) -> None:
@@ -88,17 +104,53 @@ class SqliteBackend(SearchBackend):
                 marks = ", ".join(["%s"] * len(chunk))
                 cursor.execute(f"DELETE FROM {TABLE} WHERE rowid IN ({marks})", chunk)
 
-    def matching(self, qs: QuerySet, query: ParsedQuery, *, folded: bool) -> QuerySet:
+    def visible(self, qs: QuerySet, tokens: Sequence[str]) -> QuerySet:
+        if not tokens:
+            return qs.none()
+        return qs.extra(
+            where=[f"{ENTRY}.id IN (SELECT rowid FROM {TABLE} WHERE {TABLE} MATCH %s)"],
+            params=[render_acl(tokens)],
+        )
+
+    def matching(
+        self, qs: QuerySet, query: ParsedQuery, *, folded: bool, tokens: Sequence[str]
+    ) -> QuerySet:
+        if not tokens:
+            return qs.none()
         return qs.extra(
             tables=[TABLE],
             where=[f"{TABLE}.rowid = {ENTRY}.id", f"{TABLE} MATCH %s"],
-            params=[render(query, folded=folded)],
+            params=[render_visible(query, tokens, folded=folded)],
         )
 
-    def ranked(self, qs: QuerySet, query: ParsedQuery, *, folded: bool) -> QuerySet:
-        return self.matching(qs, query, folded=folded).extra(
-            select={"score": RANK}, order_by=["score", "-id"]
-        )
+    def ranked(
+        self,
+        qs: QuerySet,
+        query: ParsedQuery,
+        *,
+        folded: bool,
+        tokens: Sequence[str],
+        min_id: int | None = None,
+    ) -> QuerySet:
+        qs = self.matching(qs, query, folded=folded, tokens=tokens)
+        if min_id is not None:
+            qs = qs.extra(where=[f"{TABLE}.rowid >= %s"], params=[min_id])
+        return qs.extra(select={"score": RANK}, order_by=["score", "-id"])
+
+    def newest_cutoff(
+        self, query: ParsedQuery, *, folded: bool, tokens: Sequence[str], newest: int
+    ) -> int | None:
+        """The id of the `newest`-th newest visible match (None if fewer match)."""
+        if not tokens:
+            return None
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT rowid FROM {TABLE} WHERE {TABLE} MATCH %s "
+                "ORDER BY rowid DESC LIMIT 1 OFFSET %s",
+                [render_visible(query, tokens, folded=folded), newest - 1],
+            )
+            row = cursor.fetchone()
+        return row[0] if row else None
 
     def raw_top(self, query: ParsedQuery, *, limit: int, folded: bool = False) -> list[int]:
         with connection.cursor() as cursor:

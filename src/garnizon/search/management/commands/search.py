@@ -1,4 +1,5 @@
-"""`garnizon search "QUERY" --as USERNAME [--json]` and `garnizon search reindex [--batch N]`."""
+"""`garnizon search "QUERY" --as USERNAME [--json]` and
+`garnizon search reindex [--batch N] [--workers N]`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from garnizon.common.errors import DomainError
 from garnizon.org.models import Person, Unit
-from garnizon.search.indexing import index_objects, prune, source_ids
+from garnizon.search.indexing import prune, reindex, source_ids
 from garnizon.search.models import ObjectType
 from garnizon.search.services import Hit, SearchFilters, SearchResults, search
 
@@ -21,7 +22,7 @@ BAR_WIDTH = 30
 class Command(BaseCommand):
     help = (
         'Wyszukiwanie: garnizon search "ZAPYTANIE" --as LOGIN [--json] '
-        "albo garnizon search reindex [--batch N]."
+        "albo garnizon search reindex [--batch N] [--workers N]."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -37,6 +38,9 @@ class Command(BaseCommand):
         parser.add_argument("--from", dest="date_from", type=datetime.date.fromisoformat)
         parser.add_argument("--to", dest="date_to", type=datetime.date.fromisoformat)
         parser.add_argument("--batch", type=int, default=500, help="reindex: obiektów w partii")
+        parser.add_argument(
+            "--workers", type=int, default=1, help="reindex: procesów analizujących tekst"
+        )
         parser.add_argument(
             "--no-prune", action="store_true", help="reindex: nie usuwaj osieroconych wpisów"
         )
@@ -84,16 +88,25 @@ class Command(BaseCommand):
 
     def _reindex(self, options) -> None:
         batch = max(1, options["batch"])
+        workers = max(1, options["workers"])
         started = time.monotonic()
         written = 0
         for object_type in ObjectType:
             ids = list(source_ids(object_type))
-            for start in range(0, len(ids), batch):
-                chunk = ids[start : start + batch]
-                written += index_objects(object_type, chunk)
-                self._progress(start + len(chunk), len(ids), str(object_type.label))
+            jobs = [(object_type.value, ids[i : i + batch]) for i in range(0, len(ids), batch)]
+            label = str(object_type.label)
+            done = 0
+
+            def progress(
+                _type: str, objects: int, _written: int, total: int = len(ids), label: str = label
+            ) -> None:
+                nonlocal done
+                done += objects
+                self._progress(done, total, label)
+
+            written += reindex(jobs, workers=workers, progress=progress)
             if not ids:
-                self._progress(0, 0, str(object_type.label))
+                self._progress(0, 0, label)
             self.stderr.write("")
             if not options["no_prune"]:
                 prune(object_type)
