@@ -471,3 +471,22 @@ def test_a_crash_while_attaching_an_ocred_scan_leaves_no_second_document(
     item.refresh_from_db()
     assert item.state == IntakeState.DONE
     assert Document.objects.count() == 1 and item.document is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_pipeline_makes_the_thumbnail_and_index_once(garrison, tmp_path):
+    """No second thumbnail task and no second analysis of the text: the `thumbnail` step
+    makes the picture, and the `index` step finds what the save signals already indexed."""
+    from django_tasks_db.models import DBTaskResult
+
+    from garnizon.search.models import SearchEntry
+
+    item = add(garrison, write(tmp_path, "skan.png", png_bytes((400, 300))))
+    assert item.state == IntakeState.DONE, item.error_message
+    version = item.document.versions.get()
+    assert version.thumbnail_sha256
+    assert get_blob_store().check(version.thumbnail_sha256) is None
+    assert not DBTaskResult.objects.filter(task_path__endswith="make_thumbnail").exists()
+    index = item.step_results.get(step="index")
+    assert index.message == "Zaindeksowano do wyszukiwania: 0 (już w indeksie: 2)."
+    assert SearchEntry.objects.filter(object_type="version", object_id=version.pk).count() == 1

@@ -120,11 +120,13 @@ def document_add(
     incoming_item: IncomingItem | None = None,
     outgoing_item: OutgoingItem | None = None,
     text: str = "",
+    queue_thumbnail: bool = True,
 ) -> Document:
     """A new document with its first version, attached to one case or item.
 
     `text` is the version's text as read by the intake (OCR or a text layer); it is
-    written with the version, which is immutable afterwards.
+    written with the version, which is immutable afterwards. `queue_thumbnail=False`
+    is for the intake, whose own `thumbnail` step makes it (no second task).
     """
     _one_target(case, incoming_item, outgoing_item)
     scope = Scope.for_person(actor)
@@ -160,7 +162,17 @@ def document_add(
             created_by=actor,
             creator_role=actor.position_title(),
         )
-        version = _add_version(document, ref, mime, filename, actor, on_behalf, number=1, text=text)
+        version = _add_version(
+            document,
+            ref,
+            mime,
+            filename,
+            actor,
+            on_behalf,
+            number=1,
+            text=text,
+            queue_thumbnail=queue_thumbnail,
+        )
         if case is not None:
             case_record_add(
                 case,
@@ -232,6 +244,7 @@ def _add_version(
     *,
     number: int,
     text: str = "",
+    queue_thumbnail: bool = True,
 ) -> DocumentVersion:
     version = DocumentVersion.objects.create(
         document=document,
@@ -246,7 +259,8 @@ def _add_version(
     )
     document.metadata = document_metadata(document)
     document.save(update_fields=["metadata"])
-    _thumbnail_after_commit(version)
+    if queue_thumbnail:
+        _thumbnail_after_commit(version)
     return version
 
 

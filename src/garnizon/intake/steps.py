@@ -21,6 +21,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import hashlib
+import logging
 import shutil
 import tempfile
 import warnings
@@ -67,6 +68,8 @@ PDF_TAIL = 1024
 # Largest image (in pixels) decoded anywhere later (OCR, thumbnails); Pillow's default.
 MAX_IMAGE_PIXELS = 89_478_485
 MAX_IMAGE_FRAMES = 1000
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -288,7 +291,10 @@ class Barcodes(Step):
     """Barcodes of every page (`intake/barcodes.py`) into `item.barcodes`.
 
     Skipped for files without pages (not PDF or image), for items that already have a
-    document, and when an earlier run read them (a retry or a clerk's match).
+    document, and when an earlier run read them (a retry or a clerk's match). For an
+    image, the first frame it decodes also gives the thumbnail picture
+    (`ctx.notes["thumbnail"]`, used by the `thumbnail` step), so the picture is not
+    decoded a second time.
     """
 
     name = "barcodes"
@@ -305,8 +311,9 @@ class Barcodes(Step):
         from garnizon.intake.barcodes import BarcodeError, is_separator, parse_label, read_codes
 
         item = ctx.item
+        keep = _keep_thumbnail(ctx) if item.mime_type in IMAGES else None
         try:
-            pages, codes = read_codes(ctx.blob_path, item.mime_type)
+            pages, codes = read_codes(ctx.blob_path, item.mime_type, first_frame=keep)
         except BarcodeError as error:
             # Not fatal: without barcodes the scan is registered or waits for a clerk.
             item.barcodes = []
@@ -333,6 +340,23 @@ class Barcodes(Step):
         return StepOutcome.ok(
             _("Stron: %(pages)s; odczytane kody: %(found)s.") % {"pages": pages, "found": listed}
         )
+
+
+def _keep_thumbnail(ctx: IntakeContext) -> Any:
+    """A `read_codes` hook keeping the first frame's thumbnail picture in `ctx.notes`."""
+
+    def keep(frame: Any, grey: Any) -> None:
+        from garnizon.documents.thumbnails import thumbnail_of_frame
+
+        try:
+            picture = thumbnail_of_frame(frame, grey)
+        except Exception:  # the thumbnail step renders it the usual way
+            log.exception("intake item %s: thumbnail picture not made", ctx.item.pk)
+            return
+        if picture is not None:
+            ctx.notes["thumbnail"] = picture
+
+    return keep
 
 
 class Split(Step):
@@ -646,6 +670,7 @@ class Attach(Step):
                         kind=kind,
                         incoming_item=item.incoming_item,
                         text=ocr.text if ocr is not None else _text_of(ctx),
+                        queue_thumbnail=False,  # the `thumbnail` step makes it
                     )
                     item.document = document
                     item.save(update_fields=["document"])

@@ -32,14 +32,25 @@ class Index:
         from garnizon.documents.models import DocumentVersion
         from garnizon.intake.steps import StepOutcome
         from garnizon.search.indexing import index_objects
-        from garnizon.search.models import ObjectType
+        from garnizon.search.models import ObjectType, SearchEntry
 
-        written = 0
+        wanted: dict[str, list[int]] = {ObjectType.INCOMING: [], ObjectType.VERSION: []}
         if ctx.item.incoming_item_id:
-            written += index_objects(ObjectType.INCOMING, [ctx.item.incoming_item_id])
+            wanted[ObjectType.INCOMING].append(ctx.item.incoming_item_id)
         if ctx.item.document_id:
             versions = DocumentVersion.objects.filter(document_id=ctx.item.document_id)
-            written += index_objects(
-                ObjectType.VERSION, list(versions.values_list("pk", flat=True))
+            wanted[ObjectType.VERSION] = list(versions.values_list("pk", flat=True))
+        # The save signals have usually indexed them already (after the commit);
+        # only what is missing is written, so the text is not analysed twice.
+        written = present = 0
+        for object_type, ids in wanted.items():
+            have = set(
+                SearchEntry.objects.filter(object_type=object_type, object_id__in=ids)
+                .values_list("object_id", flat=True)
             )
-        return StepOutcome.ok(_("Zaindeksowano do wyszukiwania: %(n)s.") % {"n": written})
+            present += len(have)
+            written += index_objects(object_type, [i for i in ids if i not in have])
+        return StepOutcome.ok(
+            _("Zaindeksowano do wyszukiwania: %(n)s (już w indeksie: %(present)s).")
+            % {"n": written, "present": present}
+        )
