@@ -944,3 +944,65 @@ def test_an_unattached_document_only_for_its_creator_until_attached(
     assert found(p["handler"], "oględzin") == {(ObjectType.VERSION, corpus["version"].pk)}
     assert found(p["handler2"], "oględzin") == set()
     assert_every_role_matches_the_registers(g)
+
+
+@pytest.mark.parametrize("with_filter", [False, True])
+def test_many_matches_give_a_marked_estimate_and_rank_the_newest(
+    corpus, monkeypatch, with_filter, django_capture_on_commit_callbacks
+):
+    from garnizon.search import services
+
+    g = corpus["g"]
+    commander = g.people["commander"]
+    with django_capture_on_commit_callbacks(execute=True):
+        for n in range(4):
+            incoming_item_register(
+                actor=g.people["clerk"],
+                unit=g.kwp,
+                subject=f"Pismo w sprawie numer {n}",
+                channel=Channel.PAPER,
+                assigned_cell=g.cells["kwp_ii"],
+            )
+    filters = SearchFilters(unit_id=g.kwp.pk) if with_filter else None
+    full = search(commander, "w", filters, page_size=100, audit=False)
+    visible = [(h.object_type, h.object_id) for h in full.hits]
+    assert full.total == len(visible) >= 6 and not full.total_is_estimate
+    assert full.ranked_newest is None
+    monkeypatch.setattr(services, "COUNT_LIMIT", 3)
+    monkeypatch.setattr(services, "RANK_LIMIT", 2)
+    capped = search(commander, "w", filters, audit=False)
+    assert (capped.total, capped.total_is_estimate, capped.ranked_newest) == (3, True, 2)
+    # The facets count the newest two, the ones ranked.
+    assert sum(v.count for v in capped.facets["object_type"]) == 2
+    # The count cap no higher than the ranked ones: counted by the same read.
+    monkeypatch.setattr(services, "COUNT_LIMIT", 2)
+    same = search(commander, "w", filters, audit=False)
+    assert (same.total, same.total_is_estimate, same.ranked_newest) == (2, True, 2)
+    # Between the ranked and the count cap: an exact count.
+    monkeypatch.setattr(services, "COUNT_LIMIT", 100)
+    between = search(commander, "w", filters, audit=False)
+    assert (between.total, between.total_is_estimate) == (full.total, False)
+    assert between.ranked_newest == 2
+    # Only the two newest visible matches are ranked, nothing invisible creeps in.
+    entries = {
+        (e.object_type, e.object_id): e.pk
+        for e in SearchEntry.objects.all()
+        if (e.object_type, e.object_id) in set(visible)
+    }
+    newest = sorted(entries, key=entries.get)[-2:]
+    assert sorted((h.object_type, h.object_id) for h in capped.hits) == sorted(newest)
+
+
+def test_a_bulk_update_is_followed_by_reindex_dependents(
+    corpus, django_capture_on_commit_callbacks
+):
+    from garnizon.search.signals import reindex_dependents
+
+    g = corpus["g"]
+    case = corpus["case"]
+    Case.objects.filter(pk=case.pk).update(is_restricted=True)  # no signal
+    assert (ObjectType.VERSION, corpus["version"].pk) in found(g.people["handler2"], "oględzin")
+    with django_capture_on_commit_callbacks(execute=True):
+        reindex_dependents(ObjectType.CASE, [case.pk])
+    assert found(g.people["handler2"], "oględzin") == set()
+    assert_every_role_matches_the_registers(g)

@@ -74,6 +74,12 @@ class SearchResultsSerializer(serializers.Serializer):
     fallback = serializers.BooleanField(
         help_text=_("Prawda, gdy wyniki znaleziono bez rozróżniania polskich znaków.")
     )
+    ranked_newest = serializers.IntegerField(
+        allow_null=True,
+        help_text=_(
+            "Przy bardzo wielu wynikach: ranking trafności obejmuje tylu najnowszych; inaczej null."
+        ),
+    )
     page = serializers.IntegerField()
     pages = serializers.IntegerField()
     exact = SearchHitSerializer(many=True)

@@ -45,8 +45,9 @@ class Index:
         written = present = 0
         for object_type, ids in wanted.items():
             have = set(
-                SearchEntry.objects.filter(object_type=object_type, object_id__in=ids)
-                .values_list("object_id", flat=True)
+                SearchEntry.objects.filter(object_type=object_type, object_id__in=ids).values_list(
+                    "object_id", flat=True
+                )
             )
             present += len(have)
             written += index_objects(object_type, [i for i in ids if i not in have])

@@ -57,10 +57,8 @@ class SearchBackend(abc.ABC):
         """`matching(...)` with a `score` column, best first (only ids >= `min_id`)."""
 
     @abc.abstractmethod
-    def newest_cutoff(
-        self, query: ParsedQuery, *, folded: bool, tokens: Sequence[str], newest: int
-    ) -> int | None:
-        """The id of the `newest`-th newest visible match, None when fewer match."""
+    def newest_first(self, qs: QuerySet) -> QuerySet:
+        """`matching(...)`'s queryset ordered newest (highest id) first, cheaply."""
 
     @abc.abstractmethod
     def raw_top(self, query: ParsedQuery, *, limit: int, folded: bool = False) -> list[int]:

@@ -31,36 +31,41 @@ def _quote(token: str) -> str:
     return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def _lexemes(first: list[str], second: list[str]) -> dict[str, list[int]]:
-    """Positions of each token of two aligned streams (a token once per position)."""
-    positions: dict[str, list[int]] = {}
+# Position numbers as text, made once (a literal has thousands of them).
+_POSITIONS = [str(i) for i in range(MAX_POSITION + 1)]
+
+
+def _lexemes(first: list[str], second: list[str]) -> dict[str, list[str]]:
+    """Positions (as text) of each token of two aligned streams, once per position."""
+    positions: dict[str, list[str]] = {}
     get = positions.get
-    for position, (a, b) in enumerate(zip(first[:MAX_POSITION], second, strict=False), start=1):
+    numbers = _POSITIONS
+    for index, (a, b) in enumerate(zip(first[:MAX_POSITION], second, strict=False), start=1):
         where = get(a)
         if where is None:
-            positions[a] = [position]
+            positions[a] = [numbers[index]]
         else:
-            where.append(position)
+            where.append(numbers[index])
         if b != a:
             where = get(b)
             if where is None:
-                positions[b] = [position]
+                positions[b] = [numbers[index]]
             else:
-                where.append(position)
+                where.append(numbers[index])
     return positions
 
 
-def _literal(positions: dict[str, list[int]], access: str) -> str:
-    parts = []
-    for token, where in positions.items():
-        if "'" in token or "\\" in token:
-            token = token.replace("\\", "\\\\").replace("'", "''")
-        if len(where) > MAX_POSITIONS_PER_LEXEME:
-            where = where[:MAX_POSITIONS_PER_LEXEME]
-        parts.append(f"'{token}':{','.join(map(str, where))}")
-    if access:
-        parts.append(access)
-    return " ".join(parts)
+def _literal(positions: dict[str, list[str]], access: str) -> str:
+    if any("'" in t or "\\" in t for t in positions):  # never from the analyser; kept safe
+        positions = {t.replace("\\", "\\\\").replace("'", "''"): w for t, w in positions.items()}
+    limit = MAX_POSITIONS_PER_LEXEME
+    text = " ".join(
+        [
+            f"'{token}':{','.join(where if len(where) <= limit else where[:limit])}"
+            for token, where in positions.items()
+        ]
+    )
+    return f"{text} {access}" if access else text
 
 
 def tsvector_literals(analysed: Analysed, tokens: str = "") -> tuple[str, str]:
@@ -128,7 +133,12 @@ class PostgresBackend(SearchBackend):
             ids.append(entry_id)
             exact.append(tsv)
             folded.append(ftsv)
-        with connection.cursor() as cursor:
+        import psycopg
+
+        connection.ensure_connection()
+        # A server-side binding cursor on Django's connection (same transaction):
+        # the literals go as parameters, not quoted into the statement by the client.
+        with psycopg.Cursor(connection.connection) as cursor:
             cursor.execute(
                 f"UPDATE {ENTRY} AS e SET tsv = v.tsv::tsvector, ftsv = v.ftsv::tsvector "
                 "FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, tsv, ftsv) "
@@ -178,19 +188,9 @@ class PostgresBackend(SearchBackend):
             order_by=["-score", "-id"],
         )
 
-    def newest_cutoff(
-        self, query: ParsedQuery, *, folded: bool, tokens: Sequence[str], newest: int
-    ) -> int | None:
-        if not tokens:
-            return None
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT id FROM {ENTRY} WHERE {_column(folded)} @@ %s::tsquery "
-                "ORDER BY id DESC LIMIT 1 OFFSET %s",
-                [render_visible(query, tokens, folded=folded), newest - 1],
-            )
-            row = cursor.fetchone()
-        return row[0] if row else None
+    def newest_first(self, qs: QuerySet) -> QuerySet:
+        """`matching(...)` newest first."""
+        return qs.order_by("-id")
 
     def raw_top(self, query: ParsedQuery, *, limit: int, folded: bool = False) -> list[int]:
         expression = render(query, folded=folded)

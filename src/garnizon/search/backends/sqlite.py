@@ -137,20 +137,9 @@ class SqliteBackend(SearchBackend):
             qs = qs.extra(where=[f"{TABLE}.rowid >= %s"], params=[min_id])
         return qs.extra(select={"score": RANK}, order_by=["score", "-id"])
 
-    def newest_cutoff(
-        self, query: ParsedQuery, *, folded: bool, tokens: Sequence[str], newest: int
-    ) -> int | None:
-        """The id of the `newest`-th newest visible match (None if fewer match)."""
-        if not tokens:
-            return None
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT rowid FROM {TABLE} WHERE {TABLE} MATCH %s "
-                "ORDER BY rowid DESC LIMIT 1 OFFSET %s",
-                [render_visible(query, tokens, folded=folded), newest - 1],
-            )
-            row = cursor.fetchone()
-        return row[0] if row else None
+    def newest_first(self, qs: QuerySet) -> QuerySet:
+        """`matching(...)` newest first, in the order FTS5 reads its rowids (no sort)."""
+        return qs.extra(order_by=[f"-{TABLE}.rowid"])
 
     def raw_top(self, query: ParsedQuery, *, limit: int, folded: bool = False) -> list[int]:
         with connection.cursor() as cursor:

@@ -145,6 +145,7 @@ def _as_json(results: SearchResults) -> dict:
         "query": results.query,
         "total": results.total,
         "total_is_estimate": results.total_is_estimate,
+        "ranked_newest": results.ranked_newest,
         "fallback": results.fallback,
         "page": results.page,
         "exact": [hit(h) for h in results.exact],
