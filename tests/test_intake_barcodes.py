@@ -701,3 +701,30 @@ def test_a_queued_batch_and_its_parts_are_processed_by_a_real_db_worker(
     assert [c.state for c in children] == [IntakeState.DONE] * 2, result.stderr[-2000:]
     assert [c.incoming_item_id for c in children] == [e.pk for e in entries]
     assert Document.objects.count() == 2 and IncomingItem.objects.count() == 2
+
+
+def test_a_symbol_seen_but_not_decoded_at_half_resolution_is_read_at_full(tmp_path, monkeypatch):
+    """A 300 dpi frame is read at half resolution first; when zxing sees a symbol there it
+    cannot decode, the whole frame is read again (thin third-party codes)."""
+    page = Image.new("L", (2480, 3508), 255)
+    path = tmp_path / "strona.png"
+    page.save(path, dpi=(300, 300))
+    calls: list[tuple[tuple[int, int], bool]] = []
+    undecoded = type("Symbol", (), {"valid": False, "text": "", "format": None})()
+    code128 = type("Format", (), {"name": "Code128"})()
+    decoded = type("Symbol", (), {"valid": True, "text": "KWP/RPW/7/2026", "format": code128})()
+
+    def fake_read(grey, *, half=False):
+        calls.append((grey.size, half))
+        return [undecoded] if half else [decoded]
+
+    monkeypatch.setattr(barcodes, "_read", fake_read)
+    count, codes = barcodes.read_codes(path, "image/png")
+    assert count == 1
+    assert calls == [((1240, 1754), True), ((2480, 3508), False)]
+    assert [c.value for c in codes] == ["KWP/RPW/7/2026"]
+    # Everything decoded at half resolution: the full frame is not read at all.
+    calls.clear()
+    monkeypatch.setattr(barcodes, "_read", lambda grey, *, half=False: calls.append(half) or [])
+    barcodes.read_codes(path, "image/png")
+    assert calls == [True]
