@@ -84,21 +84,27 @@ def matching_queue(
     best first; entries the person may not see (restricted ones) are left out.
     Page on with `before_id` = the last item's id.
     """
-    from garnizon.registry.selectors import incoming_visibility_q
-
     items = intake_items(scope, unit_id=unit_id).filter(state=IntakeState.AWAITING_MATCH)
     page = keyset_page(items.select_related("unit", "parent"), before_id=before_id, limit=limit)
-    rows = page.rows
+    resolve_suggestions(scope, page.rows)
+    return page.rows
+
+
+def resolve_suggestions(scope: Scope, items: list[IntakeItem]) -> None:
+    """Set `item.resolved_suggestions` (a list of `Suggestion`, best first) on each item,
+    in one query; entries the person may not see and entries of another unit are left out."""
+    from garnizon.registry.selectors import incoming_visibility_q
+
     wanted = {
         s.get("incoming_item")
-        for item in rows
+        for item in items
         for s in item.suggestions or []
         if isinstance(s, dict)
     }
     entries = IncomingItem.objects.filter(
         incoming_visibility_q(scope), pk__in=[i for i in wanted if isinstance(i, int)]
     ).in_bulk()
-    for item in rows:
+    for item in items:
         resolved = []
         for s in item.suggestions or []:
             entry = entries.get(s.get("incoming_item")) if isinstance(s, dict) else None
@@ -107,7 +113,6 @@ def matching_queue(
                     Suggestion(entry, float(s.get("score") or 0), str(s.get("reason") or ""))
                 )
         item.resolved_suggestions = resolved
-    return rows
 
 
 # --- suggestions -------------------------------------------------------------------------------

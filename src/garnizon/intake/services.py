@@ -144,9 +144,15 @@ def dispatch(item: IntakeItem, *, run_now: bool = False) -> None:
 
 
 def intake_match(
-    *, item_id: int, incoming_item_id: int, actor: Person, run_now: bool = False
+    *,
+    item_id: int,
+    actor: Person,
+    incoming_item_id: int | None = None,
+    registration_number: str = "",
+    run_now: bool = False,
 ) -> IntakeItem:
-    """The clerk's choice for a waiting scan: attach it to this register entry.
+    """The clerk's choice for a waiting scan: attach it to this register entry, given by
+    id (a suggestion) or by its registration number (typed or read from the letter).
 
     The actor must be allowed to register in the item's unit and the entry must
     be of that unit and visible to the actor. The item goes back to `received`
@@ -157,13 +163,22 @@ def intake_match(
     from garnizon.registry.selectors import incoming_visibility_q
 
     item = _waiting_item(item_id, actor)
+    number = registration_number.strip()
     # An entry the actor may not see (a restricted one) is treated as missing.
-    entry = (
-        IncomingItem.objects.filter(incoming_visibility_q(Scope.for_person(actor)))
-        .filter(pk=incoming_item_id)
-        .first()
+    entries = IncomingItem.objects.filter(
+        incoming_visibility_q(Scope.for_person(actor)), unit_id=item.unit_id
     )
-    if entry is None or entry.unit_id != item.unit_id:
+    if incoming_item_id is not None:
+        entry = entries.filter(pk=incoming_item_id).first()
+    else:
+        entry = entries.filter(registration_number__iexact=number).first() if number else None
+    if entry is None:
+        if incoming_item_id is None and number:
+            raise DomainError(
+                _("W rejestrze wpływów jednostki %(unit)s nie ma pisma o numerze %(number)s.")
+                % {"unit": item.unit.symbol, "number": number},
+                field="registration_number",
+            )
         raise DomainError(
             _("W rejestrze wpływów jednostki %(unit)s nie ma takiej przesyłki.")
             % {"unit": item.unit.symbol},

@@ -26,31 +26,34 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from garnizon.common.errors import DomainError
+from garnizon.common.paging import DEFAULT_PAGE_SIZE
 from garnizon.intake import selectors, services
 from garnizon.intake.barcodes import separator_sheet_pdf
 from garnizon.intake.forms import IntakeUploadForm, MatchForm
 from garnizon.intake.models import IntakeItem, IntakeState
 from garnizon.org.access import Scope
 from garnizon.org.models import Unit
-from garnizon.registry.models import IncomingItem
-from garnizon.registry.selectors import incoming_visible_to
-from garnizon.web.views import _int, _registering_units
+from garnizon.web.views import _int
 
 log = logging.getLogger(__name__)
 
 
-def _units_or_404(request: HttpRequest) -> Any:
-    units = _registering_units(request)
+def _units_or_404(scope: Scope) -> Any:
+    """The active units the person may register in; 404 when there are none."""
+    ids = selectors.registering_unit_ids(scope)
+    units = Unit.objects.filter(is_active=True)
+    if ids is not None:
+        units = units.filter(pk__in=ids)
     if not units.exists():
         raise Http404()
     return units
 
 
-def _item_or_404(request: HttpRequest, item_id: int) -> IntakeItem:
-    units = _units_or_404(request)
+def _item_or_404(scope: Scope, item_id: int) -> IntakeItem:
     item = (
-        IntakeItem.objects.select_related("unit", "incoming_item", "document", "parent")
-        .filter(pk=item_id, unit__in=units)
+        selectors.intake_items(scope)
+        .select_related("unit", "incoming_item", "document", "parent", "requested_by")
+        .filter(pk=item_id)
         .first()
     )
     if item is None:
@@ -61,12 +64,12 @@ def _item_or_404(request: HttpRequest, item_id: int) -> IntakeItem:
 @login_required
 @require_GET
 def intake_list(request: HttpRequest) -> HttpResponse:
-    units = _units_or_404(request)
+    scope = Scope.for_person(request.user)
+    units = _units_or_404(scope)
     state = request.GET.get("state", "")
     if state not in IntakeState.values:
         state = ""
     unit_id = _int(request.GET.get("unit"))
-    scope = Scope.for_person(request.user)
     page = selectors.intake_items_page(
         scope,
         state=state or None,
@@ -95,25 +98,24 @@ def intake_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def intake_queue(request: HttpRequest) -> HttpResponse:
-    _units_or_404(request)
-    queue = list(selectors.matching_queue(Scope.for_person(request.user)))[:100]
-    return render(request, "intake/intake_queue.html", {"queue": queue, "form": MatchForm()})
+    scope = Scope.for_person(request.user)
+    _units_or_404(scope)
+    queue = selectors.matching_queue(scope, before_id=_int(request.GET.get("cursor")))
+    next_cursor = queue[-1].pk if len(queue) >= DEFAULT_PAGE_SIZE else None
+    return render(
+        request,
+        "intake/intake_queue.html",
+        {"queue": queue, "next_cursor": next_cursor, "form": MatchForm()},
+    )
 
 
 @login_required
 @require_GET
 def intake_detail(request: HttpRequest, item_id: int) -> HttpResponse:
-    item = _item_or_404(request, item_id)
-    suggestions = []
-    if item.state == IntakeState.AWAITING_MATCH and item.suggestions:
-        ids = [s.get("incoming_item") for s in item.suggestions if isinstance(s, dict)]
-        found = incoming_visible_to(request.user).in_bulk([i for i in ids if isinstance(i, int)])
-        for suggestion in item.suggestions:
-            if not isinstance(suggestion, dict):
-                continue
-            entry = found.get(suggestion.get("incoming_item"))
-            if entry is not None and entry.unit_id == item.unit_id:
-                suggestions.append({"entry": entry, **suggestion})
+    scope = Scope.for_person(request.user)
+    item = _item_or_404(scope, item_id)
+    if item.state == IntakeState.AWAITING_MATCH:
+        selectors.resolve_suggestions(scope, [item])
     return render(
         request,
         "intake/intake_detail.html",
@@ -121,7 +123,7 @@ def intake_detail(request: HttpRequest, item_id: int) -> HttpResponse:
             "item": item,
             "results": item.step_results.all(),
             "children": item.children.order_by("pk"),
-            "suggestions": suggestions,
+            "suggestions": getattr(item, "resolved_suggestions", []),
             "form": MatchForm(),
         },
     )
@@ -130,7 +132,7 @@ def intake_detail(request: HttpRequest, item_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def intake_upload(request: HttpRequest) -> HttpResponse:
-    units = _units_or_404(request)
+    units = _units_or_404(Scope.for_person(request.user))
     if request.method == "POST":
         form = IntakeUploadForm(request.POST, request.FILES, units=units)
         files = request.FILES.getlist("files")
@@ -221,7 +223,7 @@ def _as_path(upload: UploadedFile) -> Any:
 @login_required
 @require_POST
 def intake_retry(request: HttpRequest, item_id: int) -> HttpResponse:
-    item = _item_or_404(request, item_id)
+    item = _item_or_404(Scope.for_person(request.user), item_id)
     try:
         services.intake_retry(item_id=item.pk)
         messages.success(request, _("Plik wrócił do przetwarzania."))
@@ -233,7 +235,7 @@ def intake_retry(request: HttpRequest, item_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def intake_match(request: HttpRequest, item_id: int) -> HttpResponse:
-    item = _item_or_404(request, item_id)
+    item = _item_or_404(Scope.for_person(request.user), item_id)
     form = MatchForm(request.POST)
     back = request.POST.get("back") == "queue"
     target = redirect("intake:queue") if back else redirect("intake:detail", item_id=item.pk)
@@ -241,23 +243,13 @@ def intake_match(request: HttpRequest, item_id: int) -> HttpResponse:
         for error in form.non_field_errors():
             messages.error(request, error)
         return target
-    entry_id = form.cleaned_data.get("incoming_item")
-    if not entry_id:
-        number = form.cleaned_data["registration_number"].strip()
-        entry_id = (
-            IncomingItem.objects.filter(unit_id=item.unit_id, registration_number__iexact=number)
-            .values_list("pk", flat=True)
-            .first()
-        )
-        if entry_id is None:
-            messages.error(
-                request,
-                _("W rejestrze wpływów jednostki %(unit)s nie ma pisma o numerze %(number)s.")
-                % {"unit": item.unit.symbol, "number": number},
-            )
-            return target
     try:
-        services.intake_match(item_id=item.pk, incoming_item_id=entry_id, actor=request.user)
+        services.intake_match(
+            item_id=item.pk,
+            actor=request.user,
+            incoming_item_id=form.cleaned_data.get("incoming_item"),
+            registration_number=form.cleaned_data.get("registration_number") or "",
+        )
         messages.success(request, _("Skan dołączono do pisma."))
     except DomainError as error:
         messages.error(request, error.message)
@@ -267,7 +259,7 @@ def intake_match(request: HttpRequest, item_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def intake_register_new(request: HttpRequest, item_id: int) -> HttpResponse:
-    item = _item_or_404(request, item_id)
+    item = _item_or_404(Scope.for_person(request.user), item_id)
     try:
         services.intake_register_new(item_id=item.pk, actor=request.user)
         messages.success(request, _("Plik zostanie zarejestrowany jako nowe pismo."))
@@ -281,7 +273,7 @@ def intake_register_new(request: HttpRequest, item_id: int) -> HttpResponse:
 @login_required
 @require_GET
 def separator_sheet(request: HttpRequest) -> HttpResponse:
-    _units_or_404(request)
+    _units_or_404(Scope.for_person(request.user))
     response = HttpResponse(separator_sheet_pdf(), content_type="application/pdf")
     response["Content-Disposition"] = 'inline; filename="kartka-rozdzielajaca.pdf"'
     return response
