@@ -80,6 +80,8 @@ INSTALLED_APPS = [
     "garnizon.search",
     "garnizon.web",
     "garnizon.portal",
+    "garnizon.portal.visits",
+    "garnizon.portal.officers",
     "garnizon.api",
 ]
 

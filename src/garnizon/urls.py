@@ -9,5 +9,7 @@ urlpatterns = [
     path("documents/", include("garnizon.documents.urls")),
     path("intake/", include("garnizon.intake.urls")),
     path("portal/", include("garnizon.portal.urls")),
+    path("wizyty/", include("garnizon.portal.visits.staff_urls")),
+    path("dzielnicowi/", include("garnizon.portal.officers.staff_urls")),
     path("", include("garnizon.web.urls")),
 ]

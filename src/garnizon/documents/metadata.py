@@ -115,8 +115,17 @@ def _zip_type(head: bytes, zip_path: Path | None) -> str:
 
 _HEADER_LINE = re.compile(rb"[!-9;-~]+:")
 _MESSAGE_HEADERS = {
-    b"received", b"from", b"return-path", b"message-id", b"mime-version", b"date",
-    b"subject", b"to", b"delivered-to", b"reply-to", b"sender",
+    b"received",
+    b"from",
+    b"return-path",
+    b"message-id",
+    b"mime-version",
+    b"date",
+    b"subject",
+    b"to",
+    b"delivered-to",
+    b"reply-to",
+    b"sender",
 }
 
 

@@ -10,15 +10,16 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.sessions.backends.base import SessionBase
 from django.utils.functional import Promise
-from django.utils.translation import gettext_lazy as _
 
-from garnizon.org.models import Unit
+from garnizon.org.models import Cell, Unit
 from garnizon.portal import forms
-from garnizon.portal.models import EService
+
+if TYPE_CHECKING:
+    from garnizon.portal.models import Submission
 
 ATTACHMENTS = "zalaczniki"
 
@@ -31,13 +32,45 @@ class Step:
     when: Callable[[dict[str, Any]], bool] = lambda answers: True
 
 
+@dataclass
+class Registration:
+    """How a filing is entered in the register: built by a flow from the filed fields.
+
+    `kind` is the deadline kind (cases.deadlines.DeadlineKind); `remarks` are
+    joined into the entry's remarks; `cell` routes the entry to a cell of the unit
+    (say the traffic department); `email` is where notifications go.
+    """
+
+    kind: str
+    subject: str
+    sender_name: str
+    remarks: list[str] = field(default_factory=list)
+    anonymous: bool = False
+    cell: Cell | None = None
+    email: str = ""
+
+
 @dataclass(frozen=True)
 class Flow:
+    """One e-service: its pages and what filing it means.
+
+    - `register(fields, unit)` returns the `Registration` of a filing.
+    - `labels` name each field in the plain-text copy the staff read.
+    - `unit_of(draft)` picks the unit (default: the `jednostka` page's answer);
+      a service routed by place (threat map, road video) supplies its own.
+    - `after_file(submission, fields)` runs inside the filing's transaction
+      (say, to record a threat report's point).
+    """
+
     service: str
     title: str | Promise
     summary: str | Promise
     what_next: str | Promise
+    register: Callable[[dict[str, Any], Unit], Registration]
     steps: list[Step] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    unit_of: Callable[[dict[str, Any]], Unit | None] | None = None
+    after_file: Callable[[Submission, dict[str, Any]], None] | None = None
 
     def active_steps(self, answers: dict[str, Any]) -> list[Step]:
         return [step for step in self.steps if step.when(answers)]
@@ -67,6 +100,9 @@ class Flow:
             return None
         return steps[slugs.index(slug) - 1]
 
+    def unit(self, draft: dict[str, Any]) -> Unit | None:
+        return self.unit_of(draft) if self.unit_of is not None else draft_unit(draft)
+
     def fields(self, draft: dict[str, Any]) -> dict[str, Any]:
         """The answers of the pages still in the flow (a skipped page's answers drop out)."""
         answers: dict[str, Any] = {}
@@ -81,53 +117,6 @@ def merged(draft: dict[str, Any]) -> dict[str, Any]:
     for page in draft["pages"].values():
         answers.update(page)
     return answers
-
-
-def _named(answers: dict[str, Any]) -> bool:
-    return answers.get("anonymous") is False
-
-
-FLOWS: dict[str, Flow] = {
-    EService.LETTER: Flow(
-        service=EService.LETTER,
-        title=_("Napisz do jednostki Policji"),
-        summary=_(
-            "Pismo w dowolnej sprawie do jednej z 21 jednostek Policji garnizonu lubelskiego, "
-            "z załącznikami."
-        ),
-        what_next=_(
-            "Pismo trafiło do rejestru przesyłek jednostki. Kancelaria skieruje je do właściwej "
-            "komórki. Odpowiedź przyjdzie na podany adres e-mail albo pocztą."
-        ),
-        steps=[
-            Step("jednostka", forms.UnitForm, _("Jednostka")),
-            Step("nadawca", forms.SenderForm, _("Twoje dane")),
-            Step("tresc", forms.LetterForm, _("Treść pisma")),
-            Step(ATTACHMENTS, forms.AttachmentsForm, _("Załączniki")),
-        ],
-    ),
-    EService.COMPLAINT: Flow(
-        service=EService.COMPLAINT,
-        title=_("Złóż skargę lub wniosek"),
-        summary=_(
-            "Skarga na działanie Policji albo wniosek o poprawę jej pracy. Termin rozpatrzenia: "
-            "miesiąc, a dla posła lub senatora 14 dni. Można złożyć anonimowo, ale wtedy "
-            "skarga nie będzie rozpatrzona."
-        ),
-        what_next=_(
-            "Skarga lub wniosek trafił do rejestru przesyłek jednostki. Jeśli jednostka nie jest "
-            "właściwa, przekaże go właściwej w ciągu 7 dni i powiadomi Cię o tym."
-        ),
-        steps=[
-            Step("jednostka", forms.UnitForm, _("Jednostka")),
-            Step("rodzaj", forms.ComplaintKindForm, _("Skarga czy wniosek")),
-            Step("tresc", forms.ComplaintContentForm, _("Treść")),
-            Step("anonimowosc", forms.AnonymityForm, _("Twoje dane")),
-            Step("dane", forms.FilerForm, _("Dane wnoszącego"), when=_named),
-            Step(ATTACHMENTS, forms.AttachmentsForm, _("Załączniki")),
-        ],
-    ),
-}
 
 
 def draft_get(session: SessionBase, service: str) -> dict[str, Any]:

@@ -23,21 +23,18 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from garnizon.cases.deadlines import DeadlineKind
 from garnizon.common.errors import DomainError
 from garnizon.documents.blobstore import BlobEmpty, BlobTooLarge, get_blob_store
 from garnizon.documents.metadata import detect_mime, safe_filename
 from garnizon.intake.services import intake_add_file
 from garnizon.org.models import Cell, Person, Position, Role, Unit
 from garnizon.portal import conf
-from garnizon.portal.models import EService, Submission
+from garnizon.portal.eservices import FLOWS
+from garnizon.portal.models import Citizen, Submission
 from garnizon.registry.models import Channel, IncomingItem
 from garnizon.registry.services import incoming_item_register
 
 PORTAL_USERNAME = "portal"
-ANONYMOUS_REMARK = (
-    "Skarga/wniosek anonimowy: pozostawia się bez rozpoznania (brak danych wnoszącego)."
-)
 
 
 @dataclass(frozen=True)
@@ -161,6 +158,7 @@ def portal_submission_file(
     client_token: str,
     language: str = "pl",
     client_address: str | None = None,
+    citizen: Citizen | None = None,
 ) -> Submission:
     """Register a filing in the unit's incoming register, in one transaction.
 
@@ -171,7 +169,8 @@ def portal_submission_file(
     existing = Submission.objects.filter(client_token=client_token).first()
     if existing is not None:
         return existing
-    if service not in EService.values:
+    flow = FLOWS.get(service)
+    if flow is None:
         raise DomainError(_("Nieznana e-usługa."))
     if len(attachments) > conf.max_attachments():
         raise DomainError(
@@ -185,7 +184,8 @@ def portal_submission_file(
                 _("Załącznik %(name)s zaginął. Dodaj go jeszcze raz.") % attachment,
                 field="files",
             )
-    kind, subject, sender_name, remarks, anonymous = _register_details(service, fields)
+    registration = flow.register(fields, unit)
+    email = registration.email or (citizen.email if citizen is not None else "")
     text = canonical_json(service=service, unit=unit, fields=fields, attachments=attachments)
     content_hash = hashlib.sha256(text.encode()).hexdigest()
     with transaction.atomic():
@@ -193,12 +193,13 @@ def portal_submission_file(
         item = incoming_item_register(
             actor=actor,
             unit=unit,
-            subject=subject,
+            subject=registration.subject,
             channel=Channel.PORTAL,
-            sender_name=sender_name,
+            sender_name=registration.sender_name,
             attachments_count=len(attachments),
-            kind=kind,
-            remarks=remarks,
+            kind=registration.kind,
+            remarks="\n".join(registration.remarks),
+            assigned_cell=registration.cell,
             client_token=client_token,
         )
         if getattr(item, "replayed", False):
@@ -212,53 +213,30 @@ def portal_submission_file(
             canonical_json=text,
             content_sha256=content_hash,
             attachments=attachments,
-            is_anonymous=anonymous,
+            is_anonymous=registration.anonymous,
             language=language,
             client_address=client_address,
+            citizen=citizen,
+            email="" if registration.anonymous else email,
         )
-        _send_to_intake(submission, item, actor, fields)
+        if flow.after_file is not None:
+            flow.after_file(submission, fields)
+        _send_to_intake(submission, item, actor, fields, flow.labels)
     return submission
 
 
-def _register_details(service: str, fields: dict[str, Any]) -> tuple[str, str, str, str, bool]:
-    """Deadline kind, register subject, sender, remarks and anonymity of a filing."""
-    subject = str(fields.get("subject", "")).strip()
-    contact = "; ".join(
-        part
-        for part in (str(fields.get("email") or ""), str(fields.get("address") or ""))
-        if part.strip()
-    )
-    remarks = ["Złożono przez portal e-usług."]
-    if contact:
-        remarks.append(f"Kontakt: {contact}")
-    if service == EService.LETTER:
-        return DeadlineKind.NONE, subject, str(fields["name"]), "\n".join(remarks), False
-    prefix = "Skarga" if fields.get("kind") == "skarga" else "Wniosek"
-    if fields.get("anonymous"):
-        remarks.append(ANONYMOUS_REMARK)
-        return (
-            DeadlineKind.NONE,
-            f"{prefix} (anonimowa): {subject}",
-            "brak danych (anonimowo)",
-            "\n".join(remarks),
-            True,
-        )
-    if fields.get("is_mp"):
-        remarks.append("Wnoszący oświadczył, że jest posłem albo senatorem (art. 237 § 2 KPA).")
-        kind = DeadlineKind.COMPLAINT_MP
-    else:
-        kind = DeadlineKind.COMPLAINT
-    return kind, f"{prefix}: {subject}", str(fields["name"]), "\n".join(remarks), False
-
-
 def _send_to_intake(
-    submission: Submission, item: IncomingItem, actor: Person, fields: dict[str, Any]
+    submission: Submission,
+    item: IncomingItem,
+    actor: Person,
+    fields: dict[str, Any],
+    labels: dict[str, str],
 ) -> None:
     """The filed text as a UTF-8 file, then each attachment, into intake on the entry."""
     fd, name = tempfile.mkstemp(prefix="portal-", suffix=".txt")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(content_text(submission, fields))
+            handle.write(content_text(submission, fields, labels))
         intake_add_file(
             path=name,
             unit=item.unit,
@@ -285,7 +263,7 @@ def _send_to_intake(
         )
 
 
-def content_text(submission: Submission, fields: dict[str, Any]) -> str:
+def content_text(submission: Submission, fields: dict[str, Any], labels: dict[str, str]) -> str:
     """The filing as plain Polish text for the staff: labels, values, attachments, hash."""
     item = submission.incoming_item
     lines = [
@@ -293,16 +271,6 @@ def content_text(submission: Submission, fields: dict[str, Any]) -> str:
         f"Jednostka: {submission.unit.name}",
         "",
     ]
-    labels = {
-        "kind": "Rodzaj",
-        "anonymous": "Anonimowo",
-        "name": "Imię i nazwisko",
-        "email": "E-mail",
-        "address": "Adres do korespondencji",
-        "is_mp": "Poseł albo senator",
-        "subject": "Dotyczy",
-        "text": "Treść",
-    }
     for key, label in labels.items():
         if key in fields:
             value = fields[key]

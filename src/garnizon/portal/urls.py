@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from garnizon.portal import views
 
@@ -7,6 +7,8 @@ app_name = "portal"
 urlpatterns = [
     path("", views.start, name="start"),
     path("deklaracja-dostepnosci/", views.accessibility, name="accessibility"),
+    path("wizyty/", include("garnizon.portal.visits.urls")),
+    path("dzielnicowy/", include("garnizon.portal.officers.urls")),
     path("wyslano/<str:token>/", views.confirmation, name="confirmation"),
     path("sledzenie/<str:token>/", views.tracking, name="tracking"),
     path("sledzenie/<str:token>/potwierdzenie.pdf", views.receipt, name="receipt"),

@@ -18,15 +18,14 @@ from django.views.decorators.http import require_http_methods
 
 from garnizon.common.errors import DomainError
 from garnizon.portal import conf
+from garnizon.portal.eservices import FLOWS
 from garnizon.portal.flows import (
     ATTACHMENTS,
-    FLOWS,
     Flow,
     Step,
     draft_clear,
     draft_get,
     draft_save,
-    draft_unit,
 )
 from garnizon.portal.forms import HONEYPOT, AttachmentsForm, PortalForm
 from garnizon.portal.receipts import receipt_pdf
@@ -157,7 +156,7 @@ def check(request: HttpRequest, service: str) -> HttpResponse:
     missing = flow.first_missing(draft)
     if missing is not None:
         return redirect("portal:step", service, missing.slug)
-    unit = draft_unit(draft)
+    unit = flow.unit(draft)
     if unit is None:
         return redirect("portal:step", service, flow.steps[0].slug)
     error = None

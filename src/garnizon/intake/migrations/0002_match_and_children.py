@@ -6,43 +6,70 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('documents', '0002_version_text'),
-        ('intake', '0001_initial'),
-        ('org', '0002_cell_symbol_validators'),
-        ('registry', '0002_bench_indexes'),
+        ("documents", "0002_version_text"),
+        ("intake", "0001_initial"),
+        ("org", "0002_cell_symbol_validators"),
+        ("registry", "0002_bench_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='intakeitem',
-            name='barcodes',
+            model_name="intakeitem",
+            name="barcodes",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='intakeitem',
-            name='mode',
-            field=models.CharField(choices=[('register', 'rejestracja nowego pisma'), ('match', 'dołączenie do zarejestrowanego pisma')], default='register', max_length=20, verbose_name='tryb'),
+            model_name="intakeitem",
+            name="mode",
+            field=models.CharField(
+                choices=[
+                    ("register", "rejestracja nowego pisma"),
+                    ("match", "dołączenie do zarejestrowanego pisma"),
+                ],
+                default="register",
+                max_length=20,
+                verbose_name="tryb",
+            ),
         ),
         migrations.AddField(
-            model_name='intakeitem',
-            name='parent',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='intake.intakeitem'),
+            model_name="intakeitem",
+            name="parent",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="children",
+                to="intake.intakeitem",
+            ),
         ),
         migrations.AddField(
-            model_name='intakeitem',
-            name='suggestions',
+            model_name="intakeitem",
+            name="suggestions",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AlterField(
-            model_name='intakeitem',
-            name='state',
-            field=models.CharField(choices=[('received', 'przyjęty'), ('processing', 'w przetwarzaniu'), ('done', 'zarejestrowany'), ('failed', 'niepowodzenie'), ('quarantined', 'kwarantanna'), ('awaiting_match', 'czeka na przypisanie')], default='received', max_length=20, verbose_name='stan'),
+            model_name="intakeitem",
+            name="state",
+            field=models.CharField(
+                choices=[
+                    ("received", "przyjęty"),
+                    ("processing", "w przetwarzaniu"),
+                    ("done", "zarejestrowany"),
+                    ("failed", "niepowodzenie"),
+                    ("quarantined", "kwarantanna"),
+                    ("awaiting_match", "czeka na przypisanie"),
+                ],
+                default="received",
+                max_length=20,
+                verbose_name="stan",
+            ),
         ),
         migrations.AddIndex(
-            model_name='intakeitem',
-            index=models.Index(fields=['unit', 'state', 'id'], name='intake_inta_unit_id_d25117_idx'),
+            model_name="intakeitem",
+            index=models.Index(
+                fields=["unit", "state", "id"], name="intake_inta_unit_id_d25117_idx"
+            ),
         ),
     ]

@@ -1,0 +1,1 @@
+"""Neighbourhood officers (dzielnicowi): who serves an address, kept by the units."""

@@ -1,0 +1,1 @@
+"""Visit booking: appointment kinds and slots per unit, bookings without double booking."""
