@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.factories import Garrison, make_garrison
+from tests.smtp import smtp_server  # noqa: F401 (a fixture for every test module)
 
 
 @pytest.fixture(autouse=True)

@@ -1366,9 +1366,13 @@ def test_extending_a_deadline_through_the_api(world: World) -> None:
     from garnizon.cases.deadlines import add_months
 
     g = world.g
-    case = case_open(actor=g.people["handler"], cell=g.cells["kwp_i_1"],
-                     classification=g.classes["052"], subject="Wniosek UDIP",
-                     kind="public_information")
+    case = case_open(
+        actor=g.people["handler"],
+        cell=g.cells["kwp_i_1"],
+        classification=g.classes["052"],
+        subject="Wniosek UDIP",
+        kind="public_information",
+    )
     today = timezone.localdate()
     client = world.client("handler")
     url = f"/api/cases/{case.pk}/extend/"
@@ -1376,19 +1380,25 @@ def test_extending_a_deadline_through_the_api(world: World) -> None:
     assert response.status_code == 400
     assert "new_due_date" in response.json()["error"]["fields"]
     new_date = add_months(today, 2)
-    response = client.post(url, {"new_due_date": new_date.isoformat(),
-                                 "reason": "obszerny wniosek"}, format="json")
+    response = client.post(
+        url, {"new_due_date": new_date.isoformat(), "reason": "obszerny wniosek"}, format="json"
+    )
     assert response.status_code == 200, response.json()
     assert response.json()["deadline"]["due_date"] == new_date.isoformat()
-    assert world.client("handler2").post(
-        url, {"new_due_date": new_date.isoformat(), "reason": "x"}, format="json"
-    ).status_code == 403
+    assert (
+        world.client("handler2")
+        .post(url, {"new_due_date": new_date.isoformat(), "reason": "x"}, format="json")
+        .status_code
+        == 403
+    )
 
 
 def test_api_dates_far_outside_the_registers_years_are_field_errors(world: World) -> None:
     client = world.client("clerk")
-    response = client.post("/api/incoming/", {"subject": "x", "channel": "paper",
-                                              "received_at": "0001-01-01T00:10:00+02:00"},
-                           format="json")
+    response = client.post(
+        "/api/incoming/",
+        {"subject": "x", "channel": "paper", "received_at": "0001-01-01T00:10:00+02:00"},
+        format="json",
+    )
     assert response.status_code == 400
     assert "received_at" in response.json()["error"]["fields"]

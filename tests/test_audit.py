@@ -190,9 +190,7 @@ def test_an_empty_trail_verifies_clean():
 
 
 @pytest.mark.parametrize("microsecond", [0, 123456])
-def test_the_hash_at_insert_equals_the_hash_after_reading_back(
-    garrison, monkeypatch, microsecond
-):
+def test_the_hash_at_insert_equals_the_hash_after_reading_back(garrison, monkeypatch, microsecond):
     # Values each database would store differently if they were not made
     # canonical first: jsonb reorders keys and turns 1e20 and 1.0 into
     # integers, PostgreSQL refuses NUL and NaN, ints come back for string ids.
@@ -558,9 +556,7 @@ def test_verify_lists_each_problem_with_its_seq_and_fails(garrison):
     with pytest.raises(CommandError) as error:
         call_command("audit", "verify", "--batch-size", "2", stdout=out)
     assert error.value.returncode == 1
-    assert str(error.value) == (
-        "Łańcuch dziennika zdarzeń jest naruszony: 2 problemy w 4 wpisach."
-    )
+    assert str(error.value) == ("Łańcuch dziennika zdarzeń jest naruszony: 2 problemy w 4 wpisach.")
     assert out.getvalue().splitlines() == [
         "wpis #2: treść wpisu nie zgadza się z jego skrótem (zmieniona)",
         "wpis #5: brak wpisu 5 na końcu łańcucha (koniec odcięty)",

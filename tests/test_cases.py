@@ -89,8 +89,12 @@ def test_only_members_and_superiors_open_cases_in_a_cell(garrison):
 def test_opening_from_an_item_links_it_and_records_it(garrison):
     g = garrison
     item = incoming_item_register(
-        actor=g.people["clerk"], unit=g.kwp, subject="Skarga", channel=Channel.EMAIL,
-        assigned_cell=g.cells["kwp_i_1"], sender_name="Jan Kowalski",
+        actor=g.people["clerk"],
+        unit=g.kwp,
+        subject="Skarga",
+        channel=Channel.EMAIL,
+        assigned_cell=g.cells["kwp_i_1"],
+        sender_name="Jan Kowalski",
     )
     case = open_case(g, incoming_item=item, subject="")
     item.refresh_from_db()
@@ -117,12 +121,26 @@ def test_case_record_is_append_only(garrison):
 def test_visibility_of_cases_by_role(garrison):
     g = garrison
     skargi = open_case(g)
-    kadry = open_case(g, actor=g.people["kadry"], cell=g.cells["kwp_ii"],
-                      classification=g.classes["101"], subject="Akta")
+    kadry = open_case(
+        g,
+        actor=g.people["kadry"],
+        cell=g.cells["kwp_ii"],
+        classification=g.classes["101"],
+        subject="Akta",
+    )
     seen = {
         name: set(cases_visible_to(g.people[name]).values_list("pk", flat=True))
-        for name in ["handler", "handler2", "head", "commander", "archivist", "kadry", "clerk",
-                     "kmp_commander", "admin"]
+        for name in [
+            "handler",
+            "handler2",
+            "head",
+            "commander",
+            "archivist",
+            "kadry",
+            "clerk",
+            "kmp_commander",
+            "admin",
+        ]
     }
     assert seen["handler"] == {skargi.pk}
     assert seen["handler2"] == {skargi.pk}  # same cell
@@ -153,8 +171,12 @@ def test_sharing_grants_access_until_its_date(garrison):
     case = open_case(g)
     with pytest.raises(AccessDenied):
         case_share(actor=g.people["handler2"], case=case, person=g.people["kadry"])
-    case_share(actor=g.people["handler"], case=case, person=g.people["kadry"],
-               valid_to=timezone.localdate())
+    case_share(
+        actor=g.people["handler"],
+        case=case,
+        person=g.people["kadry"],
+        valid_to=timezone.localdate(),
+    )
     assert cases_visible_to(g.people["kadry"]).filter(pk=case.pk).exists()
     case.shares.update(valid_to=timezone.localdate() - datetime.timedelta(days=1))
     assert not cases_visible_to(g.people["kadry"]).filter(pk=case.pk).exists()
@@ -164,8 +186,9 @@ def test_state_transitions_follow_the_rules(garrison):
     g = garrison
     case = open_case(g)
     with pytest.raises(DomainError):
-        case_change_state(actor=g.people["handler"], case=case, new_state=CaseState.REOPENED,
-                          reason="x")
+        case_change_state(
+            actor=g.people["handler"], case=case, new_state=CaseState.REOPENED, reason="x"
+        )
     with pytest.raises(DomainError) as error:
         case_change_state(actor=g.people["handler"], case=case, new_state=CaseState.SUSPENDED)
     assert error.value.field == "reason"
@@ -173,37 +196,63 @@ def test_state_transitions_follow_the_rules(garrison):
         case_change_state(actor=g.people["handler2"], case=case, new_state=CaseState.CLOSED)
     case = case_change_state(actor=g.people["handler"], case=case, new_state=CaseState.CLOSED)
     assert case.closed_on == timezone.localdate()
-    case = case_change_state(actor=g.people["head"], case=case, new_state=CaseState.REOPENED,
-                             reason="Nowe dowody")
+    case = case_change_state(
+        actor=g.people["head"], case=case, new_state=CaseState.REOPENED, reason="Nowe dowody"
+    )
     assert case.state == CaseState.REOPENED and case.closed_on is None
     assert [e.action for e in case.record.all()][-2:] == [
-        CaseRecordAction.CLOSED, CaseRecordAction.REOPENED
+        CaseRecordAction.CLOSED,
+        CaseRecordAction.REOPENED,
     ]
 
 
 def test_further_assignment_keeps_method_and_deadline(garrison):
     g = garrison
-    item = incoming_item_register(actor=g.people["clerk"], unit=g.kwp, subject="Skarga",
-                                  channel=Channel.PAPER)
+    item = incoming_item_register(
+        actor=g.people["clerk"], unit=g.kwp, subject="Skarga", channel=Channel.PAPER
+    )
     deadline = timezone.localdate() + datetime.timedelta(days=10)
     # The clerk routes the new item to a cell, but may not pick a person.
     with pytest.raises(AccessDenied):
-        assign(actor=g.people["clerk"], incoming_item=item, to_cell=g.cells["kwp_i"],
-               to_person=g.people["head"])
-    first = assign(actor=g.people["commander"], incoming_item=item, to_cell=g.cells["kwp_i"],
-                   method=AssignmentMethod.HANDLE, deadline=deadline)
+        assign(
+            actor=g.people["clerk"],
+            incoming_item=item,
+            to_cell=g.cells["kwp_i"],
+            to_person=g.people["head"],
+        )
+    first = assign(
+        actor=g.people["commander"],
+        incoming_item=item,
+        to_cell=g.cells["kwp_i"],
+        method=AssignmentMethod.HANDLE,
+        deadline=deadline,
+    )
     # The head passes it on inside the cell; the terms carry over.
-    further = assign(actor=g.people["head"], incoming_item=item, to_cell=g.cells["kwp_i_1"],
-                     to_person=g.people["handler"])
+    further = assign(
+        actor=g.people["head"],
+        incoming_item=item,
+        to_cell=g.cells["kwp_i_1"],
+        to_person=g.people["handler"],
+    )
     assert further.parent == first
     assert (further.method, further.deadline) == (AssignmentMethod.HANDLE, deadline)
     # Only the original assigner may change them.
     with pytest.raises(AccessDenied) as error:
-        assign(actor=g.people["head"], incoming_item=item, to_cell=g.cells["kwp_i_1"],
-               to_person=g.people["handler2"], deadline=deadline + datetime.timedelta(days=5))
+        assign(
+            actor=g.people["head"],
+            incoming_item=item,
+            to_cell=g.cells["kwp_i_1"],
+            to_person=g.people["handler2"],
+            deadline=deadline + datetime.timedelta(days=5),
+        )
     assert "dekretujący pierwotnie" in str(error.value.message)
-    changed = assign(actor=g.people["commander"], incoming_item=item, to_cell=g.cells["kwp_i_1"],
-                     to_person=g.people["handler2"], deadline=deadline + datetime.timedelta(days=5))
+    changed = assign(
+        actor=g.people["commander"],
+        incoming_item=item,
+        to_cell=g.cells["kwp_i_1"],
+        to_person=g.people["handler2"],
+        deadline=deadline + datetime.timedelta(days=5),
+    )
     assert changed.deadline == deadline + datetime.timedelta(days=5)
     item.refresh_from_db()
     assert item.assigned_person == g.people["handler2"]
@@ -213,8 +262,12 @@ def test_further_assignment_keeps_method_and_deadline(garrison):
 def test_assigning_a_case_to_a_person_makes_them_the_handler(garrison):
     g = garrison
     case = open_case(g, actor=g.people["head"])
-    assign(actor=g.people["head"], case=case, to_cell=g.cells["kwp_i_1"],
-           to_person=g.people["handler2"])
+    assign(
+        actor=g.people["head"],
+        case=case,
+        to_cell=g.cells["kwp_i_1"],
+        to_person=g.people["handler2"],
+    )
     case.refresh_from_db()
     assert case.handler == g.people["handler2"]
     with pytest.raises(NotVisible):
@@ -225,18 +278,28 @@ def test_acts_in_substitution_are_recorded_on_behalf(garrison):
     g = garrison
     case = open_case(g, actor=g.people["head"])
     today = timezone.localdate()
-    Substitution.objects.create(absent=g.people["head"], substitute=g.people["kadry"],
-                                date_from=today, date_to=today)
-    assign(actor=g.people["kadry"], case=case, to_cell=g.cells["kwp_i_1"],
-           to_person=g.people["handler"])
+    Substitution.objects.create(
+        absent=g.people["head"], substitute=g.people["kadry"], date_from=today, date_to=today
+    )
+    assign(
+        actor=g.people["kadry"],
+        case=case,
+        to_cell=g.cells["kwp_i_1"],
+        to_person=g.people["handler"],
+    )
     entry = case.record.filter(action=CaseRecordAction.ASSIGNED).get()
     assert entry.actor == g.people["kadry"] and entry.on_behalf_of == g.people["head"]
     # The right ends by itself after the range.
-    Substitution.objects.update(date_to=today - datetime.timedelta(days=1),
-                                date_from=today - datetime.timedelta(days=3))
+    Substitution.objects.update(
+        date_to=today - datetime.timedelta(days=1), date_from=today - datetime.timedelta(days=3)
+    )
     with pytest.raises(NotVisible):
-        assign(actor=g.people["kadry"], case=case, to_cell=g.cells["kwp_i_1"],
-               to_person=g.people["handler2"])
+        assign(
+            actor=g.people["kadry"],
+            case=case,
+            to_cell=g.cells["kwp_i_1"],
+            to_person=g.people["handler2"],
+        )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -276,11 +339,20 @@ def test_my_work_and_the_commanders_overview_count_due_and_overdue_work(garrison
     Case.objects.filter(pk=overdue.pk).update(due_date=today - datetime.timedelta(days=2))
     soon = open_case(g, subject="Pilna")
     Case.objects.filter(pk=soon.pk).update(due_date=today + datetime.timedelta(days=1))
-    open_case(g, actor=g.people["kadry"], cell=g.cells["kwp_ii"],
-              classification=g.classes["101"], subject="Bez terminu")
+    open_case(
+        g,
+        actor=g.people["kadry"],
+        cell=g.cells["kwp_ii"],
+        classification=g.classes["101"],
+        subject="Bez terminu",
+    )
     item = incoming_item_register(
-        actor=g.people["head"], unit=g.kwp, subject="Przesyłka", channel=Channel.PAPER,
-        assigned_cell=g.cells["kwp_i_1"], assigned_person=g.people["handler"],
+        actor=g.people["head"],
+        unit=g.kwp,
+        subject="Przesyłka",
+        channel=Channel.PAPER,
+        assigned_cell=g.cells["kwp_i_1"],
+        assigned_person=g.people["handler"],
     )
     work = my_work(g.people["handler"])
     assert [c.pk for c in work["cases"]] == [overdue.pk, soon.pk]
@@ -288,7 +360,10 @@ def test_my_work_and_the_commanders_overview_count_due_and_overdue_work(garrison
 
     lines = {w.cell.symbol: w for w in workload_by_cell(g.people["commander"], soon_days=3)}
     assert (lines["1"].active_cases, lines["1"].overdue_cases, lines["1"].due_soon_cases) == (
-        2, 1, 1)
+        2,
+        1,
+        1,
+    )
     assert lines["II"].active_cases == 1 and lines["II"].overdue_cases == 0
     head_lines = {w.cell.symbol for w in workload_by_cell(g.people["head"], soon_days=3)}
     assert head_lines == {"1"}
@@ -300,24 +375,37 @@ def test_extending_a_deadline_follows_the_law_of_its_kind(garrison):
 
     g = garrison
     today = timezone.localdate()
-    item = incoming_item_register(actor=g.people["clerk"], unit=g.kwp, subject="Wniosek UDIP",
-                                  channel=Channel.EMAIL, kind="public_information",
-                                  assigned_cell=g.cells["kwp_i_1"])
+    item = incoming_item_register(
+        actor=g.people["clerk"],
+        unit=g.kwp,
+        subject="Wniosek UDIP",
+        channel=Channel.EMAIL,
+        kind="public_information",
+        assigned_cell=g.cells["kwp_i_1"],
+    )
     case = open_case(g, incoming_item=item, subject="")
     assert case.kind == "public_information" and case.due_date > today
     from garnizon.cases.deadlines import add_months
 
     with pytest.raises(DomainError) as error:
-        case_extend_deadline(actor=g.people["handler"], case=case,
-                             new_due_date=add_months(today, 2) + datetime.timedelta(days=1),
-                             reason="obszerny wniosek")
+        case_extend_deadline(
+            actor=g.people["handler"],
+            case=case,
+            new_due_date=add_months(today, 2) + datetime.timedelta(days=1),
+            reason="obszerny wniosek",
+        )
     assert "najwyżej" in str(error.value.message)
     with pytest.raises(DomainError) as error:
-        case_extend_deadline(actor=g.people["handler"], case=case,
-                             new_due_date=add_months(today, 1), reason=" ")
+        case_extend_deadline(
+            actor=g.people["handler"], case=case, new_due_date=add_months(today, 1), reason=" "
+        )
     assert error.value.field == "reason"
-    case = case_extend_deadline(actor=g.people["handler"], case=case,
-                                new_due_date=add_months(today, 2), reason="obszerny wniosek")
+    case = case_extend_deadline(
+        actor=g.people["handler"],
+        case=case,
+        new_due_date=add_months(today, 2),
+        reason="obszerny wniosek",
+    )
     assert case.due_date == add_months(today, 2)
     assert "art. 13 ust. 2" in case.deadline_basis
     entry = case.record.filter(description__contains="Przedłużenie").get()
@@ -325,11 +413,16 @@ def test_extending_a_deadline_follows_the_law_of_its_kind(garrison):
 
     complaint = open_case(g, kind="complaint")
     with pytest.raises(DomainError):
-        case_extend_deadline(actor=g.people["handler"], case=complaint,
-                             new_due_date=today + datetime.timedelta(days=60), reason="x")
+        case_extend_deadline(
+            actor=g.people["handler"],
+            case=complaint,
+            new_due_date=today + datetime.timedelta(days=60),
+            reason="x",
+        )
     with pytest.raises(AccessDenied):
-        case_extend_deadline(actor=g.people["handler2"], case=case,
-                             new_due_date=add_months(today, 2), reason="x")
+        case_extend_deadline(
+            actor=g.people["handler2"], case=case, new_due_date=add_months(today, 2), reason="x"
+        )
 
 
 def test_a_share_can_be_withdrawn_and_cannot_end_in_the_past(garrison):
@@ -338,8 +431,12 @@ def test_a_share_can_be_withdrawn_and_cannot_end_in_the_past(garrison):
     g = garrison
     case = open_case(g)
     with pytest.raises(DomainError) as error:
-        case_share(actor=g.people["handler"], case=case, person=g.people["kadry"],
-                   valid_to=timezone.localdate() - datetime.timedelta(days=1))
+        case_share(
+            actor=g.people["handler"],
+            case=case,
+            person=g.people["kadry"],
+            valid_to=timezone.localdate() - datetime.timedelta(days=1),
+        )
     assert error.value.field == "valid_to"
     share = case_share(actor=g.people["handler"], case=case, person=g.people["kadry"])
     assert cases_visible_to(g.people["kadry"]).filter(pk=case.pk).exists()
@@ -355,8 +452,13 @@ def test_only_the_case_cell_or_a_superior_attaches_items(garrison):
 
     g = garrison
     case = open_case(g)
-    item = incoming_item_register(actor=g.people["clerk"], unit=g.kwp, subject="Uzupełnienie",
-                                  channel=Channel.PAPER, assigned_cell=g.cells["kwp_i_1"])
+    item = incoming_item_register(
+        actor=g.people["clerk"],
+        unit=g.kwp,
+        subject="Uzupełnienie",
+        channel=Channel.PAPER,
+        assigned_cell=g.cells["kwp_i_1"],
+    )
     with pytest.raises(AccessDenied):
         case_attach_item(actor=g.people["archivist"], case=case, incoming_item=item)
     case_attach_item(actor=g.people["handler2"], case=case, incoming_item=item)

@@ -54,7 +54,10 @@ def odt(paragraphs: list[str]) -> bytes:
         (POLISH.encode("utf-8"), "text/plain"),
         ("\ufeff".encode() + POLISH.encode("utf-8"), "text/plain"),  # a byte-order mark
         (POLISH.encode("cp1250"), "text/plain"),  # Windows Polish
-        (f"<?xml version='1.0'?><pismo><tresc>{POLISH}</tresc></pismo>".encode(), "application/xml"),  # noqa: E501
+        (
+            f"<?xml version='1.0'?><pismo><tresc>{POLISH}</tresc></pismo>".encode(),
+            "application/xml",
+        ),  # noqa: E501
         (docx(["Wstęp", POLISH]), DOCX),
         (odt(["Wstęp", POLISH]), ODT),
     ],

@@ -516,8 +516,11 @@ def test_an_oversized_upload_is_cut_off_while_it_streams(world, settings):
     # ... and the page says so instead of keeping a partial file.
     client = client_for(g.people["handler"])
     big = upload(PDF + b"0" * (2 * 1024 * 1024), "duzy.pdf")
-    response = client.post(reverse("documents:upload", args=["case", case.pk]),
-                           {"files": [big], "kind": "zalacznik"}, follow=True)
+    response = client.post(
+        reverse("documents:upload", args=["case", case.pk]),
+        {"files": [big], "kind": "zalacznik"},
+        follow=True,
+    )
     body = response.content.decode()
     # Cut off by the handler: the view never saw the file (a per-file refusal by
     # the blob store would name it: "duzy.pdf: ...").
@@ -531,7 +534,10 @@ def test_the_outgoing_items_page_lists_and_takes_documents(world):
 
     g = world["g"]
     outgoing = outgoing_item_register(
-        actor=g.people["clerk"], unit=g.kwp, subject="Odpowiedź", channel=Channel.EMAIL,
+        actor=g.people["clerk"],
+        unit=g.kwp,
+        subject="Odpowiedź",
+        channel=Channel.EMAIL,
         addressee_name="Jan Kowalski",
     )
     clerk = client_for(g.people["clerk"])

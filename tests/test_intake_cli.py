@@ -27,9 +27,7 @@ def run(*args: str) -> str:
     return out.getvalue()
 
 
-def test_a_batch_and_an_unlabelled_scan_are_summed_up_by_what_became_of_them(
-    garrison, tmp_path
-):
+def test_a_batch_and_an_unlabelled_scan_are_summed_up_by_what_became_of_them(garrison, tmp_path):
     batch, entries = _batch(garrison, tmp_path)
     registered = {e.pk for e in entries}
     lone = scan_pdf(
@@ -38,7 +36,15 @@ def test_a_batch_and_an_unlabelled_scan_are_summed_up_by_what_became_of_them(
         200,
     )
     out = run(
-        "add", str(batch), str(lone), "--unit", "KWP", "--as", "clerk_kwp", "--mode", "match",
+        "add",
+        str(batch),
+        str(lone),
+        "--unit",
+        "KWP",
+        "--as",
+        "clerk_kwp",
+        "--mode",
+        "match",
         "--sync",
     )
     lines = out.splitlines()
@@ -63,8 +69,16 @@ def test_a_failed_file_is_reported_and_the_exit_status_says_so(garrison, tmp_pat
     out = io.StringIO()
     with pytest.raises(CommandError) as raised:
         call_command(
-            "intake", "add", str(empty), "--unit", "KWP", "--as", "clerk_kwp", "--sync",
-            stdout=out, stderr=io.StringIO(),
+            "intake",
+            "add",
+            str(empty),
+            "--unit",
+            "KWP",
+            "--as",
+            "clerk_kwp",
+            "--sync",
+            stdout=out,
+            stderr=io.StringIO(),
         )
     assert raised.value.returncode == 1
     assert "Nie wszystkie pliki" in str(raised.value)

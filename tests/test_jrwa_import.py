@@ -39,8 +39,12 @@ def write(tmp_path: Path, text: str, *, name: str = "wykaz.csv", bom: bool = Fal
 
 def run_import(file, *, name: str = "JRWA z pliku", version: str = "1", **kwargs):
     return import_scheme(
-        file=file, name=name, version=version, valid_from=DAY,
-        is_example=kwargs.pop("is_example", False), **kwargs,
+        file=file,
+        name=name,
+        version=version,
+        valid_from=DAY,
+        is_example=kwargs.pop("is_example", False),
+        **kwargs,
     )
 
 
@@ -146,7 +150,9 @@ def test_it_accepts_columns_in_any_order_without_remarks_and_with_comments(tmp_p
 
     complaints = scheme.classes.get(symbol="01")
     assert (complaints.heading, complaints.category_owner, complaints.category_other) == (
-        "Skargi", "A", "Bc",
+        "Skargi",
+        "A",
+        "Bc",
     )
 
 
@@ -200,9 +206,16 @@ HEADER = "symbol,heading,category_owner,category_other,remarks\n"
         ("0,Zarządzanie,,,\n01,Organizacja,A,Bc,uwagi,nadmiar\n", 3, "Za dużo pól"),
     ],
     ids=[
-        "symbol-not-digits", "symbol-too-long", "duplicate", "missing-parent", "no-heading",
-        "terminal-without-owner-category", "bad-owner-category", "bad-other-category",
-        "non-terminal-with-category", "too-many-fields",
+        "symbol-not-digits",
+        "symbol-too-long",
+        "duplicate",
+        "missing-parent",
+        "no-heading",
+        "terminal-without-owner-category",
+        "bad-owner-category",
+        "bad-other-category",
+        "non-terminal-with-category",
+        "too-many-fields",
     ],
 )
 def test_it_reports_each_error_with_its_line_number(tmp_path, body, line, fragment):
@@ -240,8 +253,14 @@ def test_a_multi_line_quoted_field_keeps_the_following_line_numbers_right(tmp_pa
         (b"symbol,heading,category_owner,category_other,symbol\n", 1, "powtórzone kolumny"),
         (HEADER.encode() + b"0,Zarz\xc4\x85dzanie,,,\n01,Z\xb3a,A,,\n", 3, "UTF-8"),
     ],
-    ids=["empty", "only-bom-and-blank-lines", "header-only", "bad-header", "repeated-column",
-         "not-utf8"],
+    ids=[
+        "empty",
+        "only-bom-and-blank-lines",
+        "header-only",
+        "bad-header",
+        "repeated-column",
+        "not-utf8",
+    ],
 )
 def test_it_rejects_files_without_valid_content(tmp_path, content, line, fragment):
     path = tmp_path / "wykaz.csv"
@@ -371,8 +390,12 @@ def test_is_lowering_rejects_an_invalid_category():
 @pytest.mark.django_db
 def test_the_shipped_example_imports_cleanly_and_is_marked_as_an_example():
     scheme = import_scheme(
-        file=EXAMPLE_FILE, name="JRWA przykładowy (nie urzędowy)", version="1",
-        valid_from=DAY, is_example=True, activate=True,
+        file=EXAMPLE_FILE,
+        name="JRWA przykładowy (nie urzędowy)",
+        version="1",
+        valid_from=DAY,
+        is_example=True,
+        activate=True,
     )
 
     classes = {c.symbol: c for c in scheme.classes.all()}
@@ -381,8 +404,19 @@ def test_the_shipped_example_imports_cleanly_and_is_marked_as_an_example():
     assert 60 <= len(classes) <= 120
     assert {s for s in classes if len(s) == 1} >= {"0", "1", "2", "3", "5", "6", "7"}
     assert max(len(s) for s in classes) == 4
-    for symbol in ["0520", "0521", "0220", "053", "054", "070", "512", "5200", "6102", "620",
-                   "7000"]:
+    for symbol in [
+        "0520",
+        "0521",
+        "0220",
+        "053",
+        "054",
+        "070",
+        "512",
+        "5200",
+        "6102",
+        "620",
+        "7000",
+    ]:
         assert classes[symbol].is_terminal, symbol
         assert classes[symbol].category_owner, symbol
     assert EXAMPLE_FILE.read_text(encoding="utf-8").startswith("# PRZYKŁADOWY JRWA")
@@ -413,8 +447,15 @@ def test_the_command_imports_a_good_file_and_prints_a_summary(tmp_path):
     path = write(tmp_path, GOOD)
 
     out, _ = command(
-        "import", str(path), "--name", "JRWA KWP", "--version", "2026",
-        "--valid-from", "2026-01-01", "--activate",
+        "import",
+        str(path),
+        "--name",
+        "JRWA KWP",
+        "--version",
+        "2026",
+        "--valid-from",
+        "2026-01-01",
+        "--activate",
     )
 
     scheme = ClassificationScheme.objects.get(name="JRWA KWP", version="2026")
@@ -428,8 +469,15 @@ def test_the_command_imports_a_good_file_and_prints_a_summary(tmp_path):
 @pytest.mark.django_db
 def test_the_command_marks_an_example(tmp_path):
     command(
-        "import", str(write(tmp_path, GOOD)), "--name", "Przykład", "--version", "1",
-        "--valid-from", "2026-01-01", "--example",
+        "import",
+        str(write(tmp_path, GOOD)),
+        "--name",
+        "Przykład",
+        "--version",
+        "1",
+        "--valid-from",
+        "2026-01-01",
+        "--example",
     )
 
     assert ClassificationScheme.objects.get(name="Przykład").is_example
@@ -442,8 +490,16 @@ def test_the_command_prints_every_error_with_its_line_and_exits_with_status_1(tm
 
     with pytest.raises(CommandError) as caught:
         call_command(
-            "jrwa", "import", str(path), "--name", "N", "--version", "1",
-            "--valid-from", "2026-01-01", stderr=err,
+            "jrwa",
+            "import",
+            str(path),
+            "--name",
+            "N",
+            "--version",
+            "1",
+            "--valid-from",
+            "2026-01-01",
+            stderr=err,
         )
 
     assert caught.value.returncode == 1
@@ -457,8 +513,14 @@ def test_the_command_prints_every_error_with_its_line_and_exits_with_status_1(tm
 def test_the_command_rejects_a_missing_file(tmp_path):
     with pytest.raises(CommandError) as caught:
         command(
-            "import", str(tmp_path / "brak.csv"), "--name", "N", "--version", "1",
-            "--valid-from", "2026-01-01",
+            "import",
+            str(tmp_path / "brak.csv"),
+            "--name",
+            "N",
+            "--version",
+            "1",
+            "--valid-from",
+            "2026-01-01",
         )
 
     assert caught.value.returncode == 1

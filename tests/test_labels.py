@@ -292,7 +292,9 @@ def test_label_printers_come_from_the_environment(monkeypatch) -> None:
     reloaded = importlib.reload(garnizon_settings)
     try:
         assert reloaded.GARNIZON_LABEL_PRINTERS == {
-            "kancelaria": "10.0.0.5:9100", "wydzial": "zebra-2"}
+            "kancelaria": "10.0.0.5:9100",
+            "wydzial": "zebra-2",
+        }
     finally:
         monkeypatch.delenv("GARNIZON_LABEL_PRINTERS")
         importlib.reload(garnizon_settings)

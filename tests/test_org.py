@@ -42,11 +42,11 @@ def test_who_may_arrange_a_substitution(garrison):
     substitution_create(actor=p["head"], absent=p["handler2"], substitute=p["handler"], **args)
     substitution_create(actor=p["admin"], absent=p["head"], substitute=p["handler"], **args)
     with pytest.raises(AccessDenied):
-        substitution_create(actor=p["handler2"], absent=p["head"], substitute=p["handler2"],
-                            **args)
+        substitution_create(actor=p["handler2"], absent=p["head"], substitute=p["handler2"], **args)
     with pytest.raises(AccessDenied):  # another unit's commander
-        substitution_create(actor=p["kmp_commander"], absent=p["handler"],
-                            substitute=p["handler2"], **args)
+        substitution_create(
+            actor=p["kmp_commander"], absent=p["handler"], substitute=p["handler2"], **args
+        )
     assert Substitution.objects.count() == 3
 
 
@@ -63,11 +63,15 @@ def test_who_may_arrange_a_substitution(garrison):
 def test_bad_substitutions_are_refused(garrison, change, field):
     p = garrison.people
     today = TODAY()
-    kwargs = {"actor": p["handler"], "absent": p["handler"], "substitute": p["handler2"],
-              "date_from": today, "date_to": today}
+    kwargs = {
+        "actor": p["handler"],
+        "absent": p["handler"],
+        "substitute": p["handler2"],
+        "date_from": today,
+        "date_to": today,
+    }
     for key, value in change.items():
-        kwargs[key] = p[value] if isinstance(value, str) else today + datetime.timedelta(
-            days=value)
+        kwargs[key] = p[value] if isinstance(value, str) else today + datetime.timedelta(days=value)
     with pytest.raises(DomainError) as error:
         substitution_create(**kwargs)
     assert error.value.field == field
@@ -78,9 +82,13 @@ def test_a_substitution_gives_the_absent_persons_scope_only_in_its_range(garriso
     g = garrison
     p = g.people
     today = TODAY()
-    sub = substitution_create(actor=p["head"], absent=p["head"], substitute=p["kadry"],
-                              date_from=today + datetime.timedelta(days=1),
-                              date_to=today + datetime.timedelta(days=2))
+    sub = substitution_create(
+        actor=p["head"],
+        absent=p["head"],
+        substitute=p["kadry"],
+        date_from=today + datetime.timedelta(days=1),
+        date_to=today + datetime.timedelta(days=2),
+    )
     assert g.cells["kwp_i"] not in set(Scope.for_person(p["kadry"]).visible_cells())
     tomorrow = today + datetime.timedelta(days=1)
     assert g.cells["kwp_i"] in set(Scope.for_person(p["kadry"], on=tomorrow).visible_cells())
@@ -109,17 +117,31 @@ def test_the_admin_console_is_for_administrators_and_scoped_to_their_unit(garris
     assert g.people["kmp_handler"].username not in people
     other_unit_person = f"/admin/org/person/{g.people['kmp_handler'].pk}/change/"
     assert admin_client.get(other_unit_person).status_code in (302, 404)
-    response = admin_client.post("/admin/org/cell/add/", {
-        "unit": g.kwp.pk, "name": "Zespół Nowy", "symbol": "ZN", "is_active": "on",
-        "designations-TOTAL_FORMS": "0", "designations-INITIAL_FORMS": "0",
-    })
+    response = admin_client.post(
+        "/admin/org/cell/add/",
+        {
+            "unit": g.kwp.pk,
+            "name": "Zespół Nowy",
+            "symbol": "ZN",
+            "is_active": "on",
+            "designations-TOTAL_FORMS": "0",
+            "designations-INITIAL_FORMS": "0",
+        },
+    )
     assert response.status_code == 302
     cell = g.kwp.cells.get(symbol="ZN")
     assert AuditEntry.objects.filter(object_type="org.cell", object_id=str(cell.pk)).exists()
-    response = admin_client.post("/admin/org/cell/add/", {
-        "unit": g.kmp.pk, "name": "Obca", "symbol": "OB", "is_active": "on",
-        "designations-TOTAL_FORMS": "0", "designations-INITIAL_FORMS": "0",
-    })
+    response = admin_client.post(
+        "/admin/org/cell/add/",
+        {
+            "unit": g.kmp.pk,
+            "name": "Obca",
+            "symbol": "OB",
+            "is_active": "on",
+            "designations-TOTAL_FORMS": "0",
+            "designations-INITIAL_FORMS": "0",
+        },
+    )
     assert response.status_code == 200  # the other unit is not a valid choice
     assert not g.kmp.cells.filter(symbol="OB").exists()
 
@@ -137,21 +159,33 @@ def _admin_client(person):
     return client
 
 
-def _position_form(person, extra: list[dict] | None = None, changes: dict | None = None,
-                   delete: set[int] | None = None) -> dict:
+def _position_form(
+    person,
+    extra: list[dict] | None = None,
+    changes: dict | None = None,
+    delete: set[int] | None = None,
+) -> dict:
     """The person's change form as the console posts it: account fields and positions."""
     from garnizon.org.models import Position
 
     data = {
-        "username": person.username, "first_name": person.first_name,
-        "last_name": person.last_name, "email": person.email, "unit": person.unit_id,
-        "is_active": "on", "date_joined_0": "2026-01-01", "date_joined_1": "10:00:00",
+        "username": person.username,
+        "first_name": person.first_name,
+        "last_name": person.last_name,
+        "email": person.email,
+        "unit": person.unit_id,
+        "is_active": "on",
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "10:00:00",
     }
     rows = []
     for position in Position.objects.filter(person=person).order_by("pk"):
         row = {
-            "id": position.pk, "person": person.pk, "cell": position.cell_id,
-            "title": position.title, "role": position.role,
+            "id": position.pk,
+            "person": person.pk,
+            "cell": position.cell_id,
+            "title": position.title,
+            "role": position.role,
             "valid_from": position.valid_from.isoformat(),
             "valid_to": position.valid_to.isoformat() if position.valid_to else "",
         }
@@ -161,10 +195,14 @@ def _position_form(person, extra: list[dict] | None = None, changes: dict | None
         rows.append(row)
     initial = len(rows)
     rows += extra or []
-    data.update({
-        "positions-TOTAL_FORMS": str(len(rows)), "positions-INITIAL_FORMS": str(initial),
-        "positions-MIN_NUM_FORMS": "0", "positions-MAX_NUM_FORMS": "1000",
-    })
+    data.update(
+        {
+            "positions-TOTAL_FORMS": str(len(rows)),
+            "positions-INITIAL_FORMS": str(initial),
+            "positions-MIN_NUM_FORMS": "0",
+            "positions-MAX_NUM_FORMS": "1000",
+        }
+    )
     for index, row in enumerate(rows):
         for key, value in row.items():
             data[f"positions-{index}-{key}"] = value
@@ -172,8 +210,15 @@ def _position_form(person, extra: list[dict] | None = None, changes: dict | None
 
 
 def _new_position(garrison, person, role, cell="kwp_i_1", **extra) -> dict:
-    return {"person": person.pk, "cell": garrison.cells[cell].pk, "title": "Nowe stanowisko",
-            "role": role, "valid_from": "2026-01-01", "valid_to": "", **extra}
+    return {
+        "person": person.pk,
+        "cell": garrison.cells[cell].pk,
+        "title": "Nowe stanowisko",
+        "role": role,
+        "valid_from": "2026-01-01",
+        "valid_to": "",
+        **extra,
+    }
 
 
 def test_the_admin_console_only_lists_substitutions(garrison):
@@ -181,23 +226,46 @@ def test_the_admin_console_only_lists_substitutions(garrison):
     the console adds, changes and deletes none (a forged, backdated, year-long one included)."""
     p = garrison.people
     today = TODAY()
-    substitution = substitution_create(actor=p["head"], absent=p["handler"],
-                                       substitute=p["handler2"], date_from=today, date_to=today)
+    substitution = substitution_create(
+        actor=p["head"],
+        absent=p["handler"],
+        substitute=p["handler2"],
+        date_from=today,
+        date_to=today,
+    )
     client = _admin_client(p["admin"])
     assert client.get("/admin/org/substitution/").status_code == 200
-    response = client.post("/admin/org/substitution/add/", {
-        "absent": p["commander"].pk, "substitute": p["admin"].pk, "date_from": "2020-01-01",
-        "date_to": "2030-12-31", "reason": "x", "created_by": p["commander"].pk,
-    })
+    response = client.post(
+        "/admin/org/substitution/add/",
+        {
+            "absent": p["commander"].pk,
+            "substitute": p["admin"].pk,
+            "date_from": "2020-01-01",
+            "date_to": "2030-12-31",
+            "reason": "x",
+            "created_by": p["commander"].pk,
+        },
+    )
     assert response.status_code == 403
     assert not Substitution.objects.filter(absent=p["commander"]).exists()
     change_url = f"/admin/org/substitution/{substitution.pk}/change/"
     page = client.get(change_url)
     assert page.status_code == 200 and 'name="date_to"' not in page.content.decode()
-    client.post(change_url, {"absent": p["handler"].pk, "substitute": p["handler2"].pk,
-                             "date_from": "2020-01-01", "date_to": "2030-12-31"})
-    assert client.post(f"/admin/org/substitution/{substitution.pk}/delete/",
-                       {"post": "yes"}).status_code == 403
+    client.post(
+        change_url,
+        {
+            "absent": p["handler"].pk,
+            "substitute": p["handler2"].pk,
+            "date_from": "2020-01-01",
+            "date_to": "2030-12-31",
+        },
+    )
+    assert (
+        client.post(
+            f"/admin/org/substitution/{substitution.pk}/delete/", {"post": "yes"}
+        ).status_code
+        == 403
+    )
     substitution.refresh_from_db()
     assert (substitution.date_from, substitution.date_to) == (today, today)
 
@@ -212,21 +280,24 @@ def test_a_unit_administrator_manages_positions_in_the_console_with_an_audit_tra
     url = f"/admin/org/person/{p['handler'].pk}/change/"
     page = client.get(url).content.decode()
     assert "positions-TOTAL_FORMS" in page  # the inline is there, editable
-    response = client.post(url, _position_form(
-        p["handler"], extra=[_new_position(g, p["handler"], Role.CELL_HEAD)]))
+    response = client.post(
+        url, _position_form(p["handler"], extra=[_new_position(g, p["handler"], Role.CELL_HEAD)])
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     head_post = Position.objects.get(person=p["handler"], role=Role.CELL_HEAD)
     created = AuditEntry.objects.get(object_type="org.position", object_id=str(head_post.pk))
     assert created.action == "create" and created.unit_id == g.kwp.pk
     assert created.actor_username == p["admin"].username
     # Ending a position is a change, audited with what changed.
-    response = client.post(url, _position_form(
-        p["handler"], changes={head_post.pk: {"valid_to": "2026-06-30"}}))
+    response = client.post(
+        url, _position_form(p["handler"], changes={head_post.pk: {"valid_to": "2026-06-30"}})
+    )
     assert response.status_code == 302
     head_post.refresh_from_db()
     assert head_post.valid_to == datetime.date(2026, 6, 30)
-    updated = AuditEntry.objects.filter(object_type="org.position",
-                                        object_id=str(head_post.pk)).last()
+    updated = AuditEntry.objects.filter(
+        object_type="org.position", object_id=str(head_post.pk)
+    ).last()
     assert updated.action == "update" and updated.details["changed"] == ["valid_to"]
 
 
@@ -239,14 +310,16 @@ def test_a_unit_administrator_hands_out_no_reserved_role(garrison, role):
     client = _admin_client(p["admin"])
     url = f"/admin/org/person/{p['handler'].pk}/change/"
     before = Position.objects.count()
-    response = client.post(url, _position_form(
-        p["handler"], extra=[_new_position(g, p["handler"], role)]))
+    response = client.post(
+        url, _position_form(p["handler"], extra=[_new_position(g, p["handler"], role)])
+    )
     assert response.status_code == 200
     assert "nadaje tylko administrator całego garnizonu" in response.content.decode()
     # Nor by turning an existing position into one.
     handler_post = Position.objects.get(person=p["handler"])
-    response = client.post(url, _position_form(
-        p["handler"], changes={handler_post.pk: {"role": role}}))
+    response = client.post(
+        url, _position_form(p["handler"], changes={handler_post.pk: {"role": role}})
+    )
     assert response.status_code == 200
     assert Position.objects.count() == before
     assert not Position.objects.filter(role=role, person=p["handler"]).exists()
@@ -265,22 +338,26 @@ def test_reserved_roles_are_for_a_garrison_wide_administrator_who_also_deletes(g
     url = f"/admin/org/person/{p['commander'].pk}/change/"
     page = unit_admin.get(url)
     assert page.status_code == 200 and "positions-0-DELETE" not in page.content.decode()
-    response = unit_admin.post(url, _position_form(
-        p["commander"], changes={commander_post.pk: {"valid_to": "2026-12-31"}}))
+    response = unit_admin.post(
+        url, _position_form(p["commander"], changes={commander_post.pk: {"valid_to": "2026-12-31"}})
+    )
     assert response.status_code == 403
     commander_post.refresh_from_db()
     assert commander_post.valid_to is None
     Position.objects.filter(person=p["admin"]).update(garrison_wide=True)
     wide_admin = _admin_client(p["admin"])
-    response = wide_admin.post(f"/admin/org/person/{p['handler'].pk}/change/", _position_form(
-        p["handler"], extra=[_new_position(g, p["handler"], Role.AUDITOR)]))
+    response = wide_admin.post(
+        f"/admin/org/person/{p['handler'].pk}/change/",
+        _position_form(p["handler"], extra=[_new_position(g, p["handler"], Role.AUDITOR)]),
+    )
     assert response.status_code == 302
     assert Position.objects.filter(person=p["handler"], role=Role.AUDITOR).exists()
     response = wide_admin.post(url, _position_form(p["commander"], delete={commander_post.pk}))
     assert response.status_code == 302
     assert not Position.objects.filter(pk=commander_post.pk).exists()
-    assert AuditEntry.objects.filter(object_type="org.position", action="delete",
-                                     object_id=str(commander_post.pk)).exists()
+    assert AuditEntry.objects.filter(
+        object_type="org.position", action="delete", object_id=str(commander_post.pk)
+    ).exists()
 
 
 def test_an_administrator_does_not_edit_their_own_positions(garrison):
@@ -292,11 +369,17 @@ def test_an_administrator_does_not_edit_their_own_positions(garrison):
     url = f"/admin/org/person/{p['admin'].pk}/change/"
     page = client.get(url).content.decode()
     assert 'name="positions-0-role"' not in page  # shown, read-only
-    client.post(url, _position_form(
-        p["admin"], extra=[_new_position(g, p["admin"], Role.UNIT_COMMANDER)],
-        changes={Position.objects.get(person=p["admin"]).pk: {"garrison_wide": "on"}}))
-    assert list(Position.objects.filter(person=p["admin"]).values_list("role", "garrison_wide")) \
-        == [(Role.ADMINISTRATOR, False)]
+    client.post(
+        url,
+        _position_form(
+            p["admin"],
+            extra=[_new_position(g, p["admin"], Role.UNIT_COMMANDER)],
+            changes={Position.objects.get(person=p["admin"]).pk: {"garrison_wide": "on"}},
+        ),
+    )
+    assert list(
+        Position.objects.filter(person=p["admin"]).values_list("role", "garrison_wide")
+    ) == [(Role.ADMINISTRATOR, False)]
 
 
 # --- cells: symbols, designations, moves --------------------------------------------------
@@ -343,32 +426,62 @@ def test_two_cells_cannot_share_a_designation(garrison):
 def test_the_console_refuses_a_colliding_cell(garrison):
     g = garrison
     client = _admin_client(g.people["admin"])
-    response = client.post("/admin/org/cell/add/", {
-        "unit": g.kwp.pk, "name": "Zespół", "symbol": "I-1", "is_active": "on",
-        "designations-TOTAL_FORMS": "0", "designations-INITIAL_FORMS": "0",
-    })
+    response = client.post(
+        "/admin/org/cell/add/",
+        {
+            "unit": g.kwp.pk,
+            "name": "Zespół",
+            "symbol": "I-1",
+            "is_active": "on",
+            "designations-TOTAL_FORMS": "0",
+            "designations-INITIAL_FORMS": "0",
+        },
+    )
     assert response.status_code == 200 and "łącznika" in response.content.decode()
-    response = client.post("/admin/org/cell/add/", {
-        "unit": g.kwp.pk, "name": "Zespół", "symbol": "NOWY", "is_active": "on",
-        "designations-TOTAL_FORMS": "1", "designations-INITIAL_FORMS": "0",
-        "designations-0-year": str(TODAY().year), "designations-0-designation": "KWP-I-1",
-    })
+    response = client.post(
+        "/admin/org/cell/add/",
+        {
+            "unit": g.kwp.pk,
+            "name": "Zespół",
+            "symbol": "NOWY",
+            "is_active": "on",
+            "designations-TOTAL_FORMS": "1",
+            "designations-INITIAL_FORMS": "0",
+            "designations-0-year": str(TODAY().year),
+            "designations-0-designation": "KWP-I-1",
+        },
+    )
     assert response.status_code == 200 and "KWP-I-1" in response.content.decode()
     assert not g.kwp.cells.filter(name="Zespół").exists()
     # A designation nobody else uses is saved (the unit's administrator manages them too).
-    response = client.post("/admin/org/cell/add/", {
-        "unit": g.kwp.pk, "name": "Zespół", "symbol": "NOWY", "is_active": "on",
-        "designations-TOTAL_FORMS": "1", "designations-INITIAL_FORMS": "0",
-        "designations-0-year": str(TODAY().year), "designations-0-designation": "KWP-ZN",
-    })
+    response = client.post(
+        "/admin/org/cell/add/",
+        {
+            "unit": g.kwp.pk,
+            "name": "Zespół",
+            "symbol": "NOWY",
+            "is_active": "on",
+            "designations-TOTAL_FORMS": "1",
+            "designations-INITIAL_FORMS": "0",
+            "designations-0-year": str(TODAY().year),
+            "designations-0-designation": "KWP-ZN",
+        },
+    )
     assert response.status_code == 302
     assert g.kwp.cells.get(name="Zespół").designation(TODAY().year) == "KWP-ZN"
     # Renaming a cell into another's designation is refused as well.
     ii = g.cells["kwp_ii"]
-    response = client.post(f"/admin/org/cell/{ii.pk}/change/", {
-        "unit": g.kwp.pk, "name": ii.name, "symbol": "KAN", "is_active": "on",
-        "designations-TOTAL_FORMS": "0", "designations-INITIAL_FORMS": "0",
-    })
+    response = client.post(
+        f"/admin/org/cell/{ii.pk}/change/",
+        {
+            "unit": g.kwp.pk,
+            "name": ii.name,
+            "symbol": "KAN",
+            "is_active": "on",
+            "designations-TOTAL_FORMS": "0",
+            "designations-INITIAL_FORMS": "0",
+        },
+    )
     assert response.status_code == 200 and "KWP-KAN" in response.content.decode()
     ii.refresh_from_db()
     assert ii.symbol == "II"
@@ -437,16 +550,27 @@ def test_a_unit_administrator_cannot_take_over_a_commanders_account(garrison):
     client.login(username=g.people["admin"].username, password=PASSWORD)
     commander = g.people["commander"]
     url = f"/admin/org/person/{commander.pk}/password/"
-    response = client.post(url, {"password1": "Nowe-Haslo-12345", "password2": "Nowe-Haslo-12345",
-                                 "usable_password": "true"})
+    response = client.post(
+        url,
+        {
+            "password1": "Nowe-Haslo-12345",
+            "password2": "Nowe-Haslo-12345",
+            "usable_password": "true",
+        },
+    )
     assert response.status_code in (302, 403)
     commander.refresh_from_db()
     assert commander.check_password(PASSWORD)
     # An ordinary handler's account the unit administrator does manage.
     handler = g.people["handler"]
-    response = client.post(f"/admin/org/person/{handler.pk}/password/", {
-        "password1": "Nowe-Haslo-12345", "password2": "Nowe-Haslo-12345",
-        "usable_password": "true"})
+    response = client.post(
+        f"/admin/org/person/{handler.pk}/password/",
+        {
+            "password1": "Nowe-Haslo-12345",
+            "password2": "Nowe-Haslo-12345",
+            "usable_password": "true",
+        },
+    )
     assert response.status_code == 302
     handler.refresh_from_db()
     assert handler.check_password("Nowe-Haslo-12345")

@@ -110,13 +110,21 @@ def test_a_resubmitted_form_returns_the_first_entry(garrison):
 
 def test_assigning_on_registration_records_the_assignment(garrison):
     g = garrison
-    item = register(g, actor=g.people["head"], assigned_cell=g.cells["kwp_i_1"],
-                    assigned_person=g.people["handler"])
+    item = register(
+        g,
+        actor=g.people["head"],
+        assigned_cell=g.cells["kwp_i_1"],
+        assigned_person=g.people["handler"],
+    )
     assignment = item.assignments.get()
     assert assignment.to_person == g.people["handler"] and assignment.is_current
     with pytest.raises(DomainError) as error:
-        register(g, actor=g.people["commander"], assigned_cell=g.cells["kwp_ii"],
-                 assigned_person=g.people["handler"])
+        register(
+            g,
+            actor=g.people["commander"],
+            assigned_cell=g.cells["kwp_ii"],
+            assigned_person=g.people["handler"],
+        )
     assert error.value.field == "assigned_person"
 
 
@@ -125,7 +133,9 @@ def test_visibility_follows_cells_and_units(garrison):
     to_skargi = register(g, assigned_cell=g.cells["kwp_i_1"])
     to_kadry = register(g, assigned_cell=g.cells["kwp_ii"])
     restricted = register(
-        g, assigned_cell=g.cells["kwp_i_1"], assigned_person=g.people["handler"],
+        g,
+        assigned_cell=g.cells["kwp_i_1"],
+        assigned_person=g.people["handler"],
         is_restricted=True,
     )
     seen = {
@@ -145,19 +155,29 @@ def test_outgoing_register_validates_channel_data(garrison):
     g = garrison
     with pytest.raises(DomainError) as error:
         outgoing_item_register(
-            actor=g.people["clerk"], unit=g.kwp, subject="Odpowiedź", channel=Channel.EDORECZENIA,
+            actor=g.people["clerk"],
+            unit=g.kwp,
+            subject="Odpowiedź",
+            channel=Channel.EDORECZENIA,
             addressee_name="Urząd Miasta Lublin",
         )
     assert error.value.field == "edoreczenia_address"
     with pytest.raises(DomainError) as error:
         outgoing_item_register(
-            actor=g.people["clerk"], unit=g.kwp, subject="Odpowiedź", channel=Channel.PAPER,
+            actor=g.people["clerk"],
+            unit=g.kwp,
+            subject="Odpowiedź",
+            channel=Channel.PAPER,
             addressee_name="Jan Kowalski",
         )
     assert error.value.field == "address"
     item = outgoing_item_register(
-        actor=g.people["clerk"], unit=g.kwp, subject="Odpowiedź", channel=Channel.PAPER,
-        addressee_name="Jan Kowalski", address="ul. Krótka 1, 20-001 Lublin",
+        actor=g.people["clerk"],
+        unit=g.kwp,
+        subject="Odpowiedź",
+        channel=Channel.PAPER,
+        addressee_name="Jan Kowalski",
+        address="ul. Krótka 1, 20-001 Lublin",
         return_receipt=True,
     )
     assert item.registered_mail and item.return_receipt
@@ -169,7 +189,9 @@ def test_address_book_validates_the_edoreczenia_address(garrison):
     g = garrison
     with pytest.raises(DomainError) as error:
         correspondent_create(
-            actor=g.people["clerk"], kind=CorrespondentKind.PUBLIC_BODY, name="Urząd Miasta",
+            actor=g.people["clerk"],
+            kind=CorrespondentKind.PUBLIC_BODY,
+            name="Urząd Miasta",
             edoreczenia_address="AE:PL-1234-67890-ABCDE-12",
         )
     assert error.value.field == "edoreczenia_address"
@@ -179,13 +201,18 @@ def test_address_book_validates_the_edoreczenia_address(garrison):
         )
     assert "obowiązkowy" in str(error.value.message)
     body = correspondent_create(
-        actor=g.people["clerk"], kind=CorrespondentKind.PUBLIC_BODY, name="Urząd Miasta",
-        edoreczenia_address="ae:pl-12345-67890-abcde-12", postal_code="20-950",
+        actor=g.people["clerk"],
+        kind=CorrespondentKind.PUBLIC_BODY,
+        name="Urząd Miasta",
+        edoreczenia_address="ae:pl-12345-67890-abcde-12",
+        postal_code="20-950",
     )
     assert body.edoreczenia_address == "AE:PL-12345-67890-ABCDE-12"
     with pytest.raises(DomainError) as error:
         correspondent_create(
-            actor=g.people["clerk"], kind=CorrespondentKind.PERSON, name="Jan",
+            actor=g.people["clerk"],
+            kind=CorrespondentKind.PERSON,
+            name="Jan",
             postal_code="20950",
         )
     assert error.value.field == "postal_code"
@@ -226,8 +253,9 @@ def test_concurrent_double_submit_creates_one_entry():
 def test_an_auditor_only_reads_the_address_book(garrison):
     g = garrison
     with pytest.raises(AccessDenied):
-        correspondent_create(actor=g.people["auditor"], kind=CorrespondentKind.PERSON,
-                             name="Jan Nowak")
+        correspondent_create(
+            actor=g.people["auditor"], kind=CorrespondentKind.PERSON, name="Jan Nowak"
+        )
 
 
 def test_the_register_page_equals_the_plain_visibility_query_page_by_page(garrison):
@@ -250,29 +278,44 @@ def test_the_register_page_equals_the_plain_visibility_query_page_by_page(garris
     for n in range(120):
         cell = rng.choice([*cells, None])
         person = rng.choice([p for p in people if cell and p.positions.filter(cell=cell)] or [None])
-        item = register(g, actor=g.people["commander"] if person else g.people["clerk"],
-                        subject=f"Pismo {n}", assigned_cell=cell, assigned_person=person,
-                        is_restricted=person is not None and rng.random() < 0.3,
-                        channel=rng.choice([Channel.PAPER, Channel.EMAIL]))
+        item = register(
+            g,
+            actor=g.people["commander"] if person else g.people["clerk"],
+            subject=f"Pismo {n}",
+            assigned_cell=cell,
+            assigned_person=person,
+            is_restricted=person is not None and rng.random() < 0.3,
+            channel=rng.choice([Channel.PAPER, Channel.EMAIL]),
+        )
         if rng.random() < 0.1:
-            Assignment.objects.create(incoming_item=item, to_cell=g.cells["kwp_ii"],
-                                      to_person=g.people["kadry"], method="inform",
-                                      assigned_by=g.people["commander"])
-    Substitution.objects.create(absent=g.people["handler"], substitute=g.people["kadry"],
-                                date_from=timezone.localdate(), date_to=timezone.localdate())
+            Assignment.objects.create(
+                incoming_item=item,
+                to_cell=g.cells["kwp_ii"],
+                to_person=g.people["kadry"],
+                method="inform",
+                assigned_by=g.people["commander"],
+            )
+    Substitution.objects.create(
+        absent=g.people["handler"],
+        substitute=g.people["kadry"],
+        date_from=timezone.localdate(),
+        date_to=timezone.localdate(),
+    )
     for name in ["clerk", "handler", "handler2", "head", "commander", "kadry", "kmp_clerk"]:
         person = g.people[name]
         for filters in (IncomingFilters(), IncomingFilters(channel=Channel.EMAIL)):
             expected = list(
-                incoming_visible_to(person).filter(
-                    **({"channel": filters.channel} if filters.channel else {})
-                ).order_by("-pk").values_list("pk", flat=True)
+                incoming_visible_to(person)
+                .filter(**({"channel": filters.channel} if filters.channel else {}))
+                .order_by("-pk")
+                .values_list("pk", flat=True)
             )
             got: list[int] = []
             cursor = None
             while True:
-                page = incoming_register_page(person=person, filters=filters, before_id=cursor,
-                                              limit=7)
+                page = incoming_register_page(
+                    person=person, filters=filters, before_id=cursor, limit=7
+                )
                 got += [row.pk for row in page.rows]
                 if page.next_cursor is None:
                     break

@@ -25,18 +25,33 @@ TODAY = timezone.localdate
 
 
 def open_case(g, actor="handler", cell="kwp_i_1", subject="Sprawa jawna", **kwargs) -> Case:
-    return cs.case_open(actor=g.people[actor], cell=g.cells[cell],
-                        classification=g.classes["052"], subject=subject, **kwargs)
+    return cs.case_open(
+        actor=g.people[actor],
+        cell=g.cells[cell],
+        classification=g.classes["052"],
+        subject=subject,
+        **kwargs,
+    )
 
 
 def whistleblower_case(g) -> Case:
     p = g.people
     item = incoming_item_register(
-        actor=p["clerk"], unit=g.kwp, subject="Zgłoszenie sygnalisty", channel=Channel.PAPER,
-        is_restricted=True, assigned_cell=g.cells["kwp_i_1"], assigned_person=p["handler"],
+        actor=p["clerk"],
+        unit=g.kwp,
+        subject="Zgłoszenie sygnalisty",
+        channel=Channel.PAPER,
+        is_restricted=True,
+        assigned_cell=g.cells["kwp_i_1"],
+        assigned_person=p["handler"],
     )
-    case = cs.case_open(actor=p["handler"], cell=g.cells["kwp_i_1"],
-                        classification=g.classes["052"], subject="", incoming_item=item)
+    case = cs.case_open(
+        actor=p["handler"],
+        cell=g.cells["kwp_i_1"],
+        classification=g.classes["052"],
+        subject="",
+        incoming_item=item,
+    )
     assert case.is_restricted
     return case
 
@@ -45,11 +60,18 @@ def test_dispatches_in_a_restricted_case_stay_hidden_from_unit_wide_roles(garris
     g = garrison
     case = whistleblower_case(g)
     dispatch = outgoing_item_register(
-        actor=g.people["handler"], unit=g.kwp, case=case, subject="Informacja zwrotna",
-        channel=Channel.EMAIL, addressee_name="Anna Sygnalistka",
+        actor=g.people["handler"],
+        unit=g.kwp,
+        case=case,
+        subject="Informacja zwrotna",
+        channel=Channel.EMAIL,
+        addressee_name="Anna Sygnalistka",
     )
     ordinary = outgoing_item_register(
-        actor=g.people["clerk"], unit=g.kwp, subject="Pismo", channel=Channel.EMAIL,
+        actor=g.people["clerk"],
+        unit=g.kwp,
+        subject="Pismo",
+        channel=Channel.EMAIL,
         addressee_name="Jan Kowalski",
     )
     for name in ("archivist", "commander", "clerk"):
@@ -60,10 +82,20 @@ def test_dispatches_in_a_restricted_case_stay_hidden_from_unit_wide_roles(garris
 
 def test_a_restricted_case_opened_for_another_cell_stays_visible_to_its_opener(garrison):
     g = garrison
-    item = incoming_item_register(actor=g.people["commander"], unit=g.kwp, subject="Sygnalista",
-                                  channel=Channel.PAPER, is_restricted=True)
-    case = cs.case_open(actor=g.people["commander"], cell=g.cells["kwp_i_1"],
-                        classification=g.classes["052"], subject="", incoming_item=item)
+    item = incoming_item_register(
+        actor=g.people["commander"],
+        unit=g.kwp,
+        subject="Sygnalista",
+        channel=Channel.PAPER,
+        is_restricted=True,
+    )
+    case = cs.case_open(
+        actor=g.people["commander"],
+        cell=g.cells["kwp_i_1"],
+        classification=g.classes["052"],
+        subject="",
+        incoming_item=item,
+    )
     assert case.is_restricted and case.handler is None
     assert cases_visible_to(g.people["commander"]).filter(pk=case.pk).exists()
     assert not cases_visible_to(g.people["handler2"]).filter(pk=case.pk).exists()
@@ -71,10 +103,15 @@ def test_a_restricted_case_opened_for_another_cell_stays_visible_to_its_opener(g
 
 def test_a_restricted_item_does_not_go_into_an_ordinary_case(garrison):
     g = garrison
-    secret = incoming_item_register(actor=g.people["head"], unit=g.kwp, subject="TAJNE",
-                                    channel=Channel.PAPER, is_restricted=True,
-                                    assigned_cell=g.cells["kwp_i"],
-                                    assigned_person=g.people["head"])
+    secret = incoming_item_register(
+        actor=g.people["head"],
+        unit=g.kwp,
+        subject="TAJNE",
+        channel=Channel.PAPER,
+        is_restricted=True,
+        assigned_cell=g.cells["kwp_i"],
+        assigned_person=g.people["head"],
+    )
     case = open_case(g, actor="head")
     with pytest.raises(DomainError):
         cs.case_attach_item(actor=g.people["head"], case=case, incoming_item=secret)
@@ -91,17 +128,21 @@ def test_replaying_a_form_token_needs_the_same_request_and_access(garrison):
         open_case(g, cell="kwp_i", actor="head", client_token="tok-1")
     # The author moves to another cell and no longer sees the case.
     Position.objects.filter(person=p["handler"]).update(
-        valid_to=TODAY() - datetime.timedelta(days=1))
-    Position.objects.create(person=p["handler"], cell=g.cells["kwp_ii"], role=Role.CASE_HANDLER,
-                            title="referent")
+        valid_to=TODAY() - datetime.timedelta(days=1)
+    )
+    Position.objects.create(
+        person=p["handler"], cell=g.cells["kwp_ii"], role=Role.CASE_HANDLER, title="referent"
+    )
     Case.objects.filter(pk=case.pk).update(handler=p["handler2"])
     with pytest.raises(NotVisible):
         open_case(g, cell="kwp_ii", client_token="tok-1")
-    item = incoming_item_register(actor=p["clerk"], unit=g.kwp, subject="A",
-                                  channel=Channel.PAPER, client_token="tok-2")
+    item = incoming_item_register(
+        actor=p["clerk"], unit=g.kwp, subject="A", channel=Channel.PAPER, client_token="tok-2"
+    )
     with pytest.raises(DomainError):
-        incoming_item_register(actor=p["clerk"], unit=g.kwp, subject="B",
-                               channel=Channel.PAPER, client_token="tok-2")
+        incoming_item_register(
+            actor=p["clerk"], unit=g.kwp, subject="B", channel=Channel.PAPER, client_token="tok-2"
+        )
     assert IncomingItem.objects.filter(client_token="tok-2").get().pk == item.pk
 
 
@@ -114,12 +155,24 @@ def test_readers_of_a_case_do_not_dispatch_in_it(garrison, who):
         actor = g.people["kadry"]
         cs.case_share(actor=g.people["handler"], case=case, person=actor)
     with pytest.raises(AccessDenied):
-        outgoing_item_register(actor=actor, unit=g.kwp, case=case, subject="x",
-                               channel=Channel.EMAIL, addressee_name="Ktoś")
+        outgoing_item_register(
+            actor=actor,
+            unit=g.kwp,
+            case=case,
+            subject="x",
+            channel=Channel.EMAIL,
+            addressee_name="Ktoś",
+        )
     assert OutgoingItem.objects.count() == 0
     # A colleague from the case's cell may.
-    outgoing_item_register(actor=g.people["handler2"], unit=g.kwp, case=case, subject="x",
-                           channel=Channel.EMAIL, addressee_name="Ktoś")
+    outgoing_item_register(
+        actor=g.people["handler2"],
+        unit=g.kwp,
+        case=case,
+        subject="x",
+        channel=Channel.EMAIL,
+        addressee_name="Ktoś",
+    )
 
 
 def test_a_head_with_a_read_share_cannot_pull_the_case_into_their_cell(garrison):
@@ -134,34 +187,66 @@ def test_a_head_with_a_read_share_cannot_pull_the_case_into_their_cell(garrison)
 def test_a_clerk_routes_a_new_item_to_a_cell_not_to_a_person(garrison):
     g = garrison
     with pytest.raises(AccessDenied):
-        incoming_item_register(actor=g.people["clerk"], unit=g.kwp, subject="x",
-                               channel=Channel.PAPER, assigned_cell=g.cells["kwp_i_1"],
-                               assigned_person=g.people["handler"])
-    item = incoming_item_register(actor=g.people["head"], unit=g.kwp, subject="x",
-                                  channel=Channel.PAPER, assigned_cell=g.cells["kwp_i_1"],
-                                  assigned_person=g.people["handler"])
+        incoming_item_register(
+            actor=g.people["clerk"],
+            unit=g.kwp,
+            subject="x",
+            channel=Channel.PAPER,
+            assigned_cell=g.cells["kwp_i_1"],
+            assigned_person=g.people["handler"],
+        )
+    item = incoming_item_register(
+        actor=g.people["head"],
+        unit=g.kwp,
+        subject="x",
+        channel=Channel.PAPER,
+        assigned_cell=g.cells["kwp_i_1"],
+        assigned_person=g.people["handler"],
+    )
     assert item.assigned_person == g.people["handler"]
     # A restricted item goes to a named person, never to the whole cell.
     with pytest.raises(DomainError) as error:
-        incoming_item_register(actor=g.people["clerk"], unit=g.kwp, subject="Sygnalista",
-                               channel=Channel.PAPER, assigned_cell=g.cells["kwp_i_1"],
-                               is_restricted=True)
+        incoming_item_register(
+            actor=g.people["clerk"],
+            unit=g.kwp,
+            subject="Sygnalista",
+            channel=Channel.PAPER,
+            assigned_cell=g.cells["kwp_i_1"],
+            is_restricted=True,
+        )
     assert error.value.field == "assigned_person"
-    incoming_item_register(actor=g.people["clerk"], unit=g.kwp, subject="Sygnalista",
-                           channel=Channel.PAPER, assigned_cell=g.cells["kwp_i_1"],
-                           assigned_person=g.people["handler"], is_restricted=True)
+    incoming_item_register(
+        actor=g.people["clerk"],
+        unit=g.kwp,
+        subject="Sygnalista",
+        channel=Channel.PAPER,
+        assigned_cell=g.cells["kwp_i_1"],
+        assigned_person=g.people["handler"],
+        is_restricted=True,
+    )
 
 
 @pytest.mark.parametrize(("who", "cell"), [("archivist", "kwp_ii"), ("clerk", "kwp_kan")])
 def test_an_item_goes_only_into_a_case_of_the_cell_that_holds_it(garrison, who, cell):
     g = garrison
-    item = incoming_item_register(actor=g.people["clerk"], unit=g.kwp, subject="Skarga",
-                                  channel=Channel.PAPER, assigned_cell=g.cells["kwp_i_1"])
-    Position.objects.create(person=g.people[who], cell=g.cells[cell], role=Role.CASE_HANDLER,
-                            title="referent")
+    item = incoming_item_register(
+        actor=g.people["clerk"],
+        unit=g.kwp,
+        subject="Skarga",
+        channel=Channel.PAPER,
+        assigned_cell=g.cells["kwp_i_1"],
+    )
+    Position.objects.create(
+        person=g.people[who], cell=g.cells[cell], role=Role.CASE_HANDLER, title="referent"
+    )
     with pytest.raises(AccessDenied):
-        cs.case_open(actor=g.people[who], cell=g.cells[cell], classification=g.classes["052"],
-                     subject="", incoming_item=item)
+        cs.case_open(
+            actor=g.people[who],
+            cell=g.cells[cell],
+            classification=g.classes["052"],
+            subject="",
+            incoming_item=item,
+        )
     item.refresh_from_db()
     assert item.case is None
     assert open_case(g, incoming_item=item).incoming_items.get() == item
@@ -170,32 +255,50 @@ def test_an_item_goes_only_into_a_case_of_the_cell_that_holds_it(garrison, who, 
 def test_a_clerks_routing_does_not_fix_the_terms_the_head_then_sets(garrison):
     g = garrison
     p = g.people
-    item = incoming_item_register(actor=p["clerk"], unit=g.kwp, subject="x", channel=Channel.PAPER,
-                                  assigned_cell=g.cells["kwp_i_1"])
+    item = incoming_item_register(
+        actor=p["clerk"],
+        unit=g.kwp,
+        subject="x",
+        channel=Channel.PAPER,
+        assigned_cell=g.cells["kwp_i_1"],
+    )
     deadline = TODAY() + datetime.timedelta(days=7)
-    cs.assign(actor=p["head"], incoming_item=item, to_cell=g.cells["kwp_i_1"],
-              to_person=p["handler"], deadline=deadline)
+    cs.assign(
+        actor=p["head"],
+        incoming_item=item,
+        to_cell=g.cells["kwp_i_1"],
+        to_person=p["handler"],
+        deadline=deadline,
+    )
     # Now the head's terms bind: the handler passing it on may not change them.
     with pytest.raises(AccessDenied):
-        cs.assign(actor=p["handler"], incoming_item=item, to_cell=g.cells["kwp_i_1"],
-                  to_person=p["handler2"], deadline=deadline + datetime.timedelta(days=3))
-    passed_on = cs.assign(actor=p["handler"], incoming_item=item, to_cell=g.cells["kwp_i_1"],
-                          to_person=p["handler2"])
+        cs.assign(
+            actor=p["handler"],
+            incoming_item=item,
+            to_cell=g.cells["kwp_i_1"],
+            to_person=p["handler2"],
+            deadline=deadline + datetime.timedelta(days=3),
+        )
+    passed_on = cs.assign(
+        actor=p["handler"], incoming_item=item, to_cell=g.cells["kwp_i_1"], to_person=p["handler2"]
+    )
     assert passed_on.deadline == deadline
 
 
 def test_the_extended_public_information_term_comes_only_from_an_extension(garrison):
     g = garrison
-    case = open_case(g, kind="public_information",
-                     opened_on=TODAY() - datetime.timedelta(days=30))
+    case = open_case(g, kind="public_information", opened_on=TODAY() - datetime.timedelta(days=30))
     with pytest.raises(DomainError):
-        cs.case_set_kind(actor=g.people["handler"], case=case,
-                         kind="public_information_extended")
+        cs.case_set_kind(actor=g.people["handler"], case=case, kind="public_information_extended")
     with pytest.raises(DomainError):
-        incoming_item_register(actor=g.people["clerk"], unit=g.kwp, subject="x",
-                               channel=Channel.PAPER, kind="public_information_extended")
-    closed = cs.case_change_state(actor=g.people["handler"], case=open_case(g),
-                                  new_state="closed")
+        incoming_item_register(
+            actor=g.people["clerk"],
+            unit=g.kwp,
+            subject="x",
+            channel=Channel.PAPER,
+            kind="public_information_extended",
+        )
+    closed = cs.case_change_state(actor=g.people["handler"], case=open_case(g), new_state="closed")
     with pytest.raises(DomainError):
         cs.case_set_kind(actor=g.people["handler"], case=closed, kind="complaint")
 
@@ -203,8 +306,7 @@ def test_the_extended_public_information_term_comes_only_from_an_extension(garri
 def test_a_sign_collision_is_refused_cleanly_and_gives_the_number_back(garrison):
     g = garrison
     first = open_case(g)
-    CellDesignation.objects.create(cell=g.cells["kwp_i"], year=TODAY().year,
-                                   designation="KWP-I-1")
+    CellDesignation.objects.create(cell=g.cells["kwp_i"], year=TODAY().year, designation="KWP-I-1")
     with pytest.raises(DomainError) as error:
         open_case(g, actor="head", cell="kwp_i")
     assert error.value.code == "sign_collision"
@@ -221,7 +323,10 @@ def test_dates_before_last_year_are_refused(garrison):
     assert error.value.field == "opened_on"
     with pytest.raises(DomainError) as error:
         incoming_item_register(
-            actor=g.people["clerk"], unit=g.kwp, subject="x", channel=Channel.PAPER,
+            actor=g.people["clerk"],
+            unit=g.kwp,
+            subject="x",
+            channel=Channel.PAPER,
             received_at=timezone.make_aware(datetime.datetime(1, 1, 2)),
         )
     assert error.value.field == "received_at"

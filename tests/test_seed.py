@@ -64,7 +64,9 @@ def test_it_creates_the_21_units_from_the_shipped_csv(data_dir):
     assert set(Unit.objects.exclude(pk=kwp.pk).values_list("superior", flat=True)) == {kwp.pk}
     lublin = Unit.objects.get(symbol="KMP-LU")
     assert (lublin.name, lublin.kind, lublin.seat) == (
-        "Komenda Miejska Policji w Lublinie", UnitKind.CITY, "Lublin",
+        "Komenda Miejska Policji w Lublinie",
+        UnitKind.CITY,
+        "Lublin",
     )
     assert lublin.latitude is not None
     assert Unit.objects.filter(kind=UnitKind.COUNTY).count() == 16
@@ -118,7 +120,9 @@ def test_garrison_wide_positions_are_the_kwp_commander_archivist_and_auditor(dat
 
     wide = Position.objects.filter(garrison_wide=True).select_related("cell__unit")
     assert {(p.cell.unit.symbol, p.role) for p in wide} == {
-        ("KWP", Role.UNIT_COMMANDER), ("KWP", Role.ARCHIVIST), ("KWP", Role.AUDITOR),
+        ("KWP", Role.UNIT_COMMANDER),
+        ("KWP", Role.ARCHIVIST),
+        ("KWP", Role.AUDITOR),
     }
 
 
@@ -175,7 +179,10 @@ def test_an_existing_person_keeps_their_password_and_positions(data_dir):
 @pytest.mark.django_db
 def test_it_never_changes_an_existing_scheme(data_dir):
     official = ClassificationScheme.objects.create(
-        name="JRWA KWP", version="2024", valid_from=datetime.date(2024, 1, 1), is_active=True,
+        name="JRWA KWP",
+        version="2024",
+        valid_from=datetime.date(2024, 1, 1),
+        is_active=True,
     )
 
     seed()
@@ -207,8 +214,15 @@ def test_print_logins_tells_how_to_log_in_with_one_account_per_role(data_dir):
 
     logins = read_logins(data_dir / "demo-logins.txt")
     assert "http://127.0.0.1:8000/" in out
-    for username in ["kwp.kancelaria", "kwp.komendant", "kwp.audytor", "kmp-lu.referent1",
-                     "kmp-lu.kierownik1", "kmp-lu.archiwista", "kmp-lu.administrator"]:
+    for username in [
+        "kwp.kancelaria",
+        "kwp.komendant",
+        "kwp.audytor",
+        "kmp-lu.referent1",
+        "kmp-lu.kierownik1",
+        "kmp-lu.archiwista",
+        "kmp-lu.administrator",
+    ]:
         line = next(line for line in out.splitlines() if f" {username} " in line)
         assert logins[username] in line
     for label in Role.labels:

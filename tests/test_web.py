@@ -16,21 +16,44 @@ from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
-ROLES = ["clerk", "handler", "handler2", "head", "commander", "archivist", "admin", "auditor",
-         "kadry", "kmp_clerk", "kmp_handler", "kmp_commander"]
+ROLES = [
+    "clerk",
+    "handler",
+    "handler2",
+    "head",
+    "commander",
+    "archivist",
+    "admin",
+    "auditor",
+    "kadry",
+    "kmp_clerk",
+    "kmp_handler",
+    "kmp_commander",
+]
 
 
 @pytest.fixture
 def world(garrison):
     g = garrison
     item = incoming_item_register(
-        actor=g.people["clerk"], unit=g.kwp, subject="Skarga na hałas", channel=Channel.PAPER,
-        assigned_cell=g.cells["kwp_i_1"], sender_name="Jan Kowalski",
+        actor=g.people["clerk"],
+        unit=g.kwp,
+        subject="Skarga na hałas",
+        channel=Channel.PAPER,
+        assigned_cell=g.cells["kwp_i_1"],
+        sender_name="Jan Kowalski",
     )
-    case = case_open(actor=g.people["handler"], cell=g.cells["kwp_i_1"],
-                     classification=g.classes["052"], subject="Skarga na hałas")
+    case = case_open(
+        actor=g.people["handler"],
+        cell=g.cells["kwp_i_1"],
+        classification=g.classes["052"],
+        subject="Skarga na hałas",
+    )
     outgoing = outgoing_item_register(
-        actor=g.people["clerk"], unit=g.kwp, subject="Zawiadomienie", channel=Channel.EMAIL,
+        actor=g.people["clerk"],
+        unit=g.kwp,
+        subject="Zawiadomienie",
+        channel=Channel.EMAIL,
         addressee_name="Jan Kowalski",
     )
     return {"g": g, "item": item, "case": case, "outgoing": outgoing}
@@ -76,18 +99,41 @@ MATRIX: dict[str, dict[str, int]] = {
     "my_work": EVERYONE,
     "overview": EVERYONE,
     "incoming_list": EVERYONE,
-    "incoming_new": {**dict.fromkeys(ROLES, 404), "clerk": 200, "head": 200, "commander": 200,
-                     "kmp_clerk": 200, "kmp_commander": 200},
-    "incoming_detail": {**dict.fromkeys(ROLES, 404), "clerk": 200, "handler": 200,
-                        "handler2": 200, "head": 200, "commander": 200, "archivist": 200},
+    "incoming_new": {
+        **dict.fromkeys(ROLES, 404),
+        "clerk": 200,
+        "head": 200,
+        "commander": 200,
+        "kmp_clerk": 200,
+        "kmp_commander": 200,
+    },
+    "incoming_detail": {
+        **dict.fromkeys(ROLES, 404),
+        "clerk": 200,
+        "handler": 200,
+        "handler2": 200,
+        "head": 200,
+        "commander": 200,
+        "archivist": 200,
+    },
     "outgoing_list": EVERYONE,
     "outgoing_new": EVERYONE,
-    "outgoing_detail": {**dict.fromkeys(ROLES, 404), "clerk": 200, "commander": 200,
-                        "archivist": 200},
+    "outgoing_detail": {
+        **dict.fromkeys(ROLES, 404),
+        "clerk": 200,
+        "commander": 200,
+        "archivist": 200,
+    },
     "case_search": EVERYONE,
     "case_new": EVERYONE,
-    "case_detail": {**dict.fromkeys(ROLES, 404), "handler": 200, "handler2": 200, "head": 200,
-                    "commander": 200, "archivist": 200},
+    "case_detail": {
+        **dict.fromkeys(ROLES, 404),
+        "handler": 200,
+        "handler2": 200,
+        "head": 200,
+        "commander": 200,
+        "archivist": 200,
+    },
     "case_list_export": EVERYONE,
     "correspondent_list": EVERYONE,
     "correspondent_new": EVERYONE,
@@ -105,8 +151,16 @@ def test_the_matrix_covers_every_page(world):
     from garnizon.web.urls import urlpatterns
 
     names = {p.name for p in urlpatterns} - {"login", "logout"}
-    post_only = {"incoming_assign", "incoming_open_case", "case_assign", "case_state",
-                 "case_share", "case_kind", "case_extend", "substitution_end"}
+    post_only = {
+        "incoming_assign",
+        "incoming_open_case",
+        "case_assign",
+        "case_state",
+        "case_share",
+        "case_kind",
+        "case_extend",
+        "substitution_end",
+    }
     assert names - post_only == set(MATRIX) == set(_pages(world))
 
 
@@ -129,8 +183,13 @@ def test_anonymous_users_are_sent_to_log_in(world):
 
 def test_the_register_shows_only_what_a_user_may_see(world):
     g = world["g"]
-    hidden = incoming_item_register(actor=g.people["clerk"], unit=g.kwp, subject="Kadrowa",
-                                    channel=Channel.PAPER, assigned_cell=g.cells["kwp_ii"])
+    hidden = incoming_item_register(
+        actor=g.people["clerk"],
+        unit=g.kwp,
+        subject="Kadrowa",
+        channel=Channel.PAPER,
+        assigned_cell=g.cells["kwp_ii"],
+    )
     page = client_for(g.people["handler"]).get(reverse("web:incoming_list")).content.decode()
     assert world["item"].registration_number in page
     assert hidden.registration_number not in page
@@ -143,9 +202,15 @@ def test_registering_an_item_from_the_form_and_going_on_to_the_next(world):
     form_page = client.get(reverse("web:incoming_new")).content.decode()
     assert "autofocus" in form_page
     token = form_page.split('name="client_token" value="')[1].split('"')[0]
-    data = {"client_token": token, "unit": g.kwp.pk, "channel": Channel.EMAIL,
-            "subject": "Wniosek o informację publiczną", "kind": "public_information",
-            "sender_name": "", "next": "1"}
+    data = {
+        "client_token": token,
+        "unit": g.kwp.pk,
+        "channel": Channel.EMAIL,
+        "subject": "Wniosek o informację publiczną",
+        "kind": "public_information",
+        "sender_name": "",
+        "next": "1",
+    }
     response = client.post(reverse("web:incoming_new"), data)
     assert response.status_code == 302 and response["Location"] == reverse("web:incoming_new")
     item = IncomingItem.objects.get(subject="Wniosek o informację publiczną")
@@ -161,18 +226,32 @@ def test_registering_an_item_from_the_form_and_going_on_to_the_next(world):
 def test_form_errors_are_summarised_in_polish_and_nothing_is_saved(world):
     g = world["g"]
     client = client_for(g.people["clerk"])
-    response = client.post(reverse("web:incoming_new"), {
-        "client_token": "t1", "unit": g.kwp.pk, "channel": "pigeon", "subject": "",
-        "kind": "none", "letter_date": "2999-01-01",
-    })
+    response = client.post(
+        reverse("web:incoming_new"),
+        {
+            "client_token": "t1",
+            "unit": g.kwp.pk,
+            "channel": "pigeon",
+            "subject": "",
+            "kind": "none",
+            "letter_date": "2999-01-01",
+        },
+    )
     body = response.content.decode()
     assert response.status_code == 200
     assert 'class="error-summary"' in body and "Popraw błędy" in body
     assert 'href="#id_subject"' in body
-    response = client.post(reverse("web:incoming_new"), {
-        "client_token": "t2", "unit": g.kwp.pk, "channel": "paper", "subject": "X",
-        "kind": "none", "letter_date": "2999-01-01",
-    })
+    response = client.post(
+        reverse("web:incoming_new"),
+        {
+            "client_token": "t2",
+            "unit": g.kwp.pk,
+            "channel": "paper",
+            "subject": "X",
+            "kind": "none",
+            "letter_date": "2999-01-01",
+        },
+    )
     assert "Data pisma nie może być późniejsza" in response.content.decode()
     assert IncomingItem.objects.count() == 1  # only the fixture's item
 
@@ -180,10 +259,16 @@ def test_form_errors_are_summarised_in_polish_and_nothing_is_saved(world):
 def test_opening_a_case_from_an_item_and_the_case_page(world):
     g = world["g"]
     client = client_for(g.people["handler"])
-    response = client.post(reverse("web:incoming_open_case", args=[world["item"].pk]), {
-        "client_token": "c1", "cell": g.cells["kwp_i_1"].pk,
-        "classification": g.classes["052"].pk, "subject": "", "kind": "complaint",
-    })
+    response = client.post(
+        reverse("web:incoming_open_case", args=[world["item"].pk]),
+        {
+            "client_token": "c1",
+            "cell": g.cells["kwp_i_1"].pk,
+            "classification": g.classes["052"].pk,
+            "subject": "",
+            "kind": "complaint",
+        },
+    )
     assert response.status_code == 302
     case = Case.objects.get(incoming_items=world["item"])
     page = client.get(response["Location"]).content.decode()
@@ -195,18 +280,21 @@ def test_case_actions_from_the_case_page(world):
     g = world["g"]
     case = world["case"]
     client = client_for(g.people["handler"])
-    response = client.post(reverse("web:case_state", args=[case.pk]),
-                           {"new_state": CaseState.SUSPENDED, "reason": ""})
+    response = client.post(
+        reverse("web:case_state", args=[case.pk]), {"new_state": CaseState.SUSPENDED, "reason": ""}
+    )
     assert response.status_code == 400 and "Podaj powód" in response.content.decode()
     assert f'href="/cases/{case.pk}/"' in response.content.decode()  # the way back
-    response = client.post(reverse("web:case_state", args=[case.pk]),
-                           {"new_state": CaseState.CLOSED, "reason": ""})
+    response = client.post(
+        reverse("web:case_state", args=[case.pk]), {"new_state": CaseState.CLOSED, "reason": ""}
+    )
     assert response.status_code == 302
     case.refresh_from_db()
     assert case.state == CaseState.CLOSED and case.closed_on == timezone.localdate()
     # Someone who cannot see the case gets a 404, not a form naming it.
     response = client_for(g.people["kadry"]).post(
-        reverse("web:case_state", args=[case.pk]), {"new_state": CaseState.REOPENED})
+        reverse("web:case_state", args=[case.pk]), {"new_state": CaseState.REOPENED}
+    )
     assert response.status_code == 404
     assert case.sign not in response.content.decode()
 
@@ -227,15 +315,17 @@ def test_case_list_exports_as_csv_and_pdf(world):
 def test_the_overview_shows_overdue_work_per_cell(world):
     g = world["g"]
     Case.objects.filter(pk=world["case"].pk).update(
-        due_date=timezone.localdate() - timezone.timedelta(days=3))
+        due_date=timezone.localdate() - timezone.timedelta(days=3)
+    )
     page = client_for(g.people["commander"]).get(reverse("web:overview")).content.decode()
     assert world["case"].sign in page and "po terminie" in page
 
 
 def test_the_deadline_calculator_explains_the_count(world):
     client = client_for(world["g"].people["clerk"])
-    page = client.get(reverse("web:deadline_calculator"),
-                      {"kind": "complaint", "start": "2026-01-15"}).content.decode()
+    page = client.get(
+        reverse("web:deadline_calculator"), {"kind": "complaint", "start": "2026-01-15"}
+    ).content.decode()
     assert "16.02.2026" in page and "niedziela" in page and "art. 237" in page
 
 
@@ -250,22 +340,33 @@ def test_arranging_a_substitution_lets_the_substitute_act(world):
     g = world["g"]
     today = timezone.localdate()
     client = client_for(g.people["head"])
-    response = client.post(reverse("web:substitutions"), {
-        "absent": g.people["handler"].pk, "substitute": g.people["kadry"].pk,
-        "date_from": today.isoformat(), "date_to": today.isoformat(), "reason": "urlop",
-    })
+    response = client.post(
+        reverse("web:substitutions"),
+        {
+            "absent": g.people["handler"].pk,
+            "substitute": g.people["kadry"].pk,
+            "date_from": today.isoformat(),
+            "date_to": today.isoformat(),
+            "reason": "urlop",
+        },
+    )
     assert response.status_code == 302
-    page = client_for(g.people["kadry"]).get(
-        reverse("web:case_detail", args=[world["case"].pk]))
+    page = client_for(g.people["kadry"]).get(reverse("web:case_detail", args=[world["case"].pk]))
     assert page.status_code == 200
     # A colleague may not arrange a substitution for someone else.
-    response = client_for(g.people["handler2"]).post(reverse("web:substitutions"), {
-        "absent": g.people["handler"].pk, "substitute": g.people["handler2"].pk,
-        "date_from": today.isoformat(), "date_to": today.isoformat(),
-    })
+    response = client_for(g.people["handler2"]).post(
+        reverse("web:substitutions"),
+        {
+            "absent": g.people["handler"].pk,
+            "substitute": g.people["handler2"].pk,
+            "date_from": today.isoformat(),
+            "date_to": today.isoformat(),
+        },
+    )
     assert "przełożony" in response.content.decode()
-    audit_entry = AuditEntry.objects.filter(object_type="cases.case", action="view",
-                                            actor=g.people["kadry"]).get()
+    audit_entry = AuditEntry.objects.filter(
+        object_type="cases.case", action="view", actor=g.people["kadry"]
+    ).get()
     assert audit_entry.on_behalf_of_username == g.people["handler"].username
 
 
@@ -281,14 +382,20 @@ def test_a_garrison_wide_commander_sees_every_unit_in_the_overview(world):
     from garnizon.org.models import Position, Role
 
     g = world["g"]
-    kmp_case = case_open(actor=g.people["kmp_handler"], cell=g.cells["kmp_wk"],
-                         classification=g.classes["052"], subject="Sprawa KMP")
+    kmp_case = case_open(
+        actor=g.people["kmp_handler"],
+        cell=g.cells["kmp_wk"],
+        classification=g.classes["052"],
+        subject="Sprawa KMP",
+    )
     Case.objects.filter(pk=kmp_case.pk).update(
-        due_date=timezone.localdate() - timezone.timedelta(days=1))
+        due_date=timezone.localdate() - timezone.timedelta(days=1)
+    )
     page = client_for(g.people["commander"]).get(reverse("web:overview")).content.decode()
     assert "Według jednostek" not in page and kmp_case.sign not in page
     Position.objects.filter(person=g.people["commander"], role=Role.UNIT_COMMANDER).update(
-        garrison_wide=True)
+        garrison_wide=True
+    )
     page = client_for(g.people["commander"]).get(reverse("web:overview")).content.decode()
     assert "Według jednostek" in page and "KMP-LU" in page and kmp_case.sign in page
 
@@ -299,8 +406,14 @@ def test_a_garrison_wide_commander_sees_every_unit_in_the_overview(world):
 def _restricted_letter_in_case(g, case, subject, **fields):
     """A restricted letter inside an ordinary case (data from before such attaching was
     refused, or attached by someone entitled to both)."""
-    item = incoming_item_register(actor=g.people["head"], unit=g.kwp, subject=subject,
-                                  channel=Channel.PAPER, is_restricted=True, **fields)
+    item = incoming_item_register(
+        actor=g.people["head"],
+        unit=g.kwp,
+        subject=subject,
+        channel=Channel.PAPER,
+        is_restricted=True,
+        **fields,
+    )
     IncomingItem.objects.filter(pk=item.pk).update(case=case)
     return item
 
@@ -313,13 +426,19 @@ def test_the_case_page_lists_only_the_letters_the_viewer_may_see(world):
     secret = _restricted_letter_in_case(g, case, "SYGNALISTA-TAJNE")
     IncomingItem.objects.filter(pk=world["item"].pk).update(case=case)
     assert not incoming_visible_to(g.people["handler2"]).filter(pk=secret.pk).exists()
-    page = client_for(g.people["handler2"]).get(
-        reverse("web:case_detail", args=[case.pk])).content.decode()
+    page = (
+        client_for(g.people["handler2"])
+        .get(reverse("web:case_detail", args=[case.pk]))
+        .content.decode()
+    )
     assert world["item"].registration_number in page
     assert "SYGNALISTA-TAJNE" not in page and secret.registration_number not in page
     # The person named on it (the registrar) still sees it in the case.
-    page = client_for(g.people["head"]).get(
-        reverse("web:case_detail", args=[case.pk])).content.decode()
+    page = (
+        client_for(g.people["head"])
+        .get(reverse("web:case_detail", args=[case.pk]))
+        .content.decode()
+    )
     assert "SYGNALISTA-TAJNE" in page
 
 
@@ -331,11 +450,17 @@ def test_the_csv_case_list_takes_letter_data_only_from_visible_letters(world):
 
     g = world["g"]
     case = world["case"]
-    _restricted_letter_in_case(g, case, "Tajne", letter_reference="TAJNE/1",
-                               letter_date=datetime.date(2026, 1, 2),
-                               received_at=timezone.now() - timezone.timedelta(days=2))
+    _restricted_letter_in_case(
+        g,
+        case,
+        "Tajne",
+        letter_reference="TAJNE/1",
+        letter_date=datetime.date(2026, 1, 2),
+        received_at=timezone.now() - timezone.timedelta(days=2),
+    )
     IncomingItem.objects.filter(pk=world["item"].pk).update(
-        case=case, letter_reference="JAWNE/2", letter_date=datetime.date(2026, 1, 5))
+        case=case, letter_reference="JAWNE/2", letter_date=datetime.date(2026, 1, 5)
+    )
     url = _pages(world)["case_list_export"] + "&format=csv"
     client = client_for(g.people["handler2"])
     text = client.get(url).content.decode("utf-8-sig")
@@ -345,8 +470,12 @@ def test_the_csv_case_list_takes_letter_data_only_from_visible_letters(world):
     with CaptureQueriesContext(connection) as one_case:
         client.get(url)
     for number in range(5):
-        case_open(actor=g.people["handler"], cell=g.cells["kwp_i_1"],
-                  classification=g.classes["052"], subject=f"Sprawa {number}")
+        case_open(
+            actor=g.people["handler"],
+            cell=g.cells["kwp_i_1"],
+            classification=g.classes["052"],
+            subject=f"Sprawa {number}",
+        )
     with CaptureQueriesContext(connection) as six_cases:
         text = client.get(url).content.decode("utf-8-sig")
     assert len(text.splitlines()) == 7
@@ -357,37 +486,61 @@ def test_viewing_a_dispatch_in_substitution_is_audited_on_whose_behalf(world):
     from garnizon.org.models import Substitution
 
     g = world["g"]
-    out = outgoing_item_register(actor=g.people["handler"], unit=g.kwp, case=world["case"],
-                                 subject="Odpowiedź", channel=Channel.EMAIL,
-                                 addressee_name="Jan Kowalski")
+    out = outgoing_item_register(
+        actor=g.people["handler"],
+        unit=g.kwp,
+        case=world["case"],
+        subject="Odpowiedź",
+        channel=Channel.EMAIL,
+        addressee_name="Jan Kowalski",
+    )
     today = timezone.localdate()
-    Substitution.objects.create(absent=g.people["handler2"], substitute=g.people["kadry"],
-                                date_from=today, date_to=today)
+    Substitution.objects.create(
+        absent=g.people["handler2"], substitute=g.people["kadry"], date_from=today, date_to=today
+    )
     response = client_for(g.people["kadry"]).get(reverse("web:outgoing_detail", args=[out.pk]))
     assert response.status_code == 200
-    entry = AuditEntry.objects.filter(action="view", object_type="registry.outgoingitem",
-                                      object_id=str(out.pk)).get()
+    entry = AuditEntry.objects.filter(
+        action="view", object_type="registry.outgoingitem", object_id=str(out.pk)
+    ).get()
     assert entry.actor_username == g.people["kadry"].username
     assert entry.on_behalf_of_username == g.people["handler2"].username
     # Own rights: no "w zastępstwie".
     client_for(g.people["handler"]).get(reverse("web:outgoing_detail", args=[out.pk]))
-    entry = AuditEntry.objects.filter(action="view", object_type="registry.outgoingitem",
-                                      actor_username=g.people["handler"].username).get()
+    entry = AuditEntry.objects.filter(
+        action="view",
+        object_type="registry.outgoingitem",
+        actor_username=g.people["handler"].username,
+    ).get()
     assert entry.on_behalf_of_username == ""
 
 
 HUGE = "99999999999999999999"
 
 
-@pytest.mark.parametrize("url", [
-    f"/incoming/?year={HUGE}", f"/incoming/?cursor={HUGE}", f"/incoming/?unit={HUGE}",
-    f"/incoming/?cell={HUGE}", "/incoming/?cursor=-5", "/incoming/?year=0",
-    f"/cases/?cell={HUGE}", f"/cases/?cursor={HUGE}", f"/cases/?year={HUGE}",
-    f"/cases/?classification={HUGE}", f"/outgoing/?year={HUGE}", f"/outgoing/?cursor={HUGE}",
-    f"/cases/list/?cell={HUGE}&classification=1", "/cases/list/?cell=1&classification=1&year=0",
-    f"/audit/?cursor={HUGE}", "/deadlines/?kind=petition&start=9999-12-20",
-    "/deadlines/?kind=certificate&start=9999-12-30", "/deadlines/?kind=complaint&start=0001-01-01",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"/incoming/?year={HUGE}",
+        f"/incoming/?cursor={HUGE}",
+        f"/incoming/?unit={HUGE}",
+        f"/incoming/?cell={HUGE}",
+        "/incoming/?cursor=-5",
+        "/incoming/?year=0",
+        f"/cases/?cell={HUGE}",
+        f"/cases/?cursor={HUGE}",
+        f"/cases/?year={HUGE}",
+        f"/cases/?classification={HUGE}",
+        f"/outgoing/?year={HUGE}",
+        f"/outgoing/?cursor={HUGE}",
+        f"/cases/list/?cell={HUGE}&classification=1",
+        "/cases/list/?cell=1&classification=1&year=0",
+        f"/audit/?cursor={HUGE}",
+        "/deadlines/?kind=petition&start=9999-12-20",
+        "/deadlines/?kind=certificate&start=9999-12-30",
+        "/deadlines/?kind=complaint&start=0001-01-01",
+    ],
+)
 def test_out_of_range_numbers_and_dates_in_addresses_are_no_server_error(world, url):
     who = world["g"].people["auditor" if url.startswith("/audit") else "commander"]
     client = client_for(who)
@@ -397,8 +550,9 @@ def test_out_of_range_numbers_and_dates_in_addresses_are_no_server_error(world, 
 
 def test_the_deadline_calculator_explains_a_date_it_cannot_count(world):
     client = client_for(world["g"].people["clerk"])
-    page = client.get(reverse("web:deadline_calculator"),
-                      {"kind": "petition", "start": "9999-12-20"}).content.decode()
+    page = client.get(
+        reverse("web:deadline_calculator"), {"kind": "petition", "start": "9999-12-20"}
+    ).content.decode()
     assert "Podaj datę od 01.01.1990 do 31.12.2100" in page
 
 
@@ -410,32 +564,48 @@ def test_the_deadline_calculator_shows_a_counting_error_on_the_form(world, monke
 
     monkeypatch.setattr(views, "compute_deadline", refuse)
     response = client_for(world["g"].people["clerk"]).get(
-        reverse("web:deadline_calculator"), {"kind": "petition", "start": "2026-01-15"})
+        reverse("web:deadline_calculator"), {"kind": "petition", "start": "2026-01-15"}
+    )
     assert response.status_code == 200
     assert "Terminy liczy się dla dat z lat 1900–9000" in response.content.decode()
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("received_at", "0001-01-01T00:10"), ("received_at", "1989-12-31T23:59"),
-    ("letter_date", "0001-01-01"),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("received_at", "0001-01-01T00:10"),
+        ("received_at", "1989-12-31T23:59"),
+        ("letter_date", "0001-01-01"),
+    ],
+)
 def test_registering_with_an_absurd_date_is_a_form_error(world, field, value):
     g = world["g"]
     client = client_for(g.people["clerk"])
     client.raise_request_exception = False
-    response = client.post(reverse("web:incoming_new"), {
-        "client_token": "abc", "unit": g.kwp.pk, "subject": "x", "channel": "paper",
-        "kind": "none", field: value})
+    response = client.post(
+        reverse("web:incoming_new"),
+        {
+            "client_token": "abc",
+            "unit": g.kwp.pk,
+            "subject": "x",
+            "channel": "paper",
+            "kind": "none",
+            field: value,
+        },
+    )
     assert response.status_code == 200
     assert "Podaj datę od 01.01.1990" in response.content.decode()
     assert IncomingItem.objects.count() == 1
 
 
-@pytest.mark.parametrize(("url_name", "data"), [
-    ("case_extend", {"new_due_date": "9999-12-31", "reason": "zwłoka"}),
-    ("case_share", {"person": "", "valid_to": "9999-12-31"}),
-    ("case_assign", {"deadline": "0001-01-01"}),
-])
+@pytest.mark.parametrize(
+    ("url_name", "data"),
+    [
+        ("case_extend", {"new_due_date": "9999-12-31", "reason": "zwłoka"}),
+        ("case_share", {"person": "", "valid_to": "9999-12-31"}),
+        ("case_assign", {"deadline": "0001-01-01"}),
+    ],
+)
 def test_case_actions_refuse_absurd_dates(world, url_name, data):
     g = world["g"]
     case = world["case"]
@@ -454,12 +624,15 @@ def test_the_register_page_reads_its_cells_in_one_go(garrison, django_assert_max
     from garnizon.org.models import Cell
 
     g = garrison
-    section = Cell.objects.create(unit=g.kwp, parent=g.cells["kwp_i_1"], name="Sekcja",
-                                  symbol="A")
+    section = Cell.objects.create(unit=g.kwp, parent=g.cells["kwp_i_1"], name="Sekcja", symbol="A")
     for number in range(40):
-        incoming_item_register(actor=g.people["clerk"], unit=g.kwp, subject=f"Pismo {number}",
-                               channel=Channel.PAPER,
-                               assigned_cell=section if number % 2 else g.cells["kwp_i_1"])
+        incoming_item_register(
+            actor=g.people["clerk"],
+            unit=g.kwp,
+            subject=f"Pismo {number}",
+            channel=Channel.PAPER,
+            assigned_cell=section if number % 2 else g.cells["kwp_i_1"],
+        )
     client = client_for(g.people["commander"])
     with django_assert_max_num_queries(20):
         page = client.get(reverse("web:incoming_list")).content.decode()
@@ -472,16 +645,27 @@ def test_the_other_list_pages_read_their_cells_in_one_go(garrison, django_assert
     g = garrison
     parent = g.cells["kwp_i_1"]
     for depth in range(4):  # a deep tree: KWP-I-1-A-B-C-D
-        parent = Cell.objects.create(unit=g.kwp, parent=parent, name=f"Poziom {depth}",
-                                     symbol="ABCD"[depth])
+        parent = Cell.objects.create(
+            unit=g.kwp, parent=parent, name=f"Poziom {depth}", symbol="ABCD"[depth]
+        )
         for number in range(5):
-            Cell.objects.create(unit=g.kwp, parent=parent, name=f"Zespół {number}",
-                                symbol=f"Z{number}")
-        case_open(actor=g.people["commander"], cell=parent.children.get(symbol="Z0"),
-                  classification=g.classes["052"], subject=f"Sprawa {depth}")
+            Cell.objects.create(
+                unit=g.kwp, parent=parent, name=f"Zespół {number}", symbol=f"Z{number}"
+            )
+        case_open(
+            actor=g.people["commander"],
+            cell=parent.children.get(symbol="Z0"),
+            classification=g.classes["052"],
+            subject=f"Sprawa {depth}",
+        )
     for number in range(10):
-        incoming_item_register(actor=g.people["clerk"], unit=g.kwp, subject=f"Pismo {number}",
-                               channel=Channel.PAPER, assigned_cell=g.cells["kwp_i"])
+        incoming_item_register(
+            actor=g.people["clerk"],
+            unit=g.kwp,
+            subject=f"Pismo {number}",
+            channel=Channel.PAPER,
+            assigned_cell=g.cells["kwp_i"],
+        )
     client = client_for(g.people["commander"])
     with django_assert_max_num_queries(20):
         page = client.get(reverse("web:case_search")).content.decode()
@@ -497,9 +681,15 @@ def test_the_other_list_pages_read_their_cells_in_one_go(garrison, django_assert
 def test_a_restricted_item_is_registered_to_a_named_person_from_the_form(world):
     g = world["g"]
     client = client_for(g.people["clerk"])
-    data = {"client_token": "r1", "unit": g.kwp.pk, "channel": "paper", "kind": "none",
-            "subject": "Zgłoszenie sygnalisty", "is_restricted": "on",
-            "assigned_cell": g.cells["kwp_i_1"].pk}
+    data = {
+        "client_token": "r1",
+        "unit": g.kwp.pk,
+        "channel": "paper",
+        "kind": "none",
+        "subject": "Zgłoszenie sygnalisty",
+        "is_restricted": "on",
+        "assigned_cell": g.cells["kwp_i_1"].pk,
+    }
     response = client.post(reverse("web:incoming_new"), data)
     assert response.status_code == 200 and "wskazanej osoby" in response.content.decode()
     data |= {"client_token": "r2", "assigned_person": g.people["handler"].pk}
@@ -515,11 +705,19 @@ def test_registering_a_dispatch_in_a_case_from_the_form(world):
     client = client_for(g.people["handler"])
     page = client.get(reverse("web:outgoing_new") + f"?case={case.sign}").content.decode()
     token = page.split('name="client_token" value="')[1].split('"')[0]
-    response = client.post(reverse("web:outgoing_new"), {
-        "client_token": token, "unit": g.kwp.pk, "case_sign": case.sign, "channel": "paper",
-        "addressee_name": "Jan Kowalski", "address": "ul. Krótka 1, 20-001 Lublin",
-        "subject": "Odpowiedź na skargę", "return_receipt": "on",
-    })
+    response = client.post(
+        reverse("web:outgoing_new"),
+        {
+            "client_token": token,
+            "unit": g.kwp.pk,
+            "case_sign": case.sign,
+            "channel": "paper",
+            "addressee_name": "Jan Kowalski",
+            "address": "ul. Krótka 1, 20-001 Lublin",
+            "subject": "Odpowiedź na skargę",
+            "return_receipt": "on",
+        },
+    )
     assert response.status_code == 302 and response["Location"].endswith(f"/cases/{case.pk}/")
     dispatch = OutgoingItem.objects.get(subject="Odpowiedź na skargę")
     assert dispatch.case == case and dispatch.return_receipt and dispatch.registered_mail

@@ -239,6 +239,29 @@ GARNIZON_INTAKE_STALE_SECONDS = int(os.environ.get("GARNIZON_INTAKE_STALE_SECOND
 GARNIZON_HOT_FOLDERS = json.loads(os.environ.get("GARNIZON_HOT_FOLDERS") or "[]")
 GARNIZON_WORKERS = int(os.environ.get("GARNIZON_WORKERS") or os.cpu_count() or 1)
 # Antivirus: where clamd listens ("unix:/run/clamav/clamd.ctl" or "tcp:127.0.0.1:3310"); "" = off.
+# Outgoing e-mail (portal notifications): an SMTP relay; with no host set, mail is
+# written to the log instead of being sent.
+_SMTP_HOST = os.environ.get("GARNIZON_SMTP_HOST", "")
+MAILERS = {
+    "default": (
+        {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": _SMTP_HOST,
+                "port": int(os.environ.get("GARNIZON_SMTP_PORT", "25")),
+                "username": os.environ.get("GARNIZON_SMTP_USER", ""),
+                "password": os.environ.get("GARNIZON_SMTP_PASSWORD", ""),
+                "use_tls": os.environ.get("GARNIZON_SMTP_STARTTLS", "") == "1",
+                "timeout": 30,
+            },
+        }
+        if _SMTP_HOST
+        else {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    )
+}
+DEFAULT_FROM_EMAIL = os.environ.get("GARNIZON_MAIL_FROM", "e-uslugi@garnizon.invalid")
+GARNIZON_PORTAL_URL = os.environ.get("GARNIZON_PORTAL_URL", "http://127.0.0.1:8000")
+
 GARNIZON_CLAMD = os.environ.get("GARNIZON_CLAMD", "")
 # E-mail intake: IMAP mailboxes per unit, a JSON list checked at start (docs/intake-email.md).
 from garnizon.intake.channels.imap import parse_mailboxes  # noqa: E402  (imports no models)

@@ -60,6 +60,11 @@ class Flow:
       a service routed by place (threat map, road video) supplies its own.
     - `after_file(submission, fields)` runs inside the filing's transaction
       (say, to record a threat report's point).
+    - `validate(fields, attachments)` raises DomainError when the answers and
+      files together are not enough (say, a fee proof missing); it runs on the
+      check page and again when filing.
+    - `attachment_types` (MIME type -> name shown) and `max_attachment_mb`
+      override the portal's defaults for this service's files.
     """
 
     service: str
@@ -71,6 +76,9 @@ class Flow:
     labels: dict[str, str] = field(default_factory=dict)
     unit_of: Callable[[dict[str, Any]], Unit | None] | None = None
     after_file: Callable[[Submission, dict[str, Any]], None] | None = None
+    validate: Callable[[dict[str, Any], list[dict[str, Any]]], None] | None = None
+    attachment_types: dict[str, str] | None = None
+    max_attachment_mb: int | None = None
 
     def active_steps(self, answers: dict[str, Any]) -> list[Step]:
         return [step for step in self.steps if step.when(answers)]

@@ -209,10 +209,20 @@ class AttachmentsForm(PortalForm):
         widget=MultipleFileInput,
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        types: dict[str, str] | None = None,
+        max_bytes: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        names = ", ".join(dict.fromkeys((types or conf.ALLOWED_TYPES).values()))
         self.fields["files"].help_text = _(
-            "PDF, JPG, PNG, TIFF, TXT, ODT lub DOCX; każdy plik do %(mb)s MB; najwyżej "
-            "%(count)s plików."
-        ) % {"mb": conf.max_attachment_bytes() // (1024 * 1024), "count": conf.max_attachments()}
+            "%(types)s; każdy plik do %(mb)s MB; najwyżej %(count)s plików."
+        ) % {
+            "types": names,
+            "mb": (max_bytes or conf.max_attachment_bytes()) // (1024 * 1024),
+            "count": conf.max_attachments(),
+        }
         self.fields["files"].widget.attrs["aria-describedby"] = "id_files-hint"

@@ -53,42 +53,46 @@ STATUS_LABELS = {
 # --- attachments --------------------------------------------------------------------
 
 
-def portal_attachment_store(*, upload: UploadedFile) -> dict[str, Any]:
+def portal_attachment_store(
+    *,
+    upload: UploadedFile,
+    types: dict[str, str] | None = None,
+    max_bytes: int | None = None,
+) -> dict[str, Any]:
     """Store one uploaded file in the blob store and describe it, or refuse it with a reason.
 
     The type is read from the content; the name the filer gave only labels it.
+    `types` (MIME type -> name shown) and `max_bytes` default to the portal's.
     """
     name = safe_filename(upload.name or "") or "zalacznik"
-    limit = conf.max_attachment_bytes()
+    limit = max_bytes or conf.max_attachment_bytes()
+    types = types or conf.ALLOWED_TYPES
     if upload.size is not None and upload.size > limit:
-        raise DomainError(_too_large(name), field="files")
+        raise DomainError(_too_large(name, limit), field="files")
     upload.seek(0)
     try:
         ref = get_blob_store().put(upload, max_size=limit)
     except BlobTooLarge as error:
-        raise DomainError(_too_large(name), field="files") from error
+        raise DomainError(_too_large(name, limit), field="files") from error
     except BlobEmpty as error:
         raise DomainError(
             _("Plik %(name)s jest pusty. Wybierz plik z treścią.") % {"name": name},
             field="files",
         ) from error
     mime = detect_mime(get_blob_store().path(ref.sha256))
-    if mime not in conf.ALLOWED_TYPES:
+    if mime not in types:
         raise DomainError(
-            _(
-                "Plik %(name)s ma niedozwolony rodzaj. Dodaj plik PDF, JPG, PNG, TIFF, TXT, "
-                "ODT lub DOCX."
-            )
-            % {"name": name},
+            _("Plik %(name)s ma niedozwolony rodzaj. Dodaj plik: %(types)s.")
+            % {"name": name, "types": ", ".join(dict.fromkeys(types.values()))},
             field="files",
         )
     return {"name": name, "sha256": ref.sha256, "size": ref.size, "mime": mime}
 
 
-def _too_large(name: str) -> str:
+def _too_large(name: str, limit: int) -> str:
     return _("Plik %(name)s jest za duży. Plik może mieć najwyżej %(mb)s MB.") % {
         "name": name,
-        "mb": settings.GARNIZON_MAX_UPLOAD_MB,
+        "mb": limit // (1024 * 1024),
     }
 
 
@@ -177,6 +181,8 @@ def portal_submission_file(
             _("Możesz dodać najwyżej %(n)s załączników.") % {"n": conf.max_attachments()},
             field="files",
         )
+    if flow.validate is not None:
+        flow.validate(fields, attachments)
     store = get_blob_store()
     for attachment in attachments:
         if not store.exists(attachment["sha256"]):

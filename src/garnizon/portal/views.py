@@ -104,9 +104,10 @@ def _attachments(
     request: HttpRequest, flow: Flow, page: Step, draft: dict[str, Any], changing: bool
 ) -> HttpResponse:
     """Upload files one batch at a time; each is stored and listed; `usun` removes one."""
-    form = AttachmentsForm()
+    limits = {"types": flow.attachment_types, "max_bytes": _max_bytes(flow)}
+    form = AttachmentsForm(**limits)
     if request.method == "POST":
-        form = AttachmentsForm(request.POST)
+        form = AttachmentsForm(request.POST, **limits)
         form.is_valid()
         if "usun" in request.POST:
             index = request.POST.get("usun", "")
@@ -118,7 +119,7 @@ def _attachments(
             form.add_error(
                 "files",
                 _("Plik jest za duży. Plik może mieć najwyżej %(mb)s MB.")
-                % {"mb": conf.max_attachment_bytes() // (1024 * 1024)},
+                % {"mb": _max_bytes(flow) // (1024 * 1024)},
             )
         uploads = request.FILES.getlist("files")
         if len(draft["attachments"]) + len(uploads) > conf.max_attachments():
@@ -129,7 +130,11 @@ def _attachments(
             uploads = []
         for upload in uploads:
             try:
-                draft["attachments"].append(portal_attachment_store(upload=upload))
+                draft["attachments"].append(
+                    portal_attachment_store(
+                        upload=upload, types=flow.attachment_types, max_bytes=_max_bytes(flow)
+                    )
+                )
             except DomainError as error:
                 form.add_error("files", error.message)
         draft_save(request.session, flow.service, draft)
@@ -159,8 +164,8 @@ def check(request: HttpRequest, service: str) -> HttpResponse:
     unit = flow.unit(draft)
     if unit is None:
         return redirect("portal:step", service, flow.steps[0].slug)
-    error = None
-    if request.method == "POST":
+    error = _validation_error(flow, draft)
+    if request.method == "POST" and error is None:
         if request.POST.get("form_token") != draft["token"]:
             error = _("Ten formularz wygasł. Sprawdź odpowiedzi i wyślij go jeszcze raz.")
         elif portal_rate_limit_hit(client_address=_client_address(request)):
@@ -257,6 +262,23 @@ def _flow(service: str) -> Flow:
     if flow is None:
         raise Http404
     return flow
+
+
+def _validation_error(flow: Flow, draft: dict[str, Any]) -> str | None:
+    """The flow's own check of the answers and files together, as a message, or None."""
+    if flow.validate is None:
+        return None
+    try:
+        flow.validate(flow.fields(draft), draft["attachments"])
+    except DomainError as problem:
+        return problem.message
+    return None
+
+
+def _max_bytes(flow: Flow) -> int:
+    if flow.max_attachment_mb is not None:
+        return flow.max_attachment_mb * 1024 * 1024
+    return conf.max_attachment_bytes()
 
 
 def _answers(draft: dict[str, Any]) -> dict[str, Any]:
