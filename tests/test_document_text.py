@@ -57,7 +57,7 @@ def odt(paragraphs: list[str]) -> bytes:
         (
             f"<?xml version='1.0'?><pismo><tresc>{POLISH}</tresc></pismo>".encode(),
             "application/xml",
-        ),  # noqa: E501
+        ),
         (docx(["Wstęp", POLISH]), DOCX),
         (odt(["Wstęp", POLISH]), ODT),
     ],

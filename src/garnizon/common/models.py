@@ -61,3 +61,18 @@ class JobRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job} {self.started_at:%Y-%m-%d %H:%M:%S} {self.outcome}"
+
+
+class RateCounter(models.Model):
+    """Fixed-window counters for rate limits, shared by every web process and machine.
+
+    `key` is the limit's name, the subject (an address, an e-mail hash) and the
+    window's number; `expires_at` lets the cleanup drop old windows.
+    """
+
+    key = models.CharField(max_length=200, unique=True)
+    count = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.count}"

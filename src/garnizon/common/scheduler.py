@@ -66,6 +66,11 @@ JOBS: tuple[Job, ...] = (
         "garnizon.intake.maintenance.scan_hot_folders",
     ),
     Job("intake.mail", datetime.timedelta(minutes=1), "garnizon.intake.maintenance.poll_mail"),
+    Job(
+        "common.rate_counters_purge",
+        datetime.timedelta(hours=1),
+        "garnizon.common.ratelimit.rate_counters_purge",
+    ),
 )
 
 

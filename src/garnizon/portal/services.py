@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from garnizon.common.errors import DomainError
+from garnizon.common.ratelimit import rate_limit_hit
 from garnizon.documents.blobstore import BlobEmpty, BlobTooLarge, get_blob_store
 from garnizon.documents.metadata import detect_mime, safe_filename
 from garnizon.intake.services import intake_add_file
@@ -101,14 +101,12 @@ def _too_large(name: str, limit: int) -> str:
 
 def portal_rate_limit_hit(*, client_address: str) -> bool:
     """Count one filing attempt from this address; True once the window's limit is passed."""
-    key = f"portal:rate:{client_address}"
-    cache.add(key, 0, timeout=conf.rate_window_seconds())
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=conf.rate_window_seconds())
-        count = 1
-    return count > conf.rate_limit()
+    return rate_limit_hit(
+        "portal.filing.address",
+        client_address,
+        limit=conf.rate_limit(),
+        window_seconds=conf.rate_window_seconds(),
+    )
 
 
 # --- filing ------------------------------------------------------------------------------

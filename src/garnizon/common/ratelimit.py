@@ -1,0 +1,45 @@
+"""Rate limits counted in the database, so every web worker and machine shares them.
+
+A per-process cache (Django's default local-memory cache) would give each
+gunicorn worker its own count, multiplying the limit by the number of workers.
+One statement counts a hit atomically on SQLite and PostgreSQL:
+
+    INSERT ... ON CONFLICT (key) DO UPDATE SET count = count + 1 RETURNING count
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import time
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from garnizon.common.models import RateCounter
+
+
+def rate_limit_hit(name: str, subject: str, *, limit: int, window_seconds: int) -> bool:
+    """Count one attempt by `subject` under limit `name`; True once the window's `limit` is passed.
+
+    `subject` is hashed (an e-mail address is not stored in clear).
+    """
+    window = int(time.time()) // window_seconds
+    digest = hashlib.sha256(subject.strip().lower().encode()).hexdigest()[:32]
+    key = f"{name}:{digest}:{window}"
+    expires_at = timezone.now() + datetime.timedelta(seconds=window_seconds)
+    table = connection.ops.quote_name(RateCounter._meta.db_table)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (key, count, expires_at) VALUES (%s, 1, %s) "
+            f"ON CONFLICT (key) DO UPDATE SET count = {table}.count + 1 RETURNING count",
+            [key, expires_at],
+        )
+        (count,) = cursor.fetchone()
+    return count > limit
+
+
+def rate_counters_purge() -> str:
+    """Drop the windows that have ended (a scheduled job)."""
+    deleted, _ = RateCounter.objects.filter(expires_at__lt=timezone.now()).delete()
+    return f"{deleted} expired rate counters removed"
