@@ -53,6 +53,8 @@ EXTENSIONS = {
     "application/xml": ".xml",
     "text/plain": ".txt",
     "application/zip": ".zip",
+    "video/mp4": ".mp4",
+    "video/x-msvideo": ".avi",
     "message/rfc822": ".eml",
     "application/vnd.oasis.opendocument.text": ".odt",
     "application/vnd.oasis.opendocument.spreadsheet": ".ods",
@@ -83,6 +85,10 @@ def detect_mime_from_head(head: bytes, *, zip_path: Path | None = None) -> str:
         return "image/tiff"
     if head.startswith(b"PK\x03\x04"):
         return _zip_type(head, zip_path)
+    if head[4:8] == b"ftyp" and head[8:12] in _MP4_BRANDS:
+        return "video/mp4"
+    if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
+        return "video/x-msvideo"
     if _looks_like_message(head):
         return "message/rfc822"
     text = _as_text(head)
@@ -91,6 +97,13 @@ def detect_mime_from_head(head: bytes, *, zip_path: Path | None = None) -> str:
             return "application/xml"
         return "text/plain"
     return OCTET_STREAM
+
+
+# Major brands of an ISO base media file (its "ftyp" box) that are MP4 video; others
+# (QuickTime "qt  ", HEIF "heic"/"mif1", 3GP…) stay unrecognised.
+_MP4_BRANDS = frozenset(
+    (b"isom", b"iso2", b"iso4", b"iso5", b"iso6", b"mp41", b"mp42", b"avc1", b"M4V ", b"dash")
+)
 
 
 def _zip_type(head: bytes, zip_path: Path | None) -> str:

@@ -40,6 +40,14 @@ MAX_RENDER_PIXELS = 40_000_000
 # Image frames of at least this resolution are read at half of it first.
 REDUCE_FROM_DPI = 280
 
+# Blank pages (the empty backs of a duplex scan): the page without 5 % margins (edge
+# shadows), averaged over 4x4 pixels (a speck of dust fades, a 2 px stroke stays
+# darker than BLANK_INK_LEVEL), has at most BLANK_MAX_INK of such pixels. A short
+# handwritten word or a signature is several times more than that.
+BLANK_MARGIN = 0.05
+BLANK_INK_LEVEL = 200
+BLANK_MAX_INK = 0.0003
+
 SEPARATOR_VALUE = "GARNIZON-SEPARATOR"
 PATCH_T = "PATCHT"
 SEPARATOR_VALUES = frozenset({SEPARATOR_VALUE, PATCH_T})
@@ -84,26 +92,60 @@ def _formats() -> Any:
     return (f.Code128, f.QRCode, f.Code39)
 
 
+@dataclass(frozen=True)
+class PagesRead:
+    """What reading a scan's pages found: the page count, the barcodes, the blank pages."""
+
+    pages: int
+    codes: list[Code]
+    blank: list[int]  # 1-based page numbers, in order
+
+
 def read_codes(
     path: Path, mime: str, *, first_frame: Callable[[Any, Any], None] | None = None
 ) -> tuple[int, list[Code]]:
-    """The page count and the barcodes on every page of a PDF or image, in page order.
+    """The page count and the barcodes on every page of a PDF or image, in page order."""
+    found = read_pages(path, mime, first_frame=first_frame)
+    return found.pages, found.codes
 
-    The same value twice on one page (a label's Code128 and QR) is kept once.
-    `first_frame(frame, grey)`, for images only, gets the first frame as decoded (its
-    own mode and `info`) and the grey, square-pixel picture it was read from (perhaps
-    at half resolution), so that the intake can make the thumbnail without decoding
-    the image again.
+
+def read_pages(
+    path: Path, mime: str, *, first_frame: Callable[[Any, Any], None] | None = None
+) -> PagesRead:
+    """The barcodes on every page of a PDF or image, in page order, and the blank pages.
+
+    The same value twice on one page (a label's Code128 and QR) is kept once. A page
+    with a barcode is never blank. `first_frame(frame, grey)`, for images only, gets
+    the first frame as decoded (its own mode and `info`) and the grey, square-pixel
+    picture it was read from (perhaps at half resolution), so that the intake can make
+    the thumbnail without decoding the image again.
     """
     if mime == PDF:
         codes: list[Code] = []
+        blank: list[int] = []
         count = 0
         for count, image in enumerate(_pdf_pages(path), start=1):
-            codes.extend(read_image(image, page=count))
-        return count, codes
+            grey = image if image.mode == "L" else image.convert("L")
+            page_codes = _codes(_read(grey), count)
+            codes.extend(page_codes)
+            if not page_codes and is_blank(grey):
+                blank.append(count)
+        return PagesRead(count, codes, blank)
     if mime in IMAGES:
         return _read_image_file(path, first_frame)
     raise ValueError(f"no pages to read in {mime}")
+
+
+def is_blank(grey: Any) -> bool:
+    """Whether a grey page picture carries nothing (see BLANK_MAX_INK)."""
+    width, height = grey.size
+    dx, dy = int(width * BLANK_MARGIN), int(height * BLANK_MARGIN)
+    inner = grey.crop((dx, dy, width - dx, height - dy))
+    if min(inner.size) >= 64:
+        inner = inner.reduce(4)
+    histogram = inner.histogram()
+    ink = sum(histogram[:BLANK_INK_LEVEL])
+    return ink <= BLANK_MAX_INK * inner.width * inner.height
 
 
 def read_image(image: Any, *, page: int = 1) -> list[Code]:
@@ -132,13 +174,12 @@ def _codes(found: Iterable[Any], page: int) -> list[Code]:
     return list(seen.values())
 
 
-def _read_image_file(
-    path: Path, first_frame: Callable[[Any, Any], None] | None
-) -> tuple[int, list[Code]]:
+def _read_image_file(path: Path, first_frame: Callable[[Any, Any], None] | None) -> PagesRead:
     """Every frame of an image, each decoded once; big frames read at half resolution."""
     from PIL import Image, ImageSequence
 
     codes: list[Code] = []
+    blank: list[int] = []
     count = 0
     with Image.open(path) as image:
         for count, frame in enumerate(ImageSequence.Iterator(image), start=1):
@@ -147,15 +188,18 @@ def _read_image_file(
                 half = grey.reduce(2)
                 found = _read(half, half=True)
                 if all(symbol.valid for symbol in found):
-                    codes.extend(_codes(found, count))
+                    page_codes = _codes(found, count)
                     grey = half
                 else:  # a symbol too fine for half the pixels: the whole frame
-                    codes.extend(_codes(_read(grey), count))
+                    page_codes = _codes(_read(grey), count)
             else:
-                codes.extend(_codes(_read(grey), count))
+                page_codes = _codes(_read(grey), count)
+            codes.extend(page_codes)
+            if not page_codes and is_blank(grey):
+                blank.append(count)
             if count == 1 and first_frame is not None:
                 first_frame(frame, grey)
-    return count, codes
+    return PagesRead(count, codes, blank)
 
 
 def _resolution(frame: Any) -> float:

@@ -71,6 +71,8 @@ class IntakeItem(models.Model):
     )
     # Values of the barcodes read on the pages (registration numbers from labels).
     barcodes = models.JSONField(default=list, blank=True)
+    # Pages found blank (1-based): left out of the letter's PDF and of split parts.
+    blank_pages = models.JSONField(default=list, blank=True)
     # Likely register entries for the clerk: [{"incoming_item": id, "score": 0..1, "reason": str}].
     suggestions = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

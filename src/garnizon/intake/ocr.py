@@ -28,6 +28,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,16 +71,25 @@ def needs_ocr(mime: str) -> bool:
     return mime == PDF or mime in OCR_IMAGES
 
 
-def ocr_file(source: Path, mime: str, workdir: Path) -> OcrResult:
-    """Recognise `source` (a PDF or an image) into `workdir`; the original is not touched."""
+def ocr_file(
+    source: Path, mime: str, workdir: Path, *, drop_pages: Collection[int] = ()
+) -> OcrResult:
+    """Recognise `source` (a PDF or an image) into `workdir`; the original is not touched.
+
+    `drop_pages` (1-based; blank backs of a duplex scan) are left out of the result,
+    unless that would leave no page. A PDF that needs no OCR is attached as it is,
+    with all its pages.
+    """
     started = time.monotonic()
     workdir.mkdir(parents=True, exist_ok=True)
     mark_owner(workdir)
     if mime in OCR_IMAGES:
-        pdf, text, pages = ocr_image(source, workdir)
+        pdf, text, pages = ocr_image(source, workdir, drop_pages=drop_pages)
         return OcrResult(pdf, text, pages, pages, time.monotonic() - started)
     if mime != PDF:
         raise ValueError(f"not OCRable: {mime}")
+    if drop_pages:
+        source = _without_pages(source, drop_pages, workdir / "bez-pustych.pdf")
     texts = _page_texts(source)
     pages = page_needs(source, texts)
     todo = [n for n, need in enumerate(pages) if need]
@@ -98,9 +108,26 @@ def mark_owner(workdir: Path) -> None:
     (workdir / OWNER_FILE).write_text(f"{socket.gethostname()} {os.getpid()}\n")
 
 
-def ocr_image(source: Path, workdir: Path) -> tuple[Path, str, int]:
-    """Every frame of an image through Tesseract: (searchable PDF, text, pages)."""
-    frames = _frames(source, workdir)
+def _without_pages(source: Path, drop: Collection[int], target: Path) -> Path:
+    """A copy of the PDF without pages `drop` (1-based); the PDF itself if none would be left."""
+    import pikepdf
+
+    with pikepdf.open(source) as pdf:
+        keep = [n for n in range(1, len(pdf.pages) + 1) if n not in drop]
+        if not keep or len(keep) == len(pdf.pages):
+            return source
+        with pikepdf.new() as part:
+            for n in keep:
+                part.pages.append(pdf.pages[n - 1])
+            part.save(target, deterministic_id=True)
+    return target
+
+
+def ocr_image(
+    source: Path, workdir: Path, *, drop_pages: Collection[int] = ()
+) -> tuple[Path, str, int]:
+    """Every frame of an image (but `drop_pages`) through Tesseract: (PDF, text, pages)."""
+    frames = _frames(source, workdir, skip=drop_pages)
     jobs = min(len(frames), os.cpu_count() or 1)
     outputs = [workdir / f"page-{index:04d}" for index in range(len(frames))]
     try:
@@ -111,7 +138,7 @@ def ocr_image(source: Path, workdir: Path) -> tuple[Path, str, int]:
             raise
         # Leptonica could not read the file as it is (an unusual TIFF compression, ...):
         # once more from Pillow's lossless copy.
-        frames = _frames(source, workdir, as_is=False)
+        frames = _frames(source, workdir, as_is=False, skip=drop_pages)
         run_tesseract(frames[0], outputs[0])
     for frame, output in zip(frames, outputs, strict=True):
         _square_page(output.with_suffix(".pdf"), frame.dpi)
@@ -130,8 +157,12 @@ class Frame:
     declared: bool  # the file states its resolution (else DEFAULT_DPI is assumed)
 
 
-def _frames(source: Path, workdir: Path, *, as_is: bool = True) -> list[Frame]:
+def _frames(
+    source: Path, workdir: Path, *, as_is: bool = True, skip: Collection[int] = ()
+) -> list[Frame]:
     """The image's frames as files Tesseract reads, with their resolution.
+
+    Frames numbered in `skip` (1-based) are left out, unless that would leave none.
 
     A single-frame image without alpha or EXIF rotation is used as it is (a JPEG is
     then embedded in the PDF byte for byte); other frames are written out losslessly
@@ -142,7 +173,11 @@ def _frames(source: Path, workdir: Path, *, as_is: bool = True) -> list[Frame]:
     frames = []
     with Image.open(source) as image:
         count = getattr(image, "n_frames", 1)
+        if all(index + 1 in skip for index in range(count)):
+            skip = ()
         for index in range(count):
+            if index + 1 in skip:
+                continue
             image.seek(index)
             dpi, declared = _dpi(image.info.get("dpi"))
             alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info

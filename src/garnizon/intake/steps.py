@@ -62,6 +62,9 @@ SUPPORTED = {
     "application/vnd.openxmlformats-officedocument.presentationml.presentation",
     # An e-mail message (.eml) taken from an IMAP mailbox or a mailbox export.
     "message/rfc822",
+    # Road-aggression recordings from the portal: kept as they are (no OCR, no thumbnail).
+    "video/mp4",
+    "video/x-msvideo",
 }
 # A PDF reader looks for the end-of-file marker in the last kilobyte.
 PDF_TAIL = 1024
@@ -278,6 +281,10 @@ def _mb(size: int) -> str:
 # --- barcodes and split ------------------------------------------------------------------------
 
 
+def drop_blank_pages() -> bool:
+    return bool(getattr(settings, "GARNIZON_INTAKE_DROP_BLANK_PAGES", True))
+
+
 def _done_before(item: IntakeItem, step: str) -> bool:
     """Whether `step` already finished for the item in an earlier run (a retry or a match)."""
     return item.step_results.filter(step=step, outcome=StepStatus.OK).exists()
@@ -308,22 +315,30 @@ class Barcodes(Step):
         )
 
     def run(self, ctx: IntakeContext) -> StepOutcome:
-        from garnizon.intake.barcodes import BarcodeError, is_separator, parse_label, read_codes
+        from garnizon.intake.barcodes import BarcodeError, is_separator, parse_label, read_pages
 
         item = ctx.item
         keep = _keep_thumbnail(ctx) if item.mime_type in IMAGES else None
         try:
-            pages, codes = read_codes(ctx.blob_path, item.mime_type, first_frame=keep)
+            found_pages = read_pages(ctx.blob_path, item.mime_type, first_frame=keep)
         except BarcodeError as error:
             # Not fatal: without barcodes the scan is registered or waits for a clerk.
             item.barcodes = []
-            item.save(update_fields=["barcodes"])
+            item.blank_pages = []
+            item.save(update_fields=["barcodes", "blank_pages"])
             return StepOutcome.ok(error.message)
+        pages, codes = found_pages.pages, found_pages.codes
         item.barcodes = [code.as_json() for code in codes]
-        item.save(update_fields=["barcodes"])
+        item.blank_pages = found_pages.blank if drop_blank_pages() else []
+        item.save(update_fields=["barcodes", "blank_pages"])
+        blank = ""
+        if item.blank_pages:
+            blank = " " + _("Puste strony (zostaną pominięte): %(pages)s.") % {
+                "pages": ", ".join(str(n) for n in item.blank_pages)
+            }
         if not codes:
             return StepOutcome.ok(
-                _("Stron: %(pages)s; nie znaleziono kodów kreskowych.") % {"pages": pages}
+                _("Stron: %(pages)s; nie znaleziono kodów kreskowych.") % {"pages": pages} + blank
             )
         found = []
         for code in codes:
@@ -339,6 +354,7 @@ class Barcodes(Step):
             listed += " " + _("i %(n)s innych") % {"n": len(found) - MAX_LISTED_CODES}
         return StepOutcome.ok(
             _("Stron: %(pages)s; odczytane kody: %(found)s.") % {"pages": pages, "found": listed}
+            + blank
         )
 
 
@@ -399,7 +415,15 @@ class Split(Step):
         stem = Path(item.original_filename).stem or _("skan")
         children: list[IntakeItem] = []
         with pikepdf.open(source) as pdf:
-            ranges = split_ranges(len(pdf.pages), separators)
+            blank = set(item.blank_pages)
+            ranges = [
+                kept
+                for kept in (
+                    [page for page in pages if page not in blank]
+                    for pages in split_ranges(len(pdf.pages), separators)
+                )
+                if kept
+            ]
             if not ranges:
                 return StepOutcome.stop(
                     _(
@@ -471,7 +495,9 @@ class Ocr(Step):
         workdir = Path(tempfile.mkdtemp(prefix="ocr-", dir=ctx.store.tmp_dir))
         ctx.notes["ocr_dir"] = workdir
         try:
-            result = ocr_file(ctx.blob_path, ctx.item.mime_type, workdir)
+            result = ocr_file(
+                ctx.blob_path, ctx.item.mime_type, workdir, drop_pages=ctx.item.blank_pages
+            )
         except OcrError as error:
             return StepOutcome.stop(error.message)
         ctx.notes["ocr"] = result
@@ -480,6 +506,14 @@ class Ocr(Step):
             "ocr": result.ocr_pages,
             "s": f"{result.seconds:.1f}".replace(".", ","),
         }
+        if result.ocr_pages and result.pdf is not None and ctx.item.blank_pages:
+            return StepOutcome.ok(
+                _(
+                    "Stron: %(pages)s, rozpoznanych przez OCR: %(ocr)s; pominięto puste strony: "
+                    "%(blank)s; czas: %(s)s s."
+                )
+                % {**numbers, "blank": ", ".join(str(n) for n in ctx.item.blank_pages)}
+            )
         if result.ocr_pages:
             return StepOutcome.ok(
                 _("Stron: %(pages)s, rozpoznanych przez OCR: %(ocr)s; czas: %(s)s s.") % numbers

@@ -51,3 +51,27 @@ def accessibility_contact() -> dict[str, str]:
         "email": os.environ.get("GARNIZON_PORTAL_A11Y_EMAIL", "dostepnosc@garnizon.invalid"),
         "phone": os.environ.get("GARNIZON_PORTAL_A11Y_PHONE", "47 811 00 00"),
     }
+
+
+#: The stamp duty (opłata skarbowa) for a certificate (zaświadczenie), part II item 21
+#: of the schedule to the act on stamp duty.
+CERTIFICATE_FEE = "17 zł"
+
+
+def fee_account() -> dict[str, str]:
+    """Where a certificate's stamp duty is paid: the tax office of the municipality
+    where the unit has its seat (for the garrison's units mostly Lublin); set per deployment.
+    """
+
+    def value(name: str, default: str) -> str:
+        setting = getattr(settings, name, None)
+        return str(setting) if setting is not None else os.environ.get(name, default)
+
+    return {
+        "recipient": value(
+            "GARNIZON_PORTAL_FEE_RECIPIENT",
+            "Urząd Miasta Lublin, pl. Króla Władysława Łokietka 1, 20-109 Lublin",
+        ),
+        "account": value("GARNIZON_PORTAL_FEE_ACCOUNT", "00 0000 0000 0000 0000 0000 0000"),
+        "amount": CERTIFICATE_FEE,
+    }
