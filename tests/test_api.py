@@ -383,6 +383,11 @@ ENDPOINTS = [
     ("post", "/api/documents/1/versions/"),
     ("get", "/api/document-versions/1/download/"),
     ("get", "/api/search/"),
+    ("get", "/api/search/saved/"),
+    ("post", "/api/search/saved/"),
+    ("get", "/api/search/saved/1/"),
+    ("delete", "/api/search/saved/1/"),
+    ("get", "/api/search/saved/1/results/"),
     ("get", "/api/schema/"),
     ("get", "/api/no-such-thing/"),
 ]
@@ -1321,6 +1326,9 @@ API_PATHS = {
     "/api/documents/{id}/versions/",
     "/api/document-versions/{id}/download/",
     "/api/search/",
+    "/api/search/saved/",
+    "/api/search/saved/{saved_id}/",
+    "/api/search/saved/{saved_id}/results/",
 }
 
 

@@ -236,6 +236,8 @@ GARNIZON_QUARANTINE_DIR = Path(
 # hot folders scanned by `garnizon scheduler` (JSON list of {folder, unit, requested_by,
 # channel, mode}); background workers `./dev start` runs (default: one per core).
 GARNIZON_INTAKE_STALE_SECONDS = int(os.environ.get("GARNIZON_INTAKE_STALE_SECONDS", "1800"))
+# Blank pages of scans (the empty backs of duplex scanning) are left out of the letter's PDF.
+GARNIZON_INTAKE_DROP_BLANK_PAGES = os.environ.get("GARNIZON_INTAKE_DROP_BLANK_PAGES", "1") != "0"
 GARNIZON_HOT_FOLDERS = json.loads(os.environ.get("GARNIZON_HOT_FOLDERS") or "[]")
 GARNIZON_WORKERS = int(os.environ.get("GARNIZON_WORKERS") or os.cpu_count() or 1)
 # Antivirus: where clamd listens ("unix:/run/clamav/clamd.ctl" or "tcp:127.0.0.1:3310"); "" = off.

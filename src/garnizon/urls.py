@@ -9,6 +9,7 @@ urlpatterns = [
     path("documents/", include("garnizon.documents.urls")),
     path("intake/", include("garnizon.intake.urls")),
     path("portal/", include("garnizon.portal.urls")),
+    path("e-uslugi/", include("garnizon.portal.staff_urls")),
     path("wizyty/", include("garnizon.portal.visits.staff_urls")),
     path("dzielnicowi/", include("garnizon.portal.officers.staff_urls")),
     path("", include("garnizon.web.urls")),

@@ -40,6 +40,17 @@ urlpatterns = [
         name="document-version-download",
     ),
     path("search/", search_api.SearchView.as_view(), name="search"),
+    path("search/saved/", search_api.SavedSearchListView.as_view(), name="saved-searches"),
+    path(
+        "search/saved/<int:saved_id>/",
+        search_api.SavedSearchDetailView.as_view(),
+        name="saved-search",
+    ),
+    path(
+        "search/saved/<int:saved_id>/results/",
+        search_api.SavedSearchResultsView.as_view(),
+        name="saved-search-results",
+    ),
     *router.urls,
     # The schema describes an internal system: only for those who may use it.
     path(

@@ -66,6 +66,13 @@ JOBS: tuple[Job, ...] = (
         "garnizon.intake.maintenance.scan_hot_folders",
     ),
     Job("intake.mail", datetime.timedelta(minutes=1), "garnizon.intake.maintenance.poll_mail"),
+    Job("visits.mail", datetime.timedelta(minutes=5), "garnizon.portal.visits.tasks.send_mail"),
+    Job("visits.slots", datetime.timedelta(hours=6), "garnizon.portal.visits.tasks.extend_slots"),
+    Job(
+        "portal.draft_blobs",
+        datetime.timedelta(hours=1),
+        "garnizon.portal.drafts.remove_stale_draft_blobs",
+    ),
     Job(
         "common.rate_counters_purge",
         datetime.timedelta(hours=1),

@@ -29,6 +29,7 @@ from garnizon.documents.metadata import detect_mime, safe_filename
 from garnizon.intake.services import intake_add_file
 from garnizon.org.models import Cell, Person, Position, Role, Unit
 from garnizon.portal import conf
+from garnizon.portal.drafts import mark_draft_blob
 from garnizon.portal.eservices import FLOWS
 from garnizon.portal.models import Citizen, Submission
 from garnizon.registry.models import Channel, IncomingItem
@@ -79,6 +80,7 @@ def portal_attachment_store(
             _("Plik %(name)s jest pusty. Wybierz plik z treścią.") % {"name": name},
             field="files",
         ) from error
+    mark_draft_blob(ref.sha256)  # removed later if no filing takes it (portal/drafts.py)
     mime = detect_mime(get_blob_store().path(ref.sha256))
     if mime not in types:
         raise DomainError(
@@ -223,6 +225,9 @@ def portal_submission_file(
             citizen=citizen,
             email="" if registration.anonymous else email,
         )
+        from garnizon.portal.notifications import notify_filed
+
+        transaction.on_commit(lambda: notify_filed(submission.pk))
         if flow.after_file is not None:
             flow.after_file(submission, fields)
         _send_to_intake(submission, item, actor, fields, flow.labels)
@@ -295,6 +300,17 @@ def portal_actor(unit: Unit) -> Person:
     The position sits in the cell where the unit's registry clerks work (else
     the unit's first top-level cell).
     """
+    # The usual case, without a lock: the account already holds a position in the unit
+    # (a lock on the account's row here would make every filing in the garrison wait
+    # for the one before it to commit).
+    held = (
+        Position.objects.active()
+        .filter(person__username=PORTAL_USERNAME, cell__unit=unit)
+        .select_related("person")
+        .first()
+    )
+    if held is not None:
+        return held.person
     actor, created = Person.objects.get_or_create(
         username=PORTAL_USERNAME,
         defaults={"first_name": "Portal", "last_name": "e-usług", "is_active": True},

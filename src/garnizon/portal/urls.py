@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from garnizon.portal import views
+from garnizon.portal import reply_views, views
 
 app_name = "portal"
 
@@ -12,6 +12,13 @@ urlpatterns = [
     path("wyslano/<str:token>/", views.confirmation, name="confirmation"),
     path("sledzenie/<str:token>/", views.tracking, name="tracking"),
     path("sledzenie/<str:token>/potwierdzenie.pdf", views.receipt, name="receipt"),
+    path(
+        "sledzenie/<str:token>/odpowiedz/<int:reply_id>/<int:index>/",
+        reply_views.reply_file,
+        name="reply_file",
+    ),
+    path("petycje/", reply_views.petitions, name="petitions"),
+    path("konto/", include("garnizon.portal.account_urls")),
     path("<slug:service>/", views.service_start, name="service"),
     path("<slug:service>/sprawdz/", views.check, name="check"),
     path("<slug:service>/<slug:slug>/", views.step, name="step"),

@@ -28,6 +28,11 @@ from garnizon.portal.flows import (
     draft_save,
 )
 from garnizon.portal.forms import HONEYPOT, AttachmentsForm, PortalForm
+from garnizon.portal.identity import (
+    citizen_from_session,
+    filing_email,
+    portal_email_rate_limit_hit,
+)
 from garnizon.portal.receipts import receipt_pdf
 from garnizon.portal.services import (
     portal_attachment_store,
@@ -89,14 +94,18 @@ def step(request: HttpRequest, service: str, slug: str) -> HttpResponse:
         return _refused(request, _honeypot_message(), status=400)
     if page.slug == ATTACHMENTS:
         return _attachments(request, flow, page, draft, changing)
+    # A page may read the earlier answers (the threat map: the point picked so far).
+    extra = {"answers": _answers(draft)} if getattr(page.form, "takes_answers", False) else {}
     if request.method == "POST":
-        form = page.form(request.POST)
+        form = page.form(request.POST, **extra)
         if form.is_valid():
             draft["pages"][page.slug] = form.serializable()
             draft_save(request.session, service, draft)
+            if getattr(form, "stay", False):  # say, a click on the map: show the zoomed map
+                return redirect(request.get_full_path())
             return redirect(_next_url(flow, page, draft, changing))
     else:
-        form = page.form(initial=draft["pages"].get(page.slug))
+        form = page.form(initial=draft["pages"].get(page.slug), **extra)
     return _render_step(request, flow, page, draft, form, changing)
 
 
@@ -177,6 +186,15 @@ def check(request: HttpRequest, service: str) -> HttpResponse:
                 ),
                 status=429,
             )
+        elif portal_email_rate_limit_hit(email=filing_email(request.session, flow.fields(draft))):
+            return _refused(
+                request,
+                _(
+                    "Z tego adresu e-mail wysłano w ostatnim czasie zbyt wiele zgłoszeń. "
+                    "Spróbuj ponownie za godzinę albo napisz do jednostki pocztą."
+                ),
+                status=429,
+            )
         else:
             try:
                 submission = portal_submission_file(
@@ -187,6 +205,7 @@ def check(request: HttpRequest, service: str) -> HttpResponse:
                     client_token=draft["token"],
                     language=translation.get_language() or "pl",
                     client_address=_client_address(request),
+                    citizen=citizen_from_session(request.session),
                 )
             except DomainError as problem:
                 error = problem.message
@@ -227,20 +246,16 @@ def confirmation(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def tracking(request: HttpRequest, token: str) -> HttpResponse:
-    """What the filer may see: status, deadline, receipt. No names of staff, no case sign."""
+    """What the filer may see: status, deadline, receipt, replies. No staff names, no case sign."""
     submission = submission_for_token(token)
     if submission is None:
         return render(request, "portal/tracking_unknown.html", status=404)
+    from garnizon.portal.reply_views import tracking_context
+
     return render(
         request,
         "portal/tracking.html",
-        {
-            "submission": submission,
-            "item": submission.incoming_item,
-            "status": submission_status(submission),
-            "flow": FLOWS[submission.service],
-            "receipt_url": reverse("portal:receipt", args=[token]),
-        },
+        tracking_context(submission, token, submission_status(submission)),
     )
 
 
