@@ -159,7 +159,8 @@ class PhaseResult:
 
     def line(self) -> str:
         return (
-            f"{self.name:<9} {self.requests:>7} req {self.rate:>8.0f}/s  p50 {self.p50 * 1000:6.1f} ms"
+            f"{self.name:<9} {self.requests:>7} req {self.rate:>8.0f}/s"
+            f"  p50 {self.p50 * 1000:6.1f} ms"
             f"  p99 {self.p99 * 1000:6.1f} ms  errors {self.errors}"
             f"  server CPU {self.server_cpu:5.1f} s"
         )

@@ -126,6 +126,8 @@ def test_the_general_letter_with_the_keyboard_alone(page, live_server, garrison_
     tab_to(page, by_text("Dalej"), "Continue")
     with page.expect_navigation():
         page.keyboard.press("Enter")
+    # Autofocus is applied after the load event: wait for it, then check.
+    page.wait_for_function("() => document.activeElement.classList.contains('p-error-summary')")
     el = active(page)
     assert "p-error-summary" in el["cls"], el
     tab_to(

@@ -96,6 +96,8 @@ def test_the_email_login_with_the_keyboard_alone(page, live_server, smtp_server)
     tab_to(page, by_text("Wyślij link"), "Send the link")
     with page.expect_navigation():
         page.keyboard.press("Enter")
+    # Autofocus is applied after the load event: wait for it, then check.
+    page.wait_for_function("() => document.activeElement.classList.contains('p-error-summary')")
     assert "p-error-summary" in active(page)["cls"]
     tab_to(page, lambda e: e["tag"] == "a" and e["text"] == "Podaj adres e-mail.", "error link")
     page.keyboard.press("Enter")

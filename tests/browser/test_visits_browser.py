@@ -72,6 +72,8 @@ def test_a_visit_booked_with_the_keyboard_alone(page, live_server, kind):
 
     # Continuing without a choice: the error summary takes focus and leads to the options.
     press_continue(page)
+    # Autofocus is applied after the load event: wait for it, then check.
+    page.wait_for_function("() => document.activeElement.classList.contains('p-error-summary')")
     assert "p-error-summary" in active(page)["cls"]
     tab_to(page, lambda e: e["tag"] == "a" and e["text"] == "Wybierz dzień wizyty.", "the error")
     page.keyboard.press("Enter")

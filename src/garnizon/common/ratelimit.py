@@ -43,3 +43,21 @@ def rate_counters_purge() -> str:
     """Drop the windows that have ended (a scheduled job)."""
     deleted, _ = RateCounter.objects.filter(expires_at__lt=timezone.now()).delete()
     return f"{deleted} expired rate counters removed"
+
+
+def first_use(name: str, subject: str, *, keep_seconds: int) -> bool:
+    """True the first time `subject` is seen under `name` (a one-time token, a SAML response).
+
+    Remembered for `keep_seconds` in the same table, by every process and machine.
+    """
+    digest = hashlib.sha256(subject.encode()).hexdigest()[:40]
+    key = f"{name}:once:{digest}"
+    expires_at = timezone.now() + datetime.timedelta(seconds=keep_seconds)
+    table = connection.ops.quote_name(RateCounter._meta.db_table)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (key, count, expires_at) VALUES (%s, 1, %s) "
+            "ON CONFLICT (key) DO NOTHING",
+            [key, expires_at],
+        )
+        return cursor.rowcount == 1

@@ -21,7 +21,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.core import signing
-from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -30,6 +29,7 @@ from django.utils.translation import gettext as _
 from garnizon.audit.models import AuditAction
 from garnizon.audit.services import audit_record
 from garnizon.common.errors import DomainError
+from garnizon.common.ratelimit import first_use, rate_limit_hit
 from garnizon.portal import conf
 from garnizon.portal.models import Citizen, Submission, SubmissionAddition
 from garnizon.portal.saml import EMAIL, FAMILY_NAME, GIVEN_NAME, SamlIdentity
@@ -167,13 +167,10 @@ def saml_response_seen(in_response_to: str, assertion_id: str) -> bool:
     The session already forgets a request id once it is answered; this also
     catches a copy of the response posted before the session was updated.
     """
-    timeout = 24 * 3600
-    fresh = cache.add(f"portal:saml:used:req:{_digest(in_response_to)}", 1, timeout=timeout)
+    keep = 24 * 3600
+    fresh = first_use("portal.saml.request", in_response_to, keep_seconds=keep)
     if assertion_id:
-        fresh = (
-            cache.add(f"portal:saml:used:assertion:{_digest(assertion_id)}", 1, timeout=timeout)
-            and fresh
-        )
+        fresh = first_use("portal.saml.assertion", assertion_id, keep_seconds=keep) and fresh
     return not fresh
 
 
@@ -309,15 +306,10 @@ def _digest(value: str) -> str:
 
 
 def _limit_hit(kind: str, value: str, limit: int) -> bool:
-    key = f"portal:{kind}:{_digest(value)}"
-    window = conf.rate_window_seconds()
-    cache.add(key, 0, timeout=window)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=window)
-        count = 1
-    return count > limit
+    """Counted in the database, so every web process shares the count (common.ratelimit)."""
+    return rate_limit_hit(
+        f"portal.{kind}", value, limit=limit, window_seconds=conf.rate_window_seconds()
+    )
 
 
 def portal_email_rate_limit_hit(*, email: str) -> bool:

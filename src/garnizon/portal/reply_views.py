@@ -19,6 +19,7 @@ from garnizon.portal.models import PortalReply, Submission
 from garnizon.portal.petitions import published_petitions_page
 from garnizon.portal.replies import portal_reply_mark_opened
 from garnizon.portal.services import STATUS_LABELS, Status, submission_for_token
+from garnizon.portal.threats import threat_status_for
 
 
 def tracking_context(submission: Submission, token: str, status: Status) -> dict[str, Any]:
@@ -40,6 +41,7 @@ def tracking_context(submission: Submission, token: str, status: Status) -> dict
         "flow": FLOWS.get(submission.service),
         "replies": replies,
         "receipt_url": reverse("portal:receipt", args=[token]),
+        "threat_status": threat_status_for(submission),
     }
 
 

@@ -341,8 +341,10 @@ def portal_actor(unit: Unit) -> Person:
 
 
 def submission_status(submission: Submission) -> Status:
-    """Registered, in a case, or answered (the case has a dispatch)."""
+    """Registered, in a case, or answered (a portal reply, or a dispatch in the case)."""
     item = submission.incoming_item
+    if submission.replies.exists():
+        return Status("answered", str(STATUS_LABELS["answered"]))
     if item.case_id is None:
         return Status("registered", str(STATUS_LABELS["registered"]))
     if item.case.outgoing_items.exists():

@@ -114,9 +114,10 @@ def _attachments(
 ) -> HttpResponse:
     """Upload files one batch at a time; each is stored and listed; `usun` removes one."""
     limits = {"types": flow.attachment_types, "max_bytes": _max_bytes(flow)}
-    form = AttachmentsForm(**limits)
+    form_class = page.form if issubclass(page.form, AttachmentsForm) else AttachmentsForm
+    form = form_class(**limits)
     if request.method == "POST":
-        form = AttachmentsForm(request.POST, **limits)
+        form = form_class(request.POST, **limits)
         form.is_valid()
         if "usun" in request.POST:
             index = request.POST.get("usun", "")

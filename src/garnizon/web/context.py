@@ -17,4 +17,8 @@ def navigation(request: HttpRequest) -> dict[str, object]:
         "nav_roles": roles,
         "nav_is_auditor": Role.AUDITOR in roles,
         "nav_can_register": bool(roles & REGISTERING_ROLES),
+        # Visit hours are run by the unit's commander, cell heads and registry clerks;
+        # neighbourhood officers are kept by the commander and the heads of prevention.
+        "nav_visits": bool(roles & {Role.UNIT_COMMANDER, Role.CELL_HEAD, Role.REGISTRY_CLERK}),
+        "nav_officers": bool(roles & {Role.UNIT_COMMANDER, Role.CELL_HEAD}),
     }

@@ -270,6 +270,14 @@ def register(fields: dict[str, Any], unit: Unit) -> Registration:
     )
 
 
+class VideoForm(forms.AttachmentsForm):
+    """The recording is required (the check page refuses a report without it)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["files"].label = _("Dodaj nagranie (MP4 albo AVI, do 25 MB)")
+
+
 FLOW = Flow(
     service=EService.ROAD_VIDEO,
     title=_("Prześlij nagranie agresji drogowej"),
@@ -303,6 +311,6 @@ FLOW = Flow(
         Step(PLACE, PlaceForm, _("Miejsce zdarzenia")),
         Step("zdarzenie", EventForm, _("Zdarzenie")),
         Step("zglaszajacy", ReporterForm, _("Twoje dane")),
-        Step(ATTACHMENTS, forms.AttachmentsForm, _("Nagranie (MP4 albo AVI)")),
+        Step(ATTACHMENTS, VideoForm, _("Nagranie (MP4 albo AVI)")),
     ],
 )
