@@ -291,6 +291,56 @@ def test_nothing_overflows_at_320_px(browser, live_server, garrison_world):
         context.close()
 
 
+FOCUS_IN_VIEW = """() => {
+    const el = document.activeElement;
+    if (!el || el === document.body) return null;
+    const r = el.getBoundingClientRect();
+    const w = window.innerWidth, h = window.innerHeight;
+    const x = Math.min(Math.max(r.left + r.width / 2, 0), w - 1);
+    const y = Math.min(Math.max(r.top + Math.min(r.height, 20) / 2, 0), h - 1);
+    const top = document.elementFromPoint(x, y);
+    const labelled = el.labels && [...el.labels].some(l => l.contains(top));
+    const own = top && (top === el || el.contains(top) || top.contains(el) || labelled);
+    const text = (el.innerText || el.value || '').slice(0, 30);
+    return {
+        what: el.tagName + (el.id ? '#' + el.id : '') + ' ' + text,
+        inside: r.bottom > 0 && r.top < h && r.right > 0 && r.left < w,
+        covered: !own,
+    };
+}"""
+
+
+def test_pages_work_at_400_percent_zoom(browser, live_server, garrison_world):
+    """A 1280x1024 window at 400 % is 320x256 CSS px (WCAG 1.4.10): nothing overflows
+    sideways, and every control reached by Tab is scrolled into view, not hidden."""
+    context = browser.new_context(
+        viewport={"width": 320, "height": 256}, device_scale_factor=4, locale="pl-PL"
+    )
+    try:
+        page = context.new_page()
+        visited = []
+
+        def visit(p, name):
+            visited.append(name)
+            no_horizontal_overflow(p, f"{name} at 400 %")
+            p.evaluate("() => window.scrollTo(0, 0)")
+            p.evaluate("() => document.activeElement && document.activeElement.blur()")
+            for _ in range(MAX_TAB_STOPS):
+                p.keyboard.press("Tab")
+                focus = p.evaluate(FOCUS_IN_VIEW)
+                if focus is None:
+                    break
+                assert focus["inside"], f"{name}: focused {focus['what']} is out of view"
+                assert not focus["covered"], f"{name}: focused {focus['what']} is covered"
+                if focus["what"].startswith("A") and "Deklaracja" in focus["what"]:
+                    break  # the footer's last link: the page is done
+
+        walk_every_page(page, live_server.url, visit)
+        assert len(visited) == 32
+    finally:
+        context.close()
+
+
 def test_the_error_summary_takes_focus_without_javascript(browser, live_server, garrison_world):
     context = browser.new_context(java_script_enabled=False, locale="pl-PL")
     try:

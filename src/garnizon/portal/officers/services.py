@@ -7,10 +7,12 @@ commander keeps every unit's.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -299,7 +301,8 @@ def photo_store(upload: UploadedFile) -> str:
                     _("Zdjęcie ma za duże wymiary. Zmniejsz je do najwyżej 40 megapikseli."),
                     field="photo",
                 )
-            image.load()
+            with _strict_decoding():
+                image.load()
             image = ImageOps.exif_transpose(image)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise refused from error
@@ -317,6 +320,23 @@ def photo_store(upload: UploadedFile) -> str:
         return get_blob_store().put(out, max_size=PHOTO_MAX_BYTES).sha256
     except BlobTooLarge as error:  # pragma: no cover - a re-encoded 600x800 JPEG is small
         raise DomainError(_too_big(), field="photo") from error
+
+
+@contextlib.contextmanager
+def _strict_decoding() -> Iterator[None]:
+    """Refuse a truncated image while decoding it.
+
+    WeasyPrint sets Pillow's global `LOAD_TRUNCATED_IMAGES` on import (so a cut
+    image in a letter still renders); a photo that is cut short must be refused.
+    """
+    from PIL import ImageFile
+
+    previous = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        yield
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = previous
 
 
 def _too_big() -> str:
