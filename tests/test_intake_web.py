@@ -29,7 +29,7 @@ def _dirs(settings, tmp_path):
 
 @pytest.fixture
 def kwp_item(garrison, tmp_path) -> IntakeItem:
-    path = write(tmp_path / "in", "pismo.pdf", pdf_bytes())
+    path = write(tmp_path / "in", "pismo.pdf", pdf_bytes(deterministic_id=True))
     return intake_add_file(
         path=path, unit=garrison.kwp, channel=Channel.PAPER, requested_by=garrison.people["clerk"]
     ).item
@@ -55,7 +55,7 @@ def test_intake_pages_exist_only_for_those_who_register(garrison, kwp_item, role
 
 def test_the_list_shows_only_the_units_one_registers_for(garrison, kwp_item, tmp_path):
     kmp = intake_add_file(
-        path=write(tmp_path / "kmp", "kmp.pdf", pdf_bytes()),
+        path=write(tmp_path / "kmp", "kmp.pdf", pdf_bytes(deterministic_id=True)),
         unit=garrison.kmp,
         channel=Channel.PAPER,
         requested_by=garrison.people["kmp_clerk"],

@@ -481,7 +481,9 @@ def test_a_paid_certificate_with_its_proof_gets_seven_days_and_answers_through_t
     client = Client()
     fill_certificate(client, garrison.kmp, files=[upload("przelew.pdf", pdf_bytes())])
     body = client.get(check_url("zaswiadczenie")).content.decode()
-    assert "2026-11-03" in body and "Dla ubezpieczyciela (likwidacja szkody)" in body
+    # The date as the page's language writes it, not as the session keeps it.
+    assert "3 listopada 2026" in body and "2026-11-03" not in body
+    assert "Dla ubezpieczyciela (likwidacja szkody)" in body
     token = confirmation_token(submit(client, "zaswiadczenie"))
     item = IncomingItem.objects.get()
     today = timezone.localdate()

@@ -12,7 +12,7 @@ from django import forms as django_forms
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import translation
+from django.utils import formats, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -376,6 +376,8 @@ def _summary_rows(flow: Flow, draft: dict[str, Any], unit: Any) -> list[dict[str
                     shown = _("Nie, anonimowo") if value else _("Tak")
             elif isinstance(field, django_forms.ChoiceField):
                 shown = dict(field.choices).get(value, value)
+            elif isinstance(field, django_forms.DateField | django_forms.TimeField) and value:
+                shown = _localized(value)
             else:
                 shown = value or _("nie podano")
             rows.append(
@@ -386,6 +388,16 @@ def _summary_rows(flow: Flow, draft: dict[str, Any], unit: Any) -> list[dict[str
                 }
             )
     return rows
+
+
+def _localized(value: str) -> str:
+    """A date or time the session keeps as ISO text, in the page's language."""
+    try:
+        if ":" in value:
+            return formats.time_format(datetime.time.fromisoformat(value), "TIME_FORMAT")
+        return formats.date_format(datetime.date.fromisoformat(value), "DATE_FORMAT")
+    except ValueError:
+        return value
 
 
 def _filed(token: str) -> HttpResponse | None:
