@@ -719,3 +719,57 @@ def test_a_double_click_racing_itself_creates_one_filing(settings, tmp_path):
     assert Submission.objects.count() == 1
     assert IntakeItem.objects.count() == 2
     assert Position.objects.filter(person__username="portal").count() == 1
+
+
+@pytest.mark.concurrency
+@pytest.mark.django_db(transaction=True)
+def test_filings_racing_into_units_new_to_the_portal_all_land(settings, tmp_path):
+    """Eight filings at once, four units the portal has never filed to, some filed
+    into already: none fails (on PostgreSQL the account's row lock once deadlocked
+    with the foreign-key checks of filings holding the audit head), and the portal
+    account gets exactly one position per unit."""
+    import secrets
+    import threading
+
+    from django.db import connections
+
+    from garnizon.org.models import Position, Unit
+    from garnizon.portal.services import portal_submission_file
+    from tests.factories import make_garrison
+
+    settings.GARNIZON_BLOB_DIR = tmp_path / "blobs"
+    g = make_garrison()
+    units = [g.kwp, g.kmp]
+    fields = {"name": "Jan", "email": "jan@example.pl", "address": "", "subject": "S", "text": "T"}
+    # One unit already known to the portal, the other not.
+    portal_submission_file(
+        service="pismo", unit=g.kwp, fields=fields, attachments=[], client_token="0" * 64
+    )
+    barrier = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def file(index: int) -> None:
+        try:
+            barrier.wait()
+            portal_submission_file(
+                service="pismo",
+                unit=Unit.objects.get(pk=units[index % 2].pk),
+                fields=fields,
+                attachments=[],
+                client_token=secrets.token_hex(32),
+            )
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=file, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert Submission.objects.count() == 9
+    assert IncomingItem.objects.filter(channel=Channel.PORTAL).count() == 9
+    positions = Position.objects.filter(person__username="portal")
+    assert sorted(positions.values_list("cell__unit_id", flat=True)) == sorted(u.pk for u in units)

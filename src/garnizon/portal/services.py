@@ -319,7 +319,10 @@ def portal_actor(unit: Unit) -> Person:
         actor.set_unusable_password()
         actor.save(update_fields=["password"])
     # Two first filings to a unit at once must not give the account two positions there.
-    Person.objects.select_for_update().filter(pk=actor.pk).first()
+    # FOR NO KEY UPDATE: it serialises the portal's own first filings to a unit but
+    # does not block the foreign-key checks (FOR KEY SHARE) other filings take on
+    # this row while they hold the audit head; FOR UPDATE would deadlock with them.
+    Person.objects.select_for_update(no_key=True).filter(pk=actor.pk).first()
     if not Position.objects.active().filter(person=actor, cell__unit=unit).exists():
         cell = (
             Cell.objects.filter(
