@@ -9,6 +9,7 @@ import io
 import json
 import re
 from pathlib import Path
+from urllib.parse import quote
 
 import pikepdf
 import pypdfium2
@@ -492,7 +493,7 @@ def test_the_receipt_pdf_carries_the_number_the_hash_and_the_attachments(garriso
 
 def test_the_receipt_is_in_the_filers_language_with_ukrainian_letters(garrison):
     client = Client()
-    client.post(reverse("set_language"), {"language": "uk", "next": "/portal/"})
+    client.get(reverse("portal:language", args=["uk"]), {"next": "/portal/"})
     fill_complaint(client, garrison.kwp)
     token = confirmation_token(submit(client, "skarga")[0])
     text = pdf_text(client.get(reverse("portal:receipt", args=[token])).content)
@@ -556,13 +557,41 @@ def test_an_unknown_tracking_token_shows_nothing(garrison):
 )
 def test_switching_language_translates_the_pages(garrison, lang, heading, check):
     client = Client()
-    response = client.post(reverse("set_language"), {"language": lang, "next": "/portal/"})
-    assert response["Location"] == "/portal/"
+    assert '<html lang="pl">' in client.get("/portal/").content.decode()  # now in the cache
+    response = client.get(reverse("portal:language", args=[lang]), {"next": "/portal/"})
+    assert response.status_code == 302 and response["Location"] == "/portal/"
     body = client.get("/portal/").content.decode()
     assert f'<html lang="{lang}">' in body
     assert heading in body
     fill_letter(client, garrison.kwp)
     assert check in client.get(reverse("portal:check", args=["pismo"])).content.decode()
+
+
+def test_the_language_link_refuses_other_sites_and_unknown_languages(garrison):
+    client = Client()
+    url = reverse("portal:language", args=["en"])
+    for target in ("https://evil.example/", "//evil.example/portal/", "javascript:alert(1)"):
+        response = client.get(url, {"next": target})
+        assert response.status_code == 302 and response["Location"] == "/portal/", target
+    assert client.get(reverse("portal:language", args=["de"])).status_code == 404
+
+
+def test_a_cached_public_page_never_shows_one_citizens_header_to_another(garrison):
+    from garnizon.portal.identity import NAME_KEY, SESSION_KEY
+    from garnizon.portal.models import Citizen
+
+    anonymous = Client()
+    assert "Zaloguj się" in anonymous.get("/portal/").content.decode()  # cached now
+    citizen = Citizen.objects.create(method="email", email="ewa@example.pl", first_name="Ewa")
+    logged_in = Client()
+    session = logged_in.session
+    session[SESSION_KEY] = citizen.pk
+    session[NAME_KEY] = "Ewa Kowalska"
+    session.save()
+    logged_in.cookies["sessionid"] = session.session_key
+    assert "Ewa Kowalska" in logged_in.get("/portal/").content.decode()
+    assert "Ewa Kowalska" not in anonymous.get("/portal/").content.decode()
+    assert "Ewa Kowalska" not in Client().get("/portal/").content.decode()
 
 
 def test_dates_follow_the_chosen_language(garrison):
@@ -578,7 +607,7 @@ def test_dates_follow_the_chosen_language(garrison):
     with translation.override("en"):
         en = date_format(due, "DATE_FORMAT")
     assert pl in client.get(url).content.decode()
-    client.post(reverse("set_language"), {"language": "en", "next": url})
+    client.get(reverse("portal:language", args=["en"]), {"next": url})
     assert en in client.get(url).content.decode() and en != pl
 
 
@@ -593,8 +622,10 @@ def test_every_page_has_the_switcher_skip_link_and_accessibility_statement_link(
     ):
         body = client.get(url).content.decode()
         assert 'class="p-skip" href="#main"' in body, url
-        assert 'value="en" lang="en">English</button>' in body, url
-        assert 'value="uk" lang="uk">Українська</button>' in body, url
+        for code, name in (("en", "English"), ("uk", "Українська")):
+            link = f"{reverse('portal:language', args=[code])}?next={quote(url, safe='/')}"
+            assert f'href="{link}" lang="{code}" hreflang="{code}"' in body, url
+            assert f">{name}</a>" in body, url
         assert reverse("portal:accessibility") in body, url
         assert "garnizon.css" not in body, url  # the portal's own layout, not the staff one
 

@@ -264,7 +264,7 @@ def test_axe_finds_no_violation_on_any_page_or_error_state(page, live_server, ga
     assert len(visited) == 32, visited
     # The same in Ukrainian, where texts are longest on the start page.
     page.goto(f"{live_server.url}/portal/")
-    page.click("button[lang=uk]")
+    page.click("a[lang=uk]")
     page.wait_for_function("() => document.documentElement.lang === 'uk'")
     check_axe(page, "start, Ukrainian")
 
@@ -283,7 +283,7 @@ def test_nothing_overflows_at_320_px(browser, live_server, garrison_world):
 
         walk_every_page(page, live_server.url, visit)
         page.goto(f"{live_server.url}/portal/")
-        page.click("button[lang=uk]")
+        page.click("a[lang=uk]")
         page.wait_for_function("() => document.documentElement.lang === 'uk'")
         no_horizontal_overflow(page, "start, Ukrainian")
         assert len(visited) == 32

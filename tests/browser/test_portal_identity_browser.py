@@ -191,7 +191,7 @@ def test_axe_finds_no_violation_on_the_account_pages(
     assert len(visited) == 13, visited
     assert page.locator("a:has-text('Zaloguj się przez login.gov.pl')").count() == 0  # logged in
     page.goto(f"{live_server.url}/portal/konto/")
-    page.click("button[lang=uk]")
+    page.click("a[lang=uk]")
     page.wait_for_function("() => document.documentElement.lang === 'uk'")
     check_axe(page, "my filings, Ukrainian")
 

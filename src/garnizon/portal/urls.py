@@ -7,6 +7,7 @@ app_name = "portal"
 urlpatterns = [
     path("", views.start, name="start"),
     path("deklaracja-dostepnosci/", views.accessibility, name="accessibility"),
+    path("jezyk/<str:code>/", views.language, name="language"),
     path("wizyty/", include("garnizon.portal.visits.urls")),
     path("dzielnicowy/", include("garnizon.portal.officers.urls")),
     path("wyslano/<str:token>/", views.confirmation, name="confirmation"),

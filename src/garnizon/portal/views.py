@@ -6,13 +6,18 @@ No staff login and no staff data: these views never read `request.user`.
 from __future__ import annotations
 
 import datetime
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from django import forms as django_forms
+from django.conf import settings
+from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import formats, translation
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -29,6 +34,7 @@ from garnizon.portal.flows import (
 )
 from garnizon.portal.forms import HONEYPOT, AttachmentsForm, PortalForm
 from garnizon.portal.identity import (
+    NAME_KEY,
     citizen_from_session,
     filing_email,
     portal_email_rate_limit_hit,
@@ -47,11 +53,72 @@ from garnizon.portal.services import (
 STATEMENT_DATE = datetime.date(2026, 11, 26)
 
 
+PUBLIC_PAGE_SECONDS = 60
+
+
+def public_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Serve a page that is the same for every anonymous visitor from the cache.
+
+    Used for pages without forms or personal data (the start page, a service's
+    start page, the accessibility statement): kept per path and language for
+    `PUBLIC_PAGE_SECONDS` in this process's cache. A logged-in citizen (whose
+    name is in the header), a query string, or anything but GET skip the cache.
+    """
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        cacheable = (
+            request.method == "GET"
+            and not request.GET
+            and not (
+                settings.SESSION_COOKIE_NAME in request.COOKIES and request.session.get(NAME_KEY)
+            )
+        )
+        if not cacheable:
+            return view(request, *args, **kwargs)
+        key = f"portal:page:{translation.get_language()}:{request.path}"
+        cached = cache.get(key)
+        if cached is not None:
+            return HttpResponse(cached, content_type="text/html; charset=utf-8")
+        response = view(request, *args, **kwargs)
+        if response.status_code == 200 and not response.streaming:
+            cache.set(key, response.content, PUBLIC_PAGE_SECONDS)
+        return response
+
+    return wrapper
+
+
+def language(request: HttpRequest, code: str) -> HttpResponse:
+    """Switch the portal's language by a plain link (no form, so pages stay cacheable)."""
+    if code not in dict(settings.LANGUAGES):
+        raise Http404
+    target = request.GET.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ) or not target.startswith("/"):
+        target = reverse("portal:start")
+    response = redirect(target)
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        code,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@public_page
 def start(request: HttpRequest) -> HttpResponse:
     """The start page: what the portal offers."""
     return render(request, "portal/start.html", {"flows": FLOWS.values()})
 
 
+@public_page
 def accessibility(request: HttpRequest) -> HttpResponse:
     """Deklaracja dostępności (accessibility statement)."""
     return render(
@@ -66,6 +133,7 @@ def accessibility(request: HttpRequest) -> HttpResponse:
     )
 
 
+@public_page
 def service_start(request: HttpRequest, service: str) -> HttpResponse:
     flow = _flow(service)
     return render(
