@@ -321,3 +321,20 @@ def test_the_register_page_equals_the_plain_visibility_query_page_by_page(garris
                     break
                 cursor = page.next_cursor
             assert got == expected, name
+
+
+def test_a_scope_handed_in_for_someone_else_is_not_used(garrison):
+    """`scope=` saves a caller the look-up; another person's Scope is ignored, not borrowed."""
+    from garnizon.org.access import Scope
+    from garnizon.registry.services import incoming_item_register
+
+    borrowed = Scope.for_person(garrison.people["clerk"])  # may register in KWP
+    with pytest.raises(AccessDenied):
+        incoming_item_register(
+            actor=garrison.people["kmp_clerk"],
+            unit=garrison.kwp,
+            subject="Pismo",
+            channel=Channel.PAPER,
+            scope=borrowed,
+        )
+    assert not IncomingItem.objects.exists()

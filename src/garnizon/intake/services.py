@@ -52,6 +52,7 @@ def intake_add_file(
     mode: str = IntakeMode.REGISTER,
     parent: IntakeItem | None = None,
     incoming_item: IncomingItem | None = None,
+    scope: Scope | None = None,
 ) -> IntakeResult:
     """One file into the pipeline; the same file from the same channel a second time
     returns the first item (`created=False`) and is not processed again.
@@ -62,6 +63,8 @@ def intake_add_file(
     (attach to the entry whose label the scan carries, else wait for a clerk).
     `parent` is the batch scan or message the file came from; with
     `incoming_item` the file is attached to that entry and nothing is registered.
+    `scope` is `requested_by`'s Scope when the caller already holds it (or a part
+    of it: fewer grants only ever refuse more).
     """
     from garnizon.registry.services import can_register_in
 
@@ -71,7 +74,9 @@ def intake_add_file(
         raise DomainError(_("Przesyłka należy do innej jednostki niż przyjmowany plik."))
     if channel not in Channel.values:
         raise DomainError(_("Nieznany kanał wpływu: %(channel)s.") % {"channel": channel})
-    if not can_register_in(Scope.for_person(requested_by), unit.pk):
+    if scope is None or scope.person.pk != requested_by.pk:
+        scope = Scope.for_person(requested_by)
+    if not can_register_in(scope, unit.pk):
         raise DomainError(
             _("Osoba %(person)s nie może rejestrować przesyłek w jednostce %(unit)s.")
             % {"person": requested_by, "unit": unit},

@@ -27,6 +27,7 @@ from garnizon.common.ratelimit import rate_limit_hit
 from garnizon.documents.blobstore import BlobEmpty, BlobTooLarge, get_blob_store
 from garnizon.documents.metadata import detect_mime, safe_filename
 from garnizon.intake.services import intake_add_file
+from garnizon.org.access import Grant, Scope
 from garnizon.org.models import Cell, Person, Position, Role, Unit
 from garnizon.portal import conf
 from garnizon.portal.drafts import mark_draft_blob
@@ -195,8 +196,9 @@ def portal_submission_file(
     text = canonical_json(service=service, unit=unit, fields=fields, attachments=attachments)
     content_hash = hashlib.sha256(text.encode()).hexdigest()
     with transaction.atomic():
-        actor = portal_actor(unit)
+        actor, scope = portal_actor_scope(unit)
         item = incoming_item_register(
+            scope=scope,
             actor=actor,
             unit=unit,
             subject=registration.subject,
@@ -230,7 +232,7 @@ def portal_submission_file(
         transaction.on_commit(lambda: notify_filed(submission.pk))
         if flow.after_file is not None:
             flow.after_file(submission, fields)
-        _send_to_intake(submission, item, actor, fields, flow.labels)
+        _send_to_intake(submission, item, actor, fields, flow.labels, scope)
     return submission
 
 
@@ -240,6 +242,7 @@ def _send_to_intake(
     actor: Person,
     fields: dict[str, Any],
     labels: dict[str, str],
+    scope: Scope | None = None,
 ) -> None:
     """The filed text as a UTF-8 file, then each attachment, into intake on the entry."""
     fd, name = tempfile.mkstemp(prefix="portal-", suffix=".txt")
@@ -255,6 +258,7 @@ def _send_to_intake(
             filename=f"{item.registration_number.replace('/', '-')}-tresc.txt",
             source_key=f"portal:{submission.pk}:content",
             incoming_item=item,
+            scope=scope,
         )
     finally:
         os.unlink(name)
@@ -269,6 +273,7 @@ def _send_to_intake(
             filename=attachment["name"],
             source_key=f"portal:{submission.pk}:{index}",
             incoming_item=item,
+            scope=scope,
         )
 
 
@@ -293,6 +298,34 @@ def content_text(submission: Submission, fields: dict[str, Any], labels: dict[st
     return "\n".join(lines) + "\n"
 
 
+def _portal_position(unit: Unit) -> Position | None:
+    return (
+        Position.objects.active()
+        .filter(person__username=PORTAL_USERNAME, cell__unit=unit)
+        .select_related("person", "cell")
+        .first()
+    )
+
+
+def portal_actor_scope(unit: Unit) -> tuple[Person, Scope]:
+    """The service account and the part of its Scope that files into `unit`.
+
+    The account holds a position in every unit it has filed to (21 in a running
+    garrison); loading all of them for each filing cost more than the rest of
+    the permission checks together, and only this unit's position is needed.
+    """
+    position = _portal_position(unit)
+    if position is None:  # the first filing to this unit: make the position
+        portal_actor(unit)
+        position = _portal_position(unit)
+    if position is None:  # pragma: no cover - portal_actor has just made it
+        raise DomainError(
+            _("Jednostka %(unit)s nie przyjmuje jeszcze pism przez portal.") % {"unit": unit}
+        )
+    actor = position.person
+    return actor, Scope(person=actor, grants=[Grant(position, None)], person_ids={actor.pk})
+
+
 def portal_actor(unit: Unit) -> Person:
     """The portal's service account with a registry clerk's position in `unit`.
 
@@ -303,12 +336,7 @@ def portal_actor(unit: Unit) -> Person:
     # The usual case, without a lock: the account already holds a position in the unit
     # (a lock on the account's row here would make every filing in the garrison wait
     # for the one before it to commit).
-    held = (
-        Position.objects.active()
-        .filter(person__username=PORTAL_USERNAME, cell__unit=unit)
-        .select_related("person")
-        .first()
-    )
+    held = _portal_position(unit)
     if held is not None:
         return held.person
     actor, created = Person.objects.get_or_create(

@@ -54,13 +54,17 @@ def incoming_item_register(
     remarks: str = "",
     is_restricted: bool = False,
     client_token: str | None = None,
+    scope: Scope | None = None,
 ) -> IncomingItem:
     """Register an incoming item: the next RPW number of the unit and year, its deadline.
 
     `client_token` makes a resubmitted form (double click, retry) return the
-    entry created the first time instead of a second one.
+    entry created the first time instead of a second one. `scope` is the actor's
+    Scope when the caller already holds it (or a part of it: fewer grants only
+    ever refuse more).
     """
-    scope = Scope.for_person(actor)
+    if scope is None or scope.person.pk != actor.pk:
+        scope = Scope.for_person(actor)
     if not can_register_in(scope, unit.pk):
         raise AccessDenied(
             _("Nie możesz rejestrować przesyłek w jednostce %(unit)s.") % {"unit": unit}
