@@ -268,6 +268,33 @@ def test_a_labelled_scan_in_match_mode_is_attached_to_its_entry(garrison, tmp_pa
     assert ("version", version.pk) in {(h.object_type, h.object_id) for h in found.hits}
 
 
+def test_a_labelled_scan_in_register_mode_goes_to_its_entry_not_a_new_one(garrison, tmp_path):
+    """A letter registered by hand at the desk, labelled, then scanned into a hot folder
+    in `register` mode: the label wins, no second entry."""
+    entry = register(garrison, subject="Wniosek o informację", sender_name="Żaneta Gęślińska")
+    page = letter_page(300, LETTER, label=label_pdf(entry))
+    item = take(
+        garrison, save_image(page, tmp_path / "skan.png", (300, 300)), mode=IntakeMode.REGISTER
+    )
+    assert item.state == IntakeState.DONE, item.error_message
+    assert item.incoming_item_id == entry.pk
+    assert IncomingItem.objects.count() == 1
+    assert ("match", "ok") in steps(item) and ("register", "skipped") in steps(item)
+
+
+def test_in_register_mode_an_unknown_label_still_registers_a_new_entry(garrison, tmp_path):
+    entry = register(garrison, subject="Pismo", sender_name="Jan Kowalski")
+    entry.registration_number = entry.registration_number.replace("/RPW/", "/RPW/9")
+    page = letter_page(300, LETTER, label=label_pdf(entry))  # a number not in the register
+    item = take(
+        garrison, save_image(page, tmp_path / "skan.png", (300, 300)), mode=IntakeMode.REGISTER
+    )
+    assert item.state == IntakeState.DONE, item.error_message
+    assert IncomingItem.objects.count() == 2 and item.incoming_item_id != entry.pk
+    message = IntakeStepResult.objects.get(item=item, step="match").message
+    assert "zostanie zarejestrowane jako nowe" in message
+
+
 def test_a_label_pdf_sent_as_a_file_is_matched_without_ocr(garrison, tmp_path):
     """A born-digital PDF (vector barcodes, a text layer) is read the same way."""
     entry = register(garrison)

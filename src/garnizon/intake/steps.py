@@ -538,6 +538,9 @@ class Ocr(Step):
 class Match(Step):
     """Mode `match`: the scan goes to the register entry whose label it carries.
 
+    In mode `register` too, a scan labelled with exactly one existing entry of its
+    unit goes to that entry; any other label leaves it to be registered as new.
+
     A label of the item's unit that names an existing entry sets `item.incoming_item`
     (so `register` is skipped and `attach` attaches to it). Anything else (no label, a
     label of another unit, an unknown number, labels of several entries) stops the
@@ -549,7 +552,16 @@ class Match(Step):
     name = "match"
 
     def able_to_run(self, ctx: IntakeContext) -> bool:
-        return ctx.item.mode == IntakeMode.MATCH and ctx.item.incoming_item_id is None
+        from garnizon.intake.barcodes import labels_in
+
+        item = ctx.item
+        if item.incoming_item_id is not None:
+            return False
+        if item.mode == IntakeMode.MATCH:
+            return True
+        # Mode `register`: a scan labelled with an entry of its unit (a letter registered
+        # by hand and scanned later) still goes to that entry instead of a new one.
+        return any(label.unit_symbol == item.unit.symbol for label in labels_in(item.barcodes))
 
     def run(self, ctx: IntakeContext) -> StepOutcome:
         from garnizon.intake.barcodes import labels_in
@@ -566,6 +578,14 @@ class Match(Step):
                 unit=item.unit, registration_number__in=[label.value for label in own]
             )
         }
+        if item.mode == IntakeMode.REGISTER and len(known) != 1:
+            return StepOutcome.ok(
+                _(
+                    "Etykiety na skanie (%(numbers)s) nie wskazują jednej przesyłki w rejestrze: "
+                    "pismo zostanie zarejestrowane jako nowe."
+                )
+                % {"numbers": ", ".join(label.value for label in own)}
+            )
         if len(known) == 1:
             entry = next(iter(known.values()))
             page = next(label.page for label in own if label.value in known)
