@@ -299,12 +299,19 @@ def _store_or_hash(path: Path) -> tuple[str, int, bool]:
     original stays where it came from (the hot folder moves it to `failed/`).
     """
     with path.open("rb") as handle:
-        if os.fstat(handle.fileno()).st_size <= max_upload_size():
-            ref = get_blob_store().put(handle, allow_empty=True)
-            return ref.sha256, ref.size, True
         digest = hashlib.sha256()
         size = 0
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
             size += len(chunk)
-        return digest.hexdigest(), size, False
+        if size > max_upload_size():
+            return digest.hexdigest(), size, False
+        store = get_blob_store()
+        # Already stored (the portal's files, a file sent twice): nothing to write or
+        # fsync; reading it once more to hash is cheaper than writing a copy.
+        stored = store.path(digest.hexdigest())
+        if stored.exists() and stored.stat().st_size == size:
+            return digest.hexdigest(), size, True
+        handle.seek(0)
+        ref = store.put(handle, allow_empty=True)
+        return ref.sha256, ref.size, True

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
 import os
 import tempfile
@@ -19,6 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -32,7 +34,7 @@ from garnizon.org.models import Cell, Person, Position, Role, Unit
 from garnizon.portal import conf
 from garnizon.portal.drafts import mark_draft_blob
 from garnizon.portal.eservices import FLOWS
-from garnizon.portal.models import Citizen, Submission
+from garnizon.portal.models import Citizen, EService, Submission
 from garnizon.registry.models import Channel, IncomingItem
 from garnizon.registry.services import incoming_item_register
 
@@ -195,6 +197,18 @@ def portal_submission_file(
     email = registration.email or (citizen.email if citizen is not None else "")
     text = canonical_json(service=service, unit=unit, fields=fields, attachments=attachments)
     content_hash = hashlib.sha256(text.encode()).hexdigest()
+    # The filed text is written to the blob store before the transaction, so the
+    # file's fsync is not made while the register (and, on SQLite, the database)
+    # is held for this filing; inside, intake finds it stored.
+    content = content_text(
+        service=service,
+        unit=unit,
+        fields=fields,
+        labels=flow.labels,
+        attachments=attachments,
+        content_sha256=content_hash,
+    ).encode()
+    get_blob_store().put(io.BytesIO(content))
     with transaction.atomic():
         actor, scope = portal_actor_scope(unit)
         item = incoming_item_register(
@@ -232,7 +246,7 @@ def portal_submission_file(
         transaction.on_commit(lambda: notify_filed(submission.pk))
         if flow.after_file is not None:
             flow.after_file(submission, fields)
-        _send_to_intake(submission, item, actor, fields, flow.labels, scope)
+        _send_to_intake(submission, item, actor, content, scope)
     return submission
 
 
@@ -240,15 +254,14 @@ def _send_to_intake(
     submission: Submission,
     item: IncomingItem,
     actor: Person,
-    fields: dict[str, Any],
-    labels: dict[str, str],
+    content: bytes,
     scope: Scope | None = None,
 ) -> None:
     """The filed text as a UTF-8 file, then each attachment, into intake on the entry."""
     fd, name = tempfile.mkstemp(prefix="portal-", suffix=".txt")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(content_text(submission, fields, labels))
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
         intake_add_file(
             path=name,
             unit=item.unit,
@@ -277,12 +290,25 @@ def _send_to_intake(
         )
 
 
-def content_text(submission: Submission, fields: dict[str, Any], labels: dict[str, str]) -> str:
-    """The filing as plain Polish text for the staff: labels, values, attachments, hash."""
-    item = submission.incoming_item
+def content_text(
+    *,
+    service: str,
+    unit: Unit,
+    fields: dict[str, Any],
+    labels: dict[str, str],
+    attachments: list[dict[str, Any]],
+    content_sha256: str,
+) -> str:
+    """The filing as plain Polish text for the staff: labels, values, attachments, hash.
+
+    Written before the filing is registered, so it carries no registration number
+    (the file is named after it and attached to the entry).
+    """
+    with translation.override("pl"):  # for the staff, whatever the filer's language
+        title = str(EService(service).label)
     lines = [
-        f"{submission.get_service_display()} — {item.registration_number}",
-        f"Jednostka: {submission.unit.name}",
+        f"{title} – złożone przez portal e-usług",
+        f"Jednostka: {unit.name}",
         "",
     ]
     for key, label in labels.items():
@@ -292,9 +318,9 @@ def content_text(submission: Submission, fields: dict[str, Any], labels: dict[st
                 value = "tak" if value else "nie"
             lines.append(f"{label}: {value or 'brak danych'}")
     lines.append("")
-    for attachment in submission.attachments:
+    for attachment in attachments:
         lines.append(f"Załącznik: {attachment['name']} SHA-256 {attachment['sha256']}")
-    lines.append(f"SHA-256 zgłoszenia: {submission.content_sha256}")
+    lines.append(f"SHA-256 zgłoszenia: {content_sha256}")
     return "\n".join(lines) + "\n"
 
 
