@@ -126,6 +126,8 @@ DATABASE_URL = (
 )
 _db = dj_database_url.parse(DATABASE_URL, conn_max_age=60)
 if _db["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's backend, with writers queueing on a lock file (common/sqlite/base.py).
+    _db["ENGINE"] = "garnizon.common.sqlite"
     _db["CONN_MAX_AGE"] = 0
     _db["OPTIONS"] = {
         # IMMEDIATE takes the write lock at BEGIN, so two writers never
