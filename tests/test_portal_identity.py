@@ -42,7 +42,14 @@ from garnizon.intake.models import IntakeItem
 from garnizon.portal import identity, saml
 from garnizon.portal.models import Citizen, Submission, SubmissionAddition
 from garnizon.registry.models import IncomingItem
-from tests.test_portal import confirmation_token, fill_letter, pdf_bytes, submit, upload
+from tests.test_portal import (
+    confirmation_token,
+    fill_letter,
+    pdf_bytes,
+    step_url,
+    submit,
+    upload,
+)
 
 IDP_ENTITY = "https://login.test.invalid/idp"
 IDP_SSO = "https://login.test.invalid/sso"
@@ -619,6 +626,18 @@ def test_the_header_offers_login_then_logout(db, smtp_server):
 
 
 # --- my filings and adding documents -------------------------------------------------------------
+
+
+def test_a_logged_in_citizens_email_is_filled_in_on_the_forms(garrison, smtp_server):
+    client = Client()
+    login_by_email(client, "jan@example.pl", smtp_server)
+    client.post(step_url("pismo", "jednostka"), {"unit": garrison.kwp.pk})
+    page = client.get(step_url("pismo", "nadawca")).content.decode()
+    assert 'value="jan@example.pl"' in page
+    # A visitor's form stays empty.
+    visitor = Client()
+    visitor.post(step_url("pismo", "jednostka"), {"unit": garrison.kwp.pk})
+    assert "jan@example.pl" not in visitor.get(step_url("pismo", "nadawca")).content.decode()
 
 
 def test_filing_while_logged_in_links_it_to_the_citizen(garrison, smtp_server):

@@ -173,8 +173,23 @@ def step(request: HttpRequest, service: str, slug: str) -> HttpResponse:
                 return redirect(request.get_full_path())
             return redirect(_next_url(flow, page, draft, changing))
     else:
-        form = page.form(initial=draft["pages"].get(page.slug), **extra)
+        initial = draft["pages"].get(page.slug) or _from_account(request, page.form)
+        form = page.form(initial=initial, **extra)
     return _render_step(request, flow, page, draft, form, changing)
+
+
+def _from_account(request: HttpRequest, form_class: type[PortalForm]) -> dict[str, Any] | None:
+    """A logged-in citizen's name and e-mail for a page that asks for them, not yet answered."""
+    if not request.session.get(NAME_KEY):
+        return None
+    fields = form_class.base_fields
+    if "email" not in fields and "name" not in fields:
+        return None
+    citizen = citizen_from_session(request.session)
+    if citizen is None:
+        return None
+    known = {"email": citizen.email, "name": f"{citizen.first_name} {citizen.last_name}".strip()}
+    return {key: value for key, value in known.items() if key in fields and value}
 
 
 def _attachments(
