@@ -69,8 +69,9 @@ def tab_to(page, predicate, what: str) -> dict:
 
 
 def wait_for_path(page, path: str) -> None:
-    # A redirect keeps the fragment of an error link followed earlier (#id_name).
-    page.wait_for_url(re.compile(re.escape(path) + r"(#.*)?$"))
+    # A redirect keeps the fragment of an error link followed earlier (#id_name); a page
+    # may carry a query (?zmien=1).
+    page.wait_for_url(re.compile(re.escape(path) + r"(\?.*)?(#.*)?$"))
 
 
 def by_id(element_id: str):

@@ -2,8 +2,8 @@
 of each flow, one error state each at least, nothing overflowing at 320 px, and the
 public-information request filed with the keyboard alone.
 
-The helpers are copied from tests/browser/test_portal_browser.py (axe-core from the
-`axe-playwright-python` package, focus checks).
+The helpers (axe-core from the `axe-playwright-python` package, focus checks) are
+those of tests/browser/test_portal_browser.py.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -19,28 +18,18 @@ from django.core.cache import cache
 from garnizon.cases.deadlines import DeadlineKind
 from garnizon.portal.models import Submission
 from garnizon.registry.models import IncomingItem
+from tests.browser.test_portal_browser import (
+    active,
+    by_id,
+    by_text,
+    check_axe,
+    no_horizontal_overflow,
+    tab_to,
+    wait_for_path,
+)
 from tests.factories import make_garrison
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-MAX_TAB_STOPS = 40
-
-ACTIVE = """() => {
-  const e = document.activeElement;
-  const s = getComputedStyle(e);
-  return {
-    tag: e.tagName.toLowerCase(), id: e.id, name: e.getAttribute("name") || "",
-    cls: e.getAttribute("class") || "", text: (e.innerText || e.value || "").trim().slice(0, 80),
-    outline: s.outlineStyle !== "none" && parseFloat(s.outlineWidth) >= 2,
-    shadow: s.boxShadow !== "none",
-  };
-}"""
-
-
-def axe_source() -> str:
-    import axe_playwright_python
-
-    return (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text()
 
 
 @pytest.fixture(autouse=True)
@@ -68,52 +57,6 @@ def mp4(tmp_path_factory) -> bytes:
         timeout=60,
     )
     return path.read_bytes()
-
-
-def active(page) -> dict:
-    return page.evaluate(ACTIVE)
-
-
-def tab_to(page, predicate, what: str) -> dict:
-    seen = []
-    for _ in range(MAX_TAB_STOPS):
-        page.keyboard.press("Tab")
-        el = active(page)
-        if predicate(el):
-            assert el["outline"] or el["shadow"], f"{what} has no visible focus: {el}"
-            return el
-        seen.append(f"{el['tag']}#{el['id']} {el['text'][:30]!r}")
-    pytest.fail(f"{what} not reached in {MAX_TAB_STOPS} Tab stops; focus went: {seen}")
-
-
-def wait_for_path(page, path: str) -> None:
-    page.wait_for_url(re.compile(re.escape(path) + r"(\?.*)?(#.*)?$"))
-
-
-def by_id(element_id: str):
-    return lambda el: el["id"] == element_id
-
-
-def by_text(text: str):
-    return lambda el: el["text"] == text
-
-
-def check_axe(page, what: str) -> None:
-    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
-        page.add_script_tag(content=axe_source())
-    result = page.evaluate("async () => await axe.run(document)")
-    violations = [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-        for v in result["violations"]
-    ]
-    assert not violations, f"axe-core on {what} ({page.url}):\n" + "\n".join(violations)
-
-
-def no_horizontal_overflow(page, what: str) -> None:
-    widths = page.evaluate(
-        "() => [document.documentElement.scrollWidth, document.body.scrollWidth, window.innerWidth]"
-    )
-    assert max(widths[:2]) <= widths[2], f"{what} overflows at {widths[2]} px: {widths}"
 
 
 def next_page(page) -> None:
