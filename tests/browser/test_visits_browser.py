@@ -201,3 +201,28 @@ def test_nothing_overflows_at_320_px(browser, live_server, kind):
         no_horizontal_overflow(page, "day")
     finally:
         context.close()
+
+
+def test_axe_finds_no_violation_on_the_staff_visit_pages(page, live_server, log_in):
+    """The unit's commander sets up visits: the overview, a new kind (and its error
+    state), a kind with its hours and slots, the day's bookings."""
+    g = make_garrison()
+    kind = with_slots(make_kind(g.kmp, name="Odbiór zaświadczenia", place="pokój 5"))
+    slot = services.free_slots_on(kind, services.available_days(kind)[0][0])[0]
+    book(slot)
+    log_in(g.people["kmp_commander"])
+    day = timezone.localtime(slot.starts_at).date().isoformat()
+    pages = {
+        "overview": reverse("staff_visits:index"),
+        "new kind": reverse("staff_visits:kind_new", args=[g.kmp.pk]),
+        "a kind": reverse("staff_visits:kind", args=[kind.pk]),
+        "the day's bookings": reverse("staff_visits:day", args=[g.kmp.pk]) + f"?data={day}",
+    }
+    for name, path in pages.items():
+        response = page.goto(live_server.url + path)
+        assert response.status == 200, name
+        check_axe(page, name)
+    page.goto(live_server.url + pages["new kind"])
+    page.click("main button[type=submit]")
+    page.wait_for_selector(".error-summary, #error-summary, [role=alert]")
+    check_axe(page, "new kind with errors")
