@@ -82,11 +82,6 @@ def test_the_lock_is_held_inside_a_transaction_and_released_at_commit_and_rollba
     assert value(lite, "t") == 1  # the rolled-back write left nothing
 
 
-def test_the_project_uses_it_for_sqlite(settings):
-    engine = settings.DATABASES["default"]["ENGINE"]
-    assert engine in ("garnizon.common.sqlite", "django.db.backends.postgresql")
-
-
 @pytest.mark.concurrency
 def test_writers_in_threads_queue_and_every_write_lands(lite):
     threads, per_thread = 4, 25

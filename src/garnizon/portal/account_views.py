@@ -301,7 +301,7 @@ def add_documents(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404
     flow = FLOWS.get(submission.service)
     types = (flow.attachment_types if flow else None) or conf.ALLOWED_TYPES
-    max_bytes = _max_bytes(flow)
+    max_bytes = flow.max_bytes if flow is not None else conf.max_attachment_bytes()
     form = AttachmentsForm(types=types, max_bytes=max_bytes)
     form.fields["files"].label = _("Wybierz pliki")
     added_names: list[str] = request.session.pop(ADDED_KEY, None) or []
@@ -367,12 +367,6 @@ def add_documents(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 # --- helpers -----------------------------------------------------------------------------
-
-
-def _max_bytes(flow: Any) -> int:
-    if flow is not None and flow.max_attachment_mb is not None:
-        return flow.max_attachment_mb * 1024 * 1024
-    return conf.max_attachment_bytes()
 
 
 def _language() -> str:

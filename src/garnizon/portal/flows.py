@@ -16,7 +16,7 @@ from django.contrib.sessions.backends.base import SessionBase
 from django.utils.functional import Promise
 
 from garnizon.org.models import Cell, Unit
-from garnizon.portal import forms
+from garnizon.portal import conf, forms
 
 if TYPE_CHECKING:
     from garnizon.portal.models import Submission
@@ -107,6 +107,13 @@ class Flow:
         if slug not in slugs or slugs.index(slug) == 0:
             return None
         return steps[slugs.index(slug) - 1]
+
+    @property
+    def max_bytes(self) -> int:
+        """The largest attachment this service takes."""
+        if self.max_attachment_mb is not None:
+            return self.max_attachment_mb * 1024 * 1024
+        return conf.max_attachment_bytes()
 
     def unit(self, draft: dict[str, Any]) -> Unit | None:
         return self.unit_of(draft) if self.unit_of is not None else draft_unit(draft)

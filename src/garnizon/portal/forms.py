@@ -13,6 +13,14 @@ from garnizon.portal import conf
 HONEYPOT = "website"
 
 
+def honeypot_message() -> str:
+    """What a form with the honeypot filled in is refused with."""
+    return _(
+        "Nie przyjęliśmy formularza: wypełniono pole, którego ludzie nie widzą. Jeśli to "
+        "pomyłka, wróć na stronę główną i wypełnij formularz jeszcze raz."
+    )
+
+
 class PortalForm(forms.Form):
     """A question page; `hints` holds each field's hint id for aria-describedby."""
 

@@ -233,10 +233,6 @@ def nearest_place(point: Point) -> Place:
     return min(gazetteer(), key=lambda place: distance_m(point, place.point))
 
 
-def places_near(point: Point, radius_m: float) -> list[Place]:
-    return [p for p in gazetteer() if distance_m(point, p.point) <= radius_m]
-
-
 def parse_coordinates(text: str) -> Point | None:
     """ "51.2465, 22.5684" or "51,2465 22,5684" (decimal degrees, latitude first)."""
     numbers = re.findall(r"-?\d+(?:[.,]\d+)?", text)

@@ -357,7 +357,7 @@ def submission_addition_add(
     """
     from garnizon.documents.blobstore import get_blob_store
     from garnizon.intake.services import intake_add_file
-    from garnizon.portal.services import portal_actor
+    from garnizon.portal.services import portal_actor_scope
     from garnizon.registry.models import Channel
 
     if submission.citizen_id != citizen.pk:
@@ -381,7 +381,7 @@ def submission_addition_add(
     item = submission.incoming_item
     added: list[SubmissionAddition] = []
     with transaction.atomic():
-        actor = portal_actor(item.unit)
+        actor, scope = portal_actor_scope(item.unit)
         for attachment in attachments:
             addition = SubmissionAddition.objects.create(
                 submission=submission,
@@ -399,6 +399,7 @@ def submission_addition_add(
                 filename=attachment["name"],
                 source_key=f"portal:{submission.pk}:addition:{addition.pk}",
                 incoming_item=item,
+                scope=scope,
             )
             added.append(addition)
         audit_record(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -100,6 +102,14 @@ class Submission(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_service_display()} {self.incoming_item_id}"
+
+    def filed_fields(self) -> dict:
+        """The answers as filed (from `canonical_json`); {} if it cannot be read."""
+        try:
+            fields = json.loads(self.canonical_json).get("fields", {})
+        except (ValueError, AttributeError):
+            return {}
+        return fields if isinstance(fields, dict) else {}
 
 
 class SubmissionAddition(models.Model):

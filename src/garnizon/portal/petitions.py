@@ -10,7 +10,6 @@ petition (its case's cell, else the cell it was assigned to).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +30,7 @@ from garnizon.registry.models import IncomingItem
 
 MAX_PUBLISHED_TEXT = 100_000
 #: The petition flow's consent field; `True` when the filer agreed to be named.
-CONSENT_FIELDS = ("publish_name", "consent_publish_name", "name_consent")
+CONSENT_FIELD = "publish_name"  # written by eservices/petition.py
 
 
 def can_publish_petition(scope: Scope, submission: Submission) -> bool:
@@ -88,16 +87,7 @@ def petition_publish(*, actor: Person, submission: Submission, text: str) -> Sub
 
 def name_consented(submission: Submission) -> bool:
     """Whether the filer agreed to publish their name (absent or malformed: no)."""
-    fields = _fields(submission)
-    return any(fields.get(name) is True for name in CONSENT_FIELDS)
-
-
-def _fields(submission: Submission) -> dict[str, Any]:
-    try:
-        fields = json.loads(submission.canonical_json).get("fields", {})
-    except (ValueError, AttributeError):
-        return {}
-    return fields if isinstance(fields, dict) else {}
+    return submission.filed_fields().get(CONSENT_FIELD) is True
 
 
 def _published_name(submission: Submission) -> str:
@@ -105,7 +95,7 @@ def _published_name(submission: Submission) -> str:
     with its own consent; empty without the filer's consent."""
     if not name_consented(submission):
         return ""
-    fields = _fields(submission)
+    fields = submission.filed_fields()
     name = str(fields.get("name") or "").strip() or submission.incoming_item.sender_name
     if fields.get("third_party") and fields.get("publish_third_party") is True:
         third = str(fields.get("third_name") or "").strip()
@@ -115,7 +105,7 @@ def _published_name(submission: Submission) -> str:
 
 
 def _published_subject(submission: Submission) -> str:
-    subject = str(_fields(submission).get("subject") or "").strip()
+    subject = str(submission.filed_fields().get("subject") or "").strip()
     return subject or submission.incoming_item.subject
 
 

@@ -18,7 +18,7 @@ from garnizon.portal.eservices import FLOWS
 from garnizon.portal.models import PortalReply, Submission
 from garnizon.portal.petitions import published_petitions_page
 from garnizon.portal.replies import portal_reply_mark_opened
-from garnizon.portal.services import STATUS_LABELS, Status, submission_for_token
+from garnizon.portal.services import Status, submission_for_token
 from garnizon.portal.threats import threat_status_for
 
 
@@ -32,8 +32,6 @@ def tracking_context(submission: Submission, token: str, status: Status) -> dict
             {**file, "url": reverse("portal:reply_file", args=[token, reply.pk, index])}
             for index, file in enumerate(reply.files)
         ]
-    if replies:
-        status = Status("answered", str(STATUS_LABELS["answered"]))
     return {
         "submission": submission,
         "item": submission.incoming_item,

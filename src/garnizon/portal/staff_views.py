@@ -6,7 +6,6 @@ not see is a 404 (its existence does not leak); what they see but may not do is 
 
 from __future__ import annotations
 
-import json
 import secrets
 from typing import Any
 
@@ -24,6 +23,7 @@ from garnizon.audit.services import audit_record
 from garnizon.common.errors import AccessDenied, DomainError, NotVisible
 from garnizon.org.access import Scope, acting_on_behalf
 from garnizon.portal.eservices import FLOWS
+from garnizon.portal.forms import MultipleFileInput
 from garnizon.portal.models import EService, Submission
 from garnizon.portal.petitions import can_publish_petition, name_consented, petition_publish
 from garnizon.portal.replies import can_reply, can_see_submission, portal_reply_send
@@ -34,10 +34,6 @@ MAX_ID = 2**63 - 1
 
 
 # --- forms -------------------------------------------------------------------------------------
-
-
-class MultipleFileInput(forms.ClearableFileInput):
-    allow_multiple_selected = True
 
 
 class MultipleFileField(forms.FileField):
@@ -228,20 +224,12 @@ def _int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() and 0 < int(value) <= MAX_ID else None
 
 
-def _canonical_fields(submission: Submission) -> dict[str, Any]:
-    try:
-        fields = json.loads(submission.canonical_json).get("fields", {})
-    except (ValueError, AttributeError):
-        return {}
-    return fields if isinstance(fields, dict) else {}
-
-
 def _fields(submission: Submission) -> list[tuple[str, str]]:
     """The filed answers with the flow's labels, as the staff's plain-text copy shows them."""
     flow = FLOWS.get(submission.service)
     labels = dict(flow.labels) if flow is not None else {}
     rows = []
-    for key, value in _canonical_fields(submission).items():
+    for key, value in submission.filed_fields().items():
         if isinstance(value, bool):
             value = _("tak") if value else _("nie")
         rows.append((str(labels.get(key, key)), str(value) if value not in ("", None) else "–"))
@@ -249,8 +237,5 @@ def _fields(submission: Submission) -> list[tuple[str, str]]:
 
 
 def _filed_text(submission: Submission) -> str:
-    fields = _canonical_fields(submission)
-    for name in ("text", "content", "tresc"):
-        if isinstance(fields.get(name), str):
-            return fields[name]
-    return ""
+    text = submission.filed_fields().get("text")  # every flow names its text field `text`
+    return text if isinstance(text, str) else ""

@@ -31,8 +31,9 @@ from garnizon.portal.flows import (
     draft_clear,
     draft_get,
     draft_save,
+    merged,
 )
-from garnizon.portal.forms import HONEYPOT, AttachmentsForm, PortalForm
+from garnizon.portal.forms import HONEYPOT, AttachmentsForm, PortalForm, honeypot_message
 from garnizon.portal.identity import (
     NAME_KEY,
     citizen_from_session,
@@ -155,15 +156,15 @@ def step(request: HttpRequest, service: str, slug: str) -> HttpResponse:
     order = [s.slug for s in flow.steps]
     if missing is not None and order.index(missing.slug) < order.index(slug):
         return redirect("portal:step", service, missing.slug)
-    if not page.when(_answers(draft)):
+    if not page.when(merged(draft)):
         return redirect(_next_url(flow, page, draft, changing=False))
     changing = request.GET.get("zmien") == "1"
     if request.method == "POST" and request.POST.get(HONEYPOT):
-        return _refused(request, _honeypot_message(), status=400)
+        return _refused(request, honeypot_message(), status=400)
     if page.slug == ATTACHMENTS:
         return _attachments(request, flow, page, draft, changing)
     # A page may read the earlier answers (the threat map: the point picked so far).
-    extra = {"answers": _answers(draft)} if getattr(page.form, "takes_answers", False) else {}
+    extra = {"answers": merged(draft)} if getattr(page.form, "takes_answers", False) else {}
     if request.method == "POST":
         form = page.form(request.POST, **extra)
         if form.is_valid():
@@ -196,7 +197,7 @@ def _attachments(
     request: HttpRequest, flow: Flow, page: Step, draft: dict[str, Any], changing: bool
 ) -> HttpResponse:
     """Upload files one batch at a time; each is stored and listed; `usun` removes one."""
-    limits = {"types": flow.attachment_types, "max_bytes": _max_bytes(flow)}
+    limits = {"types": flow.attachment_types, "max_bytes": flow.max_bytes}
     form_class = page.form if issubclass(page.form, AttachmentsForm) else AttachmentsForm
     form = form_class(**limits)
     if request.method == "POST":
@@ -212,7 +213,7 @@ def _attachments(
             form.add_error(
                 "files",
                 _("Plik jest za duży. Plik może mieć najwyżej %(mb)s MB.")
-                % {"mb": _max_bytes(flow) // (1024 * 1024)},
+                % {"mb": flow.max_bytes // (1024 * 1024)},
             )
         uploads = request.FILES.getlist("files")
         if len(draft["attachments"]) + len(uploads) > conf.max_attachments():
@@ -225,7 +226,7 @@ def _attachments(
             try:
                 draft["attachments"].append(
                     portal_attachment_store(
-                        upload=upload, types=flow.attachment_types, max_bytes=_max_bytes(flow)
+                        upload=upload, types=flow.attachment_types, max_bytes=flow.max_bytes
                     )
                 )
             except DomainError as error:
@@ -244,7 +245,7 @@ def check(request: HttpRequest, service: str) -> HttpResponse:
     flow = _flow(service)
     if request.method == "POST":
         if request.POST.get(HONEYPOT):
-            return _refused(request, _honeypot_message(), status=400)
+            return _refused(request, honeypot_message(), status=400)
         # A resubmitted form (double click, back button) carries a token already filed.
         token = request.POST.get("form_token", "")
         done = _filed(token)
@@ -306,7 +307,7 @@ def check(request: HttpRequest, service: str) -> HttpResponse:
             "attachments_url": _step_url(flow, ATTACHMENTS, changing=True),
             "form_token": draft["token"],
             "error": error,
-            "back": _step_url(flow, flow.active_steps(_answers(draft))[-1].slug, changing=False),
+            "back": _step_url(flow, flow.active_steps(merged(draft))[-1].slug, changing=False),
         },
         status=400 if error else 200,
     )
@@ -374,19 +375,6 @@ def _validation_error(flow: Flow, draft: dict[str, Any]) -> str | None:
     return None
 
 
-def _max_bytes(flow: Flow) -> int:
-    if flow.max_attachment_mb is not None:
-        return flow.max_attachment_mb * 1024 * 1024
-    return conf.max_attachment_bytes()
-
-
-def _answers(draft: dict[str, Any]) -> dict[str, Any]:
-    answers: dict[str, Any] = {}
-    for page in draft["pages"].values():
-        answers.update(page)
-    return answers
-
-
 def _step_url(flow: Flow, slug: str, *, changing: bool) -> str:
     url = reverse("portal:step", args=[flow.service, slug])
     return f"{url}?zmien=1" if changing else url
@@ -418,7 +406,7 @@ def _render_step(
         back = _step_url(flow, previous.slug, changing=False)
     else:
         back = reverse("portal:service", args=[flow.service])
-    steps = flow.active_steps(_answers(draft))
+    steps = flow.active_steps(merged(draft))
     number = [s.slug for s in steps].index(page.slug) + 1 if page in steps else 1
     return render(
         request,
@@ -444,7 +432,7 @@ def _render_step(
 
 def _summary_rows(flow: Flow, draft: dict[str, Any], unit: Any) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    for page in flow.active_steps(_answers(draft)):
+    for page in flow.active_steps(merged(draft)):
         if page.slug == ATTACHMENTS:
             continue
         answers = draft["pages"].get(page.slug, {})
@@ -493,13 +481,6 @@ def _filed(token: str) -> HttpResponse | None:
 
 def _client_address(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR") or "0.0.0.0"
-
-
-def _honeypot_message() -> str:
-    return _(
-        "Nie przyjęliśmy formularza: wypełniono pole, którego ludzie nie widzą. Jeśli to "
-        "pomyłka, wróć na stronę główną i wypełnij formularz jeszcze raz."
-    )
 
 
 def _refused(request: HttpRequest, message: str, *, status: int) -> HttpResponse:

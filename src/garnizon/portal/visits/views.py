@@ -21,7 +21,7 @@ from django.views.decorators.http import require_http_methods
 
 from garnizon.common.errors import DomainError
 from garnizon.org.models import Unit
-from garnizon.portal.forms import HONEYPOT, PortalForm
+from garnizon.portal.forms import HONEYPOT, PortalForm, honeypot_message
 from garnizon.portal.visits import services
 from garnizon.portal.visits.forms import (
     DayForm,
@@ -394,8 +394,4 @@ def _to_booking(found: Booking) -> HttpResponse:
 
 
 def _refused(request: HttpRequest) -> HttpResponse:
-    message = _(
-        "Nie przyjęliśmy formularza: wypełniono pole, którego ludzie nie widzą. Jeśli to "
-        "pomyłka, wróć na stronę główną i wypełnij formularz jeszcze raz."
-    )
-    return render(request, "portal/refused.html", {"message": message}, status=400)
+    return render(request, "portal/refused.html", {"message": honeypot_message()}, status=400)
