@@ -197,6 +197,31 @@ def test_the_filed_content_reaches_the_staff_through_the_pipeline(garrison):
     assert Submission.objects.get().content_sha256 in stored
 
 
+def test_the_filed_entry_is_indexed_for_search_by_its_intake_item_not_in_the_request(
+    garrison, django_capture_on_commit_callbacks
+):
+    from garnizon.intake.services import dispatch
+    from garnizon.search.models import ObjectType, SearchEntry
+    from garnizon.search.services import search
+
+    client = Client()
+    fill_letter(client, garrison.kwp, subject="Hałas przy ulicy Zamojskiej")
+    with django_capture_on_commit_callbacks(execute=True):
+        confirmation_token(submit(client, "pismo")[0])
+    entry = IncomingItem.objects.get()
+    indexed = SearchEntry.objects.filter(object_type=ObjectType.INCOMING, object_id=entry.pk)
+    assert not indexed.exists()  # the request did not analyse the text
+
+    content = IntakeItem.objects.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatch(content, run_now=True)
+    content.refresh_from_db()
+    assert content.state == "done", content.error_message
+    assert indexed.exists()
+    hits = search(garrison.people["clerk"], "hałasu Zamojska", audit=False).hits
+    assert entry.registration_number in [hit.reference for hit in hits]
+
+
 def test_the_check_page_lists_every_answer_with_a_change_link(garrison):
     client = Client()
     fill_letter(client, garrison.kwp, files=[upload("zdjecie.png", png_bytes())])

@@ -767,10 +767,17 @@ def test_filings_are_limited_per_email_address(garrison, settings):
 
 def test_the_per_email_counter_counts_each_address_separately(db, settings):
     settings.GARNIZON_PORTAL_EMAIL_RATE_LIMIT = 2
-    hits = [identity.portal_email_rate_limit_hit(email="x@example.pl") for _ in range(3)]
-    assert hits == [False, False, True]
-    assert identity.portal_email_rate_limit_hit(email="y@example.pl") is False
-    assert identity.portal_email_rate_limit_hit(email="") is False
+    settings.GARNIZON_PORTAL_RATE_LIMIT = 100
+
+    def passed(email: str, address: str = "198.51.100.1") -> str | None:
+        return identity.portal_filing_limit_passed(client_address=address, email=email)
+
+    assert [passed("x@example.pl") for _ in range(3)] == [None, None, "email"]
+    assert passed("y@example.pl") is None
+    assert passed("") is None  # no e-mail: only the address counts
+    settings.GARNIZON_PORTAL_RATE_LIMIT = 5
+    assert passed("z@example.pl") == "address"  # the 6th from this address
+    assert passed("z@example.pl", address="198.51.100.2") is None  # z's 2nd filing
 
 
 def test_a_broken_saml_configuration_shows_a_page_not_a_crash(db, keys, settings, tmp_path):

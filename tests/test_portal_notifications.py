@@ -42,18 +42,20 @@ def _isolated(settings, tmp_path):
     cache.clear()
 
 
-def queued() -> list[DBTaskResult]:
-    return list(
-        DBTaskResult.objects.filter(task_path=deliver_portal_notification.module_path).order_by(
-            "id"
-        )
-    )
+def queued(kind: str | None = None) -> list[DBTaskResult]:
+    """The queued notifications, oldest first; of one kind (FILED, REPLY) if given."""
+    tasks = DBTaskResult.objects.filter(task_path=deliver_portal_notification.module_path)
+    return [
+        task
+        for task in tasks.order_by("id")
+        if kind is None or task.args_kwargs["args"][0] == kind
+    ]
 
 
-def run_queued() -> list[str]:
+def run_queued(kind: str | None = None) -> list[str]:
     """What `db_worker` does with each queued notification, in this process."""
     results = []
-    for task in queued():
+    for task in queued(kind):
         results.append(deliver(*task.args_kwargs["args"]))
         task.delete()
     return results
@@ -168,9 +170,9 @@ def test_a_reply_sends_a_link_without_the_content_and_records_when(
             subject="Odpowiedź na pismo",
             body="Poufna treść odpowiedzi: dzielnicowy przyjdzie we wtorek.",
         )
-    [task] = queued()
+    [task] = queued(REPLY)
     assert task.args_kwargs["args"] == [REPLY, reply.pk, 1]
-    assert run_queued() == ["sent"]
+    assert run_queued(REPLY) == ["sent"]
     [message] = smtp_server
     body = message.get_content()
     assert f"{PORTAL_URL}/portal/sledzenie/{token}/" in body
@@ -220,14 +222,14 @@ def test_a_failing_relay_queues_a_later_attempt_and_the_next_one_sends(
     before = timezone.now()
     with pytest.raises(OSError):
         deliver(REPLY, reply.pk)
-    [retry] = queued()
+    [retry] = queued(REPLY)
     assert retry.args_kwargs["args"] == [REPLY, reply.pk, 2]
     assert retry.run_after >= before + datetime.timedelta(minutes=1)
     reply.refresh_from_db()
     assert reply.notified_at is None and smtp_server == []
 
     settings.MAILERS = working
-    assert run_queued() == ["sent"]
+    assert run_queued(REPLY) == ["sent"]
     reply.refresh_from_db()
     assert reply.notified_at is not None and len(smtp_server) == 1
 
@@ -242,7 +244,8 @@ def test_after_the_last_attempt_nothing_more_is_queued(garrison, settings):
     }
     with pytest.raises(OSError):
         deliver(FILED, submission.pk, MAX_ATTEMPTS)
-    assert queued() == []
+    # Only the first attempt, queued with the filing itself: no attempt after the last.
+    assert [task.args_kwargs["args"] for task in queued()] == [[FILED, submission.pk, 1]]
     assert not AuditEntry.objects.filter(object_type=notifications.NOTIFICATION_TYPE).exists()
 
 

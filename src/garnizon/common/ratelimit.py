@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime
 import hashlib
 import time
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -19,24 +21,45 @@ from django.utils import timezone
 from garnizon.common.models import RateCounter
 
 
+class RateCheck(NamedTuple):
+    """One limit to count an attempt against: at most `limit` per `window_seconds`."""
+
+    name: str
+    subject: str
+    limit: int
+    window_seconds: int
+
+
 def rate_limit_hit(name: str, subject: str, *, limit: int, window_seconds: int) -> bool:
     """Count one attempt by `subject` under limit `name`; True once the window's `limit` is passed.
 
     `subject` is hashed (an e-mail address is not stored in clear).
     """
-    window = int(time.time()) // window_seconds
-    digest = hashlib.sha256(subject.strip().lower().encode()).hexdigest()[:32]
-    key = f"{name}:{digest}:{window}"
-    expires_at = timezone.now() + datetime.timedelta(seconds=window_seconds)
+    return rate_limits_hit([RateCheck(name, subject, limit, window_seconds)])[0]
+
+
+def rate_limits_hit(checks: Sequence[RateCheck]) -> list[bool]:
+    """Count one attempt under each check, all in one transaction; for each, True once passed.
+
+    One transaction is one turn of SQLite's write lock, however many limits an
+    act is counted against (a portal filing: its address and its e-mail).
+    """
     table = connection.ops.quote_name(RateCounter._meta.db_table)
+    now = time.time()
+    results = []
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (key, count, expires_at) VALUES (%s, 1, %s) "
-            f"ON CONFLICT (key) DO UPDATE SET count = {table}.count + 1 RETURNING count",
-            [key, expires_at],
-        )
-        (count,) = cursor.fetchone()
-    return count > limit
+        for check in checks:
+            window = int(now) // check.window_seconds
+            digest = hashlib.sha256(check.subject.strip().lower().encode()).hexdigest()[:32]
+            expires_at = timezone.now() + datetime.timedelta(seconds=check.window_seconds)
+            cursor.execute(
+                f"INSERT INTO {table} (key, count, expires_at) VALUES (%s, 1, %s) "
+                f"ON CONFLICT (key) DO UPDATE SET count = {table}.count + 1 RETURNING count",
+                [f"{check.name}:{digest}:{window}", expires_at],
+            )
+            (count,) = cursor.fetchone()
+            results.append(count > check.limit)
+    return results
 
 
 def rate_counters_purge() -> str:

@@ -109,7 +109,8 @@ def intake_add_file(
         )
     if created:
         dispatch(item, run_now=run_now)
-        item.refresh_from_db()
+        if run_now:  # the pipeline has changed the row; queued, it is as written
+            item.refresh_from_db()
     return IntakeResult(item, created)
 
 

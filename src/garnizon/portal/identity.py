@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 from garnizon.audit.models import AuditAction
 from garnizon.audit.services import audit_record
 from garnizon.common.errors import DomainError
-from garnizon.common.ratelimit import first_use, rate_limit_hit
+from garnizon.common.ratelimit import RateCheck, first_use, rate_limit_hit, rate_limits_hit
 from garnizon.portal import conf
 from garnizon.portal.models import Citizen, Submission, SubmissionAddition
 from garnizon.portal.saml import EMAIL, FAMILY_NAME, GIVEN_NAME, SamlIdentity
@@ -312,12 +312,24 @@ def _limit_hit(kind: str, value: str, limit: int) -> bool:
     )
 
 
-def portal_email_rate_limit_hit(*, email: str) -> bool:
-    """Count one filing for this e-mail address; True once the window's limit is passed."""
+def portal_filing_limit_passed(*, client_address: str, email: str) -> str | None:
+    """Count one filing against its address's and its e-mail's limits, in one write.
+
+    Returns which limit the filing passed, `"address"` or `"email"`, or None.
+    Both counters are counted in one transaction: on SQLite, one turn of the
+    database's write lock for both.
+    """
+    window = conf.rate_window_seconds()
+    checks = [RateCheck("portal.filing.address", client_address, conf.rate_limit(), window)]
     email = normalize_email(email).lower()
-    if not email:
-        return False
-    return _limit_hit("rate:email", email, filings_per_email())
+    if email:
+        checks.append(RateCheck("portal.rate:email", email, filings_per_email(), window))
+    hits = rate_limits_hit(checks)
+    if hits[0]:
+        return "address"
+    if email and hits[1]:
+        return "email"
+    return None
 
 
 # --- the citizen's filings ---------------------------------------------------------------------

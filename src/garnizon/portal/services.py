@@ -25,7 +25,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from garnizon.common.errors import DomainError
-from garnizon.common.ratelimit import rate_limit_hit
 from garnizon.documents.blobstore import BlobEmpty, BlobTooLarge, get_blob_store
 from garnizon.documents.metadata import detect_mime, safe_filename
 from garnizon.intake.services import intake_add_file
@@ -37,6 +36,8 @@ from garnizon.portal.eservices import FLOWS
 from garnizon.portal.models import Citizen, EService, Submission
 from garnizon.registry.models import Channel, IncomingItem
 from garnizon.registry.services import incoming_item_register
+from garnizon.search.models import ObjectType
+from garnizon.search.signals import left_to_intake
 
 PORTAL_USERNAME = "portal"
 
@@ -101,19 +102,6 @@ def _too_large(name: str, limit: int) -> str:
     }
 
 
-# --- rate limit ------------------------------------------------------------------------
-
-
-def portal_rate_limit_hit(*, client_address: str) -> bool:
-    """Count one filing attempt from this address; True once the window's limit is passed."""
-    return rate_limit_hit(
-        "portal.filing.address",
-        client_address,
-        limit=conf.rate_limit(),
-        window_seconds=conf.rate_window_seconds(),
-    )
-
-
 # --- filing ------------------------------------------------------------------------------
 
 
@@ -169,13 +157,16 @@ def portal_submission_file(
 ) -> Submission:
     """Register a filing in the unit's incoming register, in one transaction.
 
-    The entry, the submission record and the intake items of its content and
-    attachments are written together or not at all. The same `client_token` a
-    second time returns the first submission.
+    The entry, the submission record, the intake items of its content and
+    attachments and the queued confirmation e-mail are written together or not
+    at all. The same `client_token` a second time returns the first submission
+    (the register's own replay check finds it, also for two racing requests).
+
+    The entry is not indexed for search here but by the intake item of its
+    content, whose `index` step runs a moment later in a worker (search/steps.py):
+    the filer's request does not wait for the text analysis, and on SQLite the
+    filing takes one turn of the write lock instead of two.
     """
-    existing = Submission.objects.filter(client_token=client_token).first()
-    if existing is not None:
-        return existing
     flow = FLOWS.get(service)
     if flow is None:
         raise DomainError(_("Nieznana e-usługa."))
@@ -209,7 +200,7 @@ def portal_submission_file(
         content_sha256=content_hash,
     ).encode()
     get_blob_store().put(io.BytesIO(content))
-    with transaction.atomic():
+    with transaction.atomic(), left_to_intake(ObjectType.INCOMING):
         actor, scope = portal_actor_scope(unit)
         item = incoming_item_register(
             scope=scope,
@@ -243,7 +234,9 @@ def portal_submission_file(
         )
         from garnizon.portal.notifications import notify_filed
 
-        transaction.on_commit(lambda: notify_filed(submission.pk))
+        # Queued in the filing's transaction: the task row commits with it (a worker
+        # cannot see it earlier) and costs no write of its own after the commit.
+        notify_filed(submission.pk)
         if flow.after_file is not None:
             flow.after_file(submission, fields)
         _send_to_intake(submission, item, actor, content, scope)

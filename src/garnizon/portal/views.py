@@ -38,12 +38,11 @@ from garnizon.portal.identity import (
     NAME_KEY,
     citizen_from_session,
     filing_email,
-    portal_email_rate_limit_hit,
+    portal_filing_limit_passed,
 )
 from garnizon.portal.receipts import receipt_pdf
 from garnizon.portal.services import (
     portal_attachment_store,
-    portal_rate_limit_hit,
     portal_submission_file,
     submission_for_token,
     submission_status,
@@ -262,19 +261,18 @@ def check(request: HttpRequest, service: str) -> HttpResponse:
     if request.method == "POST" and error is None:
         if request.POST.get("form_token") != draft["token"]:
             error = _("Ten formularz wygasł. Sprawdź odpowiedzi i wyślij go jeszcze raz.")
-        elif portal_rate_limit_hit(client_address=_client_address(request)):
+        elif passed := portal_filing_limit_passed(
+            client_address=_client_address(request),
+            email=filing_email(request.session, flow.fields(draft)),
+        ):
             return _refused(
                 request,
                 _(
                     "Z tego adresu wysłano w ostatnim czasie zbyt wiele zgłoszeń. Spróbuj "
                     "ponownie za godzinę albo napisz do jednostki pocztą."
-                ),
-                status=429,
-            )
-        elif portal_email_rate_limit_hit(email=filing_email(request.session, flow.fields(draft))):
-            return _refused(
-                request,
-                _(
+                )
+                if passed == "address"
+                else _(
                     "Z tego adresu e-mail wysłano w ostatnim czasie zbyt wiele zgłoszeń. "
                     "Spróbuj ponownie za godzinę albo napisz do jednostki pocztą."
                 ),

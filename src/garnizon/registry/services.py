@@ -14,7 +14,7 @@ from garnizon.cases.deadlines import DeadlineKind, official_deadline
 from garnizon.cases.services import DERIVED_KINDS
 from garnizon.common.errors import AccessDenied, DomainError, NotVisible
 from garnizon.common.sequences import next_value
-from garnizon.org.access import REGISTERING_ROLES, Scope, acting_on_behalf
+from garnizon.org.access import Scope, acting_on_behalf
 from garnizon.org.models import Cell, Person, Position, Role, Unit
 from garnizon.registry.models import (
     Channel,
@@ -28,11 +28,8 @@ from garnizon.registry.selectors import incoming_visibility_q
 
 
 def can_register_in(scope: Scope, unit_id: int) -> bool:
-    return any(
-        g.position.role in REGISTERING_ROLES
-        and (g.position.cell.unit_id == unit_id or g.position.garrison_wide)
-        for g in scope.grants
-    )
+    """The one rule for registering, `Scope.can_register_in` (org/access.py)."""
+    return scope.can_register_in(unit_id)
 
 
 def incoming_item_register(

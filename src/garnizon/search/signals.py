@@ -17,6 +17,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
@@ -37,6 +39,30 @@ def _pending() -> dict[str, set[int]]:
     return _local.pending
 
 
+@contextmanager
+def left_to_intake(*object_types: str) -> Iterator[None]:
+    """Inside, saves of these types queue nothing: the caller hands the objects to intake.
+
+    For a caller whose intake items carry the object (a portal filing's entry):
+    the items' `index` step (search/steps.py) indexes it in a worker a moment
+    later, so the caller's request does not wait for the text analysis. Until
+    then the object is in the registers but not yet found by search.
+    """
+    skipped = _skipped()
+    before = set(skipped)
+    skipped.update(object_types)
+    try:
+        yield
+    finally:
+        skipped.intersection_update(before)
+
+
+def _skipped() -> set[str]:
+    if not hasattr(_local, "skipped"):
+        _local.skipped = set()
+    return _local.skipped
+
+
 def queue(object_type: str, ids: set[int] | list[int]) -> None:
     """Index these objects after the current transaction commits.
 
@@ -45,6 +71,8 @@ def queue(object_type: str, ids: set[int] | list[int]) -> None:
     find nothing left. Ids left by a rolled-back transaction are indexed with
     the next commit, which reads the database as it is and so does no harm.
     """
+    if object_type in _skipped():
+        return
     _pending()[object_type].update(i for i in ids if i is not None)
     transaction.on_commit(flush, robust=True)
 
