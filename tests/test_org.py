@@ -574,3 +574,35 @@ def test_a_unit_administrator_cannot_take_over_a_commanders_account(garrison):
     assert response.status_code == 302
     handler.refresh_from_db()
     assert handler.check_password("Nowe-Haslo-12345")
+
+
+def test_registering_and_reading_registers_are_separate_rules(garrison):
+    """Who may register in a unit (clerks, cell heads, the commander) is not who reads
+    its whole registers (clerks, the commander, the archivist)."""
+    g = garrison
+    kwp, kmp = g.kwp.pk, g.kmp.pk
+    registering = {
+        name: Scope.for_person(person).registering_unit_ids() for name, person in g.people.items()
+    }
+    assert {name: units for name, units in registering.items() if units} == {
+        "clerk": {kwp},
+        "head": {kwp},
+        "commander": {kwp},
+        "kmp_clerk": {kmp},
+        "kmp_commander": {kmp},
+    }
+    archivist = Scope.for_person(g.people["archivist"])
+    assert archivist.register_unit_ids() == {kwp} and not archivist.can_register_in(kwp)
+    head = Scope.for_person(g.people["head"])
+    assert head.register_unit_ids() == set() and head.can_register_in(kwp)
+    assert not head.can_register_in(kmp)
+    # A garrison-wide post registers everywhere; a substitute holds the absent one's right.
+    head_position = g.people["head"].positions.get()
+    head_position.garrison_wide = True
+    head_position.save()
+    assert Scope.for_person(g.people["head"]).registering_unit_ids() is None
+    today = timezone.localdate()
+    Substitution.objects.create(
+        absent=g.people["kmp_clerk"], substitute=g.people["handler"], date_from=today, date_to=today
+    )
+    assert Scope.for_person(g.people["handler"]).can_register_in(kmp)

@@ -26,6 +26,7 @@ from cryptography.x509.oid import NameOID
 from django.conf import settings as django_settings
 from django.core import signing
 from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 from django.utils import translation
@@ -38,9 +39,12 @@ from saml2.server import Server
 from saml2.xmldsig import DIGEST_SHA1, DIGEST_SHA256, SIG_RSA_SHA1, SIG_RSA_SHA256
 
 from garnizon.audit.models import AuditAction, AuditEntry
+from garnizon.common.errors import DomainError
 from garnizon.intake.models import IntakeItem
 from garnizon.portal import identity, saml
+from garnizon.portal.additions import addition_limits
 from garnizon.portal.models import Citizen, Submission, SubmissionAddition
+from garnizon.portal.services import portal_attachment_store
 from garnizon.registry.models import IncomingItem
 from tests.test_portal import (
     confirmation_token,
@@ -723,6 +727,93 @@ def test_adding_a_refused_file_shows_the_reason_and_adds_nothing(garrison, smtp_
     )
     assert SubmissionAddition.objects.count() == 0
     assert IntakeItem.objects.count() == count
+
+
+def filing_to_add_to(garrison, smtp_server) -> tuple[Client, Submission, str]:
+    client = Client()
+    login_by_email(client, "jan@example.pl", smtp_server)
+    fill_letter(client, garrison.kwp)
+    confirmation_token(submit(client, "pismo")[0])
+    submission = Submission.objects.get()
+    return client, submission, reverse("portal:add_documents", args=[submission.pk])
+
+
+def files_hint(body: str) -> str:
+    hint = re.search(r'id="id_files-hint"[^>]*>([^<]*)<', body)
+    assert hint, "no hint on the file field"
+    return " ".join(hint.group(1).split())
+
+
+def pdfs(count: int, prefix: str = "plik") -> list:
+    return [upload(f"{prefix}{n}.pdf", pdf_bytes()) for n in range(count)]
+
+
+def test_the_add_documents_page_states_the_limits_the_service_applies(
+    garrison, smtp_server, settings
+):
+    settings.GARNIZON_PORTAL_MAX_ATTACHMENTS = 2
+    client, submission, url = filing_to_add_to(garrison, smtp_server)
+    limits = addition_limits(submission)
+    assert (limits.max_mb, limits.per_sending, limits.per_submission, limits.left) == (1, 2, 4, 4)
+    hint = files_hint(client.get(url).content.decode())
+    assert hint == (
+        "PDF, JPG, PNG, TIFF, TXT, ODT, DOCX; każdy plik do 1 MB; najwyżej 2 plików naraz "
+        "i 4 do jednego zgłoszenia (pozostało: 4)."
+    )
+    assert client.post(url, {"files": pdfs(2)}).status_code == 302
+    assert "(pozostało: 2)" in files_hint(client.get(url).content.decode())
+
+
+def test_adding_more_files_at_once_than_allowed_is_refused(garrison, smtp_server, settings):
+    settings.GARNIZON_PORTAL_MAX_ATTACHMENTS = 2
+    client, _, url = filing_to_add_to(garrison, smtp_server)
+    response = client.post(url, {"files": pdfs(3)})
+    assert response.status_code == 400
+    assert "Możesz dodać najwyżej 2 plików." in response.content.decode()
+    assert SubmissionAddition.objects.count() == 0
+
+
+def test_adding_past_the_filings_total_is_refused(garrison, smtp_server, settings):
+    settings.GARNIZON_PORTAL_MAX_ATTACHMENTS = 2
+    client, _, url = filing_to_add_to(garrison, smtp_server)
+    assert client.post(url, {"files": pdfs(2, "a")}).status_code == 302
+    assert client.post(url, {"files": pdfs(2, "b")}).status_code == 302
+    page = client.get(url).content.decode()
+    assert "(pozostało: 0)" in files_hint(page)
+    response = client.post(url, {"files": pdfs(1, "c")})
+    assert response.status_code == 400
+    assert "Do jednego zgłoszenia możesz dosłać najwyżej 4 plików." in response.content.decode()
+    assert SubmissionAddition.objects.count() == 4
+
+
+def test_adding_a_file_over_the_size_limit_is_refused(garrison, smtp_server):
+    client, _, url = filing_to_add_to(garrison, smtp_server)
+    big = b"%PDF-1.4\n" + b"0" * (1024 * 1024 + 10)
+    response = client.post(url, {"files": [upload("duzy.pdf", big)]})
+    assert response.status_code == 400
+    assert "Plik jest za duży. Plik może mieć najwyżej 1 MB." in response.content.decode()
+    assert SubmissionAddition.objects.count() == 0
+
+
+def test_adding_a_file_of_another_type_is_refused_by_the_page_and_the_service(
+    garrison, smtp_server
+):
+    client, submission, url = filing_to_add_to(garrison, smtp_server)
+    response = client.post(url, {"files": [upload("program.exe", b"MZ\x90\x00binary")]})
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "Plik program.exe ma niedozwolony rodzaj. Dodaj plik: PDF, JPG" in body
+    # The service does not take a file stored under other limits either.
+    stored = portal_attachment_store(
+        upload=SimpleUploadedFile("program.exe", b"MZ\x90\x00binary"),
+        types={"application/x-dosexec": "EXE", "application/octet-stream": "BIN"},
+    )
+    with pytest.raises(DomainError) as refused:
+        identity.submission_addition_add(
+            citizen=submission.citizen, submission=submission, attachments=[stored]
+        )
+    assert "niedozwolony rodzaj" in refused.value.message
+    assert SubmissionAddition.objects.count() == 0
 
 
 def test_only_the_owner_sees_or_adds_to_a_filing(garrison, smtp_server):

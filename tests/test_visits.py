@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import datetime
+import os
 import re
+import socket
+import subprocess
+import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
+from django_tasks_db.models import DBTaskResult
 
 from garnizon.audit.models import AuditEntry
 from garnizon.common.errors import AccessDenied, DomainError
+from garnizon.common.models import RateCounter
+from garnizon.common.ratelimit import rate_limit_hit
 from garnizon.common.scheduler import JOBS, run_job
+from garnizon.org.models import Unit
 from garnizon.portal.visits import services
 from garnizon.portal.visits.mail import booking_ics
 from garnizon.portal.visits.models import (
@@ -25,7 +36,9 @@ from garnizon.portal.visits.models import (
     OpeningRule,
     Slot,
 )
+from garnizon.portal.visits.tasks import send_booking_mail
 from tests.factories import PASSWORD, make_garrison
+from tests.test_audit import database_url
 
 START = "portal:portal_visits:start"
 
@@ -118,6 +131,57 @@ def client_for(person) -> Client:
     client = Client()
     assert client.login(username=person.username, password=PASSWORD)
     return client
+
+
+def queued_mail() -> list[DBTaskResult]:
+    return list(
+        DBTaskResult.objects.filter(task_path=send_booking_mail.module_path).order_by(
+            "enqueued_at", "id"
+        )
+    )
+
+
+def run_mail_tasks() -> list[str]:
+    """What `db_worker` does with each queued visit e-mail task, in this process."""
+    results = []
+    for queued in queued_mail():
+        queued.delete()
+        results.append(send_booking_mail.call(*queued.args_kwargs["args"]))
+    return results
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def relay_at(port: int, timeout: int = 10) -> dict:
+    return {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": timeout},
+        }
+    }
+
+
+@contextmanager
+def hung_relay() -> Iterator[socket.socket]:
+    """An SMTP relay that takes the connection and never answers (a slow or stuck server)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        listener.setblocking(False)
+        yield listener
+
+
+def connection_attempted(listener: socket.socket) -> bool:
+    try:
+        connection, _ = listener.accept()
+    except BlockingIOError:
+        return False
+    connection.close()
+    return True
 
 
 # --- slots ---------------------------------------------------------------------------------------
@@ -311,6 +375,7 @@ def test_staff_cancel_a_booking_and_the_citizen_is_emailed(
     slot = first_free_slot(kind)
     with django_capture_on_commit_callbacks(execute=True):
         booking = book(slot, email="ola@example.pl")
+    assert run_mail_tasks() == ["1 sent"]
     assert len(smtp_server) == 1  # the confirmation
     client = client_for(garrison.people["head"])
     url = reverse("staff_visits:booking_cancel", args=[booking.pk])
@@ -318,6 +383,8 @@ def test_staff_cancel_a_booking_and_the_citizen_is_emailed(
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(url, {"reason": "Komendant wezwany na odprawę"})
     assert response.status_code == 302
+    assert len(smtp_server) == 1  # the request only queued the notice
+    assert run_mail_tasks() == ["1 sent"]
     booking.refresh_from_db()
     assert booking.status == BookingStatus.CANCELLED_BY_UNIT
     notice = smtp_server[-1]
@@ -341,6 +408,7 @@ def test_cancelling_a_slot_or_closing_a_day_cancels_its_bookings(
     commander = garrison.people["commander"]
     with django_capture_on_commit_callbacks(execute=True):
         assert services.slot_cancel(actor=commander, slot=slot, reason="Awaria") == 2
+    run_mail_tasks()
     for booking in (first, second):
         booking.refresh_from_db()
         assert booking.status == BookingStatus.CANCELLED_BY_UNIT
@@ -384,6 +452,7 @@ def test_a_citizen_books_a_visit_and_gets_a_confirmation_with_a_calendar_file(
         response = book_through_pages(client, kind)
     booking = Booking.objects.get()
     assert response.status_code == 302
+    assert smtp_server == [] and run_mail_tasks() == ["1 sent"]
     assert response["Location"].startswith(reverse("portal:portal_visits:booking", args=["x"])[:-2])
     page = client.get(response["Location"]).content.decode()
     local = timezone.localtime(booking.slot.starts_at)
@@ -473,6 +542,32 @@ def test_skipping_ahead_goes_back_to_the_first_unanswered_page(garrison):
     assert client.get(reverse("portal:portal_visits:check"))["Location"] == step_url("jednostka")
 
 
+def test_each_page_reads_the_answers_once(garrison):
+    kind = with_slots(make_kind(garrison.kwp))
+    client = Client()
+    post_ok(client, step_url("jednostka"), {"unit": kind.unit_id})
+    post_ok(client, step_url("rodzaj"), {"kind": kind.pk})
+    day = services.available_days(kind)[0][0]
+    post_ok(client, step_url("dzien"), {"day": day.isoformat()})
+    post_ok(client, step_url("godzina"), {"slot": services.free_slots_on(kind, day)[0].pk})
+
+    def answer_reads(response_for) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            response_for()
+        unit_table = connection.ops.quote_name(Unit._meta.db_table)
+        return sum(f"FROM {unit_table}" in q["sql"] for q in queries.captured_queries)
+
+    # The details page, its refused answer and the check page: the chosen unit is read once.
+    assert answer_reads(lambda: client.get(step_url("dane"))) == 1
+    assert answer_reads(lambda: client.post(step_url("dane"), {"name": ""})) == 1
+    post_ok(
+        client,
+        step_url("dane"),
+        {"name": "Anna Nowak", "email": "anna@example.pl", "phone": "", "matter": "Skarga"},
+    )
+    assert answer_reads(lambda: client.get(reverse("portal:portal_visits:check"))) == 1
+
+
 def test_a_resubmitted_form_creates_one_booking(garrison):
     kind = with_slots(make_kind(garrison.kwp))
     client = Client()
@@ -542,6 +637,36 @@ def test_rate_limits_per_email_and_per_address(garrison, settings):
     assert Booking.objects.count() == 3
 
 
+def test_the_rate_limits_use_the_shared_counters_and_only_bookings_made_count(garrison, settings):
+    settings.GARNIZON_VISITS_RATE_LIMIT_EMAIL = 2
+    settings.GARNIZON_VISITS_RATE_LIMIT_ADDRESS = 10
+    window = settings.GARNIZON_VISITS_RATE_WINDOW = 3600
+    kinds = [with_slots(make_kind(garrison.kwp, name=f"Rodzaj {n}")) for n in range(3)]
+    # Another web process booked once for this address: the counter in the database says so.
+    rate_limit_hit(services.RATE_EMAIL, "x@example.pl", limit=2, window_seconds=window)
+    book(first_free_slot(kinds[0]), email="X@example.pl")
+    with pytest.raises(DomainError) as refused:
+        book(first_free_slot(kinds[1]), email="x@example.pl")
+    assert refused.value.code == "rate_limited"
+    # The e-mail address is kept only as a hash; a refusal adds nothing to the count.
+    counters = {c.key.split(":")[0]: c.count for c in RateCounter.objects.all()}
+    assert counters == {services.RATE_EMAIL: 2, services.RATE_ADDRESS: 1}
+    assert not RateCounter.objects.filter(key__contains="example").exists()
+    # A booking refused for another reason (the slot is full) costs nothing either.
+    taken = first_free_slot(kinds[2])
+    book(taken, email="y@example.pl")
+    with pytest.raises(DomainError) as full:
+        book(taken, email="z@example.pl")
+    assert full.value.code == "slot_full"
+    book(first_free_slot(kinds[2]), email="z@example.pl")
+    assert RateCounter.objects.filter(key__startswith=services.RATE_EMAIL).count() == 3
+    assert (
+        RateCounter.objects.get(key__startswith=services.RATE_ADDRESS).count
+        == Booking.objects.count()
+        == 3
+    )
+
+
 def test_the_citizen_cancels_by_the_link_and_the_seat_is_free_again(garrison):
     kind = with_slots(make_kind(garrison.kwp))
     client = Client()
@@ -602,6 +727,109 @@ def test_a_failed_send_is_left_for_the_next_run(garrison, settings, smtp_server)
     settings.MAILERS = working
     assert services.mail_pending() == "1 sent, 0 failed"
     assert len(smtp_server) == 1
+
+
+def test_a_booking_never_waits_for_the_relay_and_its_task_sends_the_confirmation(
+    garrison, settings, smtp_server, django_capture_on_commit_callbacks
+):
+    working = settings.MAILERS
+    kind = with_slots(make_kind(garrison.kwp))
+    with hung_relay() as relay:
+        settings.MAILERS = relay_at(relay.getsockname()[1], timeout=3)
+        with django_capture_on_commit_callbacks(execute=True):
+            response = book_through_pages(Client(), kind)
+        assert response.status_code == 302  # booked
+        # The request did not even open a connection to the relay: the e-mail is queued.
+        assert not connection_attempted(relay)
+    booking = Booking.objects.get()
+    assert booking.confirmation_sent_at is None and smtp_server == []
+    [task] = queued_mail()
+    assert task.args_kwargs["args"] == [booking.pk, 1]
+    # The worker sends it once the relay answers.
+    settings.MAILERS = working
+    assert run_mail_tasks() == ["1 sent"]
+    [message] = smtp_server
+    assert message.envelope_to == ["anna@example.pl"]
+    assert message["Subject"].startswith("Potwierdzenie wizyty")
+    booking.refresh_from_db()
+    assert booking.confirmation_sent_at is not None
+    # Sent once: the scheduler's safety net finds nothing left.
+    assert services.mail_pending() == "0 sent, 0 failed"
+
+
+def test_a_relay_outage_retries_the_task_later_and_the_scheduler_still_sends(
+    garrison, settings, smtp_server
+):
+    working = settings.MAILERS
+    settings.MAILERS = relay_at(closed_port())
+    kind = with_slots(make_kind(garrison.kwp))
+    booking = book(first_free_slot(kind))
+    [first] = queued_mail()
+    first.delete()
+    before = timezone.now()
+    with pytest.raises(OSError):
+        send_booking_mail.call(booking.pk, 1)
+    booking.refresh_from_db()
+    assert booking.confirmation_sent_at is None  # released for the next try
+    [retry] = queued_mail()
+    assert retry.args_kwargs["args"] == [booking.pk, 2]
+    assert retry.run_after >= before + services.MAIL_RETRY_DELAYS[0]
+    # After the last attempt no task is queued again: the scheduler's job goes on trying.
+    retry.delete()
+    last = len(services.MAIL_RETRY_DELAYS) + 1
+    with pytest.raises(OSError):
+        send_booking_mail.call(booking.pk, last)
+    assert queued_mail() == []
+    settings.MAILERS = working
+    assert run_job({job.name: job for job in JOBS}["visits.mail"], "test").outcome == "ok"
+    assert [m.envelope_to for m in smtp_server] == [[booking.email]]
+    # A task still in the queue then sends nothing twice.
+    assert send_booking_mail.call(booking.pk, 2) == "0 sent"
+    assert len(smtp_server) == 1
+
+
+def test_mail_is_queued_only_for_bookings_and_cancellations_that_commit(garrison, settings):
+    kind = with_slots(make_kind(garrison.kwp))
+    slot = first_free_slot(kind)
+    booking = book(slot)
+    with pytest.raises(DomainError):
+        book(slot, email="drugi@example.pl")  # the slot is full: rolled back
+    assert [t.args_kwargs["args"] for t in queued_mail()] == [[booking.pk, 1]]
+    services.booking_cancel_by_staff(
+        actor=garrison.people["commander"], booking=booking, reason="Awaria"
+    )
+    assert [t.args_kwargs["args"] for t in queued_mail()] == [[booking.pk, 1]] * 2
+    # With immediate sending off, only the scheduler sends.
+    settings.GARNIZON_VISITS_SEND_IMMEDIATELY = 0
+    book(first_free_slot(kind), email="trzeci@example.pl")
+    assert len(queued_mail()) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_db_worker_sends_the_confirmation(smtp_server, settings):
+    g = make_garrison()
+    kind = with_slots(make_kind(g.kwp))
+    booking = book(first_free_slot(kind), email="ewa@example.pl")
+    assert len(queued_mail()) == 1 and smtp_server == []
+    env = os.environ | {
+        "GARNIZON_DATABASE_URL": database_url(),
+        "GARNIZON_SMTP_HOST": "127.0.0.1",
+        "GARNIZON_SMTP_PORT": str(settings.MAILERS["default"]["OPTIONS"]["port"]),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "garnizon.cli", "db_worker", "--batch", "--no-startup-delay"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    [message] = smtp_server
+    assert message.envelope_to == ["ewa@example.pl"]
+    body = message.get_body(("plain",)).get_content()
+    assert services.manage_token_for(booking.client_token) in body
+    assert DBTaskResult.objects.get().status == "SUCCESSFUL"
 
 
 def test_emails_are_in_the_language_of_the_booking(garrison, smtp_server):

@@ -721,3 +721,69 @@ def test_registering_a_dispatch_in_a_case_from_the_form(world):
     assert response.status_code == 302 and response["Location"].endswith(f"/cases/{case.pk}/")
     dispatch = OutgoingItem.objects.get(subject="Odpowiedź na skargę")
     assert dispatch.case == case and dispatch.return_receipt and dispatch.registered_mail
+
+
+def test_the_menu_offers_registering_and_visits_exactly_to_whom_the_pages_let_in(garrison):
+    """One rule (org.access) behind the menu, the forms and the registry service."""
+    import re
+
+    from garnizon.org.access import Scope, registering_units
+    from garnizon.org.models import Cell, Role, Substitution, Unit, UnitKind
+    from garnizon.registry.services import can_register_in
+    from tests.factories import make_person
+
+    g = garrison
+    people = dict(g.people)
+    today = timezone.localdate()
+    # A case handler holding the absent KMP clerk's post.
+    Substitution.objects.create(
+        absent=g.people["kmp_clerk"],
+        substitute=g.people["kmp_handler"],
+        date_from=today,
+        date_to=today,
+    )
+    # A garrison-wide registry clerk, and the clerk of a unit that has been wound up.
+    people["wide_clerk"] = make_person(
+        "wide_clerk", g.kwp, g.cells["kwp_kan"], Role.REGISTRY_CLERK, garrison_wide=True
+    )
+    closed = Unit.objects.create(
+        symbol="KPP-X", name="KPP zlikwidowana", kind=UnitKind.COUNTY, superior=g.kwp
+    )
+    people["closed_clerk"] = make_person(
+        "closed_clerk",
+        closed,
+        Cell.objects.create(unit=closed, name="Kancelaria", symbol="KAN"),
+        Role.REGISTRY_CLERK,
+    )
+    closed.is_active = False
+    closed.save()
+
+    intake, visits = reverse("intake:list"), reverse("staff_visits:index")
+    may_register: dict[str, bool] = {}
+    for name, person in people.items():
+        client = client_for(person)
+        page = client.get(reverse("web:my_work")).content.decode()
+        menu = re.search(r"<nav .*?</nav>", page, re.S)
+        assert menu is not None
+        registers = client.get(reverse("web:incoming_new")).status_code == 200
+        may_register[name] = registers
+        assert client.get(intake).status_code == (200 if registers else 404), name
+        assert (f'href="{intake}"' in menu.group()) == registers, name
+        register_page = client.get(reverse("web:incoming_list")).content.decode()
+        assert (reverse("web:incoming_new") in register_page) == registers, name
+        runs_visits = client.get(visits).status_code == 200
+        assert (f'href="{visits}"' in menu.group()) == runs_visits, name
+        # The registry's service allows exactly the units the form offers.
+        scope = Scope.for_person(person)
+        offered = set(registering_units(scope).values_list("pk", flat=True))
+        for unit in Unit.objects.filter(is_active=True):
+            assert can_register_in(scope, unit.pk) == (unit.pk in offered), (name, unit)
+    assert {name for name, yes in may_register.items() if yes} == {
+        "clerk",
+        "head",
+        "commander",
+        "kmp_clerk",
+        "kmp_commander",
+        "kmp_handler",  # through the substitution
+        "wide_clerk",
+    }

@@ -11,6 +11,12 @@ Visibility by role:
   is one of the regional HQ's designated, garrison-wide roles);
 - registry clerk: their unit's registers (items, not case contents) and their cell;
 - everyone: what is assigned to them personally and what is shared with them.
+
+Registering (incoming items, dispatches without a case, intake) is another rule:
+the unit's registry clerks, cell heads and commander may register in their unit,
+a garrison-wide one in every unit (`Scope.registering_unit_ids`,
+`Scope.can_register_in`, `registering_units`). Seeing a whole register
+(`Scope.register_unit_ids`) is for the commander, the archivist and the clerks.
 Restricted items and cases (e.g. whistleblower reports) are seen only by the
 people named on them (handler, assignee, registrar, share).
 """
@@ -24,11 +30,13 @@ from dataclasses import dataclass, field
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from garnizon.org.models import Cell, Person, Position, Role, Substitution
+from garnizon.org.models import Cell, Person, Position, Role, Substitution, Unit
 
 SUBTREE_ROLES = {Role.CELL_HEAD}
 UNIT_CASE_ROLES = {Role.UNIT_COMMANDER, Role.ARCHIVIST}
+# Who sees a unit's whole registers (reading).
 UNIT_REGISTER_ROLES = {Role.UNIT_COMMANDER, Role.ARCHIVIST, Role.REGISTRY_CLERK}
+# Who registers in a unit (writing): use `Scope.registering_unit_ids` / `can_register_in`.
 REGISTERING_ROLES = {Role.REGISTRY_CLERK, Role.CELL_HEAD, Role.UNIT_COMMANDER}
 
 
@@ -103,6 +111,21 @@ class Scope:
             return None
         return self.unit_ids(UNIT_REGISTER_ROLES)
 
+    def registering_unit_ids(self) -> set[int] | None:
+        """Units this person may register in; None means every unit (a garrison-wide post).
+
+        The one rule for registering (incoming items, dispatches without a case,
+        intake): a registry clerk, cell head or commander of the unit, also
+        through a substitution.
+        """
+        if self.is_garrison_wide(REGISTERING_ROLES):
+            return None
+        return self.unit_ids(REGISTERING_ROLES)
+
+    def can_register_in(self, unit_id: int) -> bool:
+        units = self.registering_unit_ids()
+        return units is None or unit_id in units
+
     def has_role(self, role: str, *, unit_id: int | None = None) -> bool:
         return any(
             g.position.role == role
@@ -153,3 +176,10 @@ def acting_on_behalf(scope: Scope, allowed: Callable[[Scope], bool]) -> Person |
         if allowed(scope.as_absent(absent_id)):
             return absent
     return None
+
+
+def registering_units(scope: Scope) -> QuerySet[Unit]:
+    """The active units `scope` may register in (the forms' choices; the menu's test)."""
+    ids = scope.registering_unit_ids()
+    units = Unit.objects.filter(is_active=True)
+    return units if ids is None else units.filter(pk__in=ids)

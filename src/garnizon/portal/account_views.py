@@ -23,7 +23,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from garnizon.common.errors import DomainError
-from garnizon.portal import conf, identity, saml
+from garnizon.portal import identity, saml
+from garnizon.portal.additions import AdditionLimits, addition_limits
 from garnizon.portal.eservices import FLOWS
 from garnizon.portal.forms import AttachmentsForm, PortalForm
 from garnizon.portal.services import (
@@ -300,35 +301,32 @@ def add_documents(request: HttpRequest, pk: int) -> HttpResponse:
     if submission is None:
         raise Http404
     flow = FLOWS.get(submission.service)
-    types = (flow.attachment_types if flow else None) or conf.ALLOWED_TYPES
-    max_bytes = flow.max_bytes if flow is not None else conf.max_attachment_bytes()
-    form = AttachmentsForm(types=types, max_bytes=max_bytes)
-    form.fields["files"].label = _("Wybierz pliki")
+    # The service's limits, in the hint and in the early checks (before storing files).
+    limits = addition_limits(submission)
+    form = _files_form(limits, None)
     added_names: list[str] = request.session.pop(ADDED_KEY, None) or []
     if request.method == "POST":
-        form = AttachmentsForm(request.POST, types=types, max_bytes=max_bytes)
-        form.fields["files"].label = _("Wybierz pliki")
+        form = _files_form(limits, request.POST)
         form.is_valid()
         uploads = request.FILES.getlist("files")
         stored: list[dict[str, Any]] = []
-        if getattr(request, "garnizon_upload_too_large", False):
-            form.add_error(
-                "files",
-                _("Plik jest za duży. Plik może mieć najwyżej %(mb)s MB.")
-                % {"mb": max_bytes // (1024 * 1024)},
-            )
-        elif not uploads:
-            form.add_error("files", _("Wybierz co najmniej jeden plik."))
-        elif len(uploads) > conf.max_attachments():
-            form.add_error(
-                "files",
-                _("Możesz dodać najwyżej %(n)s plików.") % {"n": conf.max_attachments()},
-            )
+        try:
+            if getattr(request, "garnizon_upload_too_large", False):
+                raise DomainError(
+                    _("Plik jest za duży. Plik może mieć najwyżej %(mb)s MB.")
+                    % {"mb": limits.max_mb},
+                    field="files",
+                )
+            limits.check_count(len(uploads))
+        except DomainError as problem:
+            form.add_error("files", problem.message)
         else:
             for upload in uploads:
                 try:
                     stored.append(
-                        portal_attachment_store(upload=upload, types=types, max_bytes=max_bytes)
+                        portal_attachment_store(
+                            upload=upload, types=limits.types, max_bytes=limits.max_bytes
+                        )
                     )
                 except DomainError as problem:
                     form.add_error("files", problem.message)
@@ -367,6 +365,13 @@ def add_documents(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 # --- helpers -----------------------------------------------------------------------------
+
+
+def _files_form(limits: AdditionLimits, data: Any) -> AttachmentsForm:
+    form = AttachmentsForm(data, types=limits.types, max_bytes=limits.max_bytes)
+    form.fields["files"].label = _("Wybierz pliki")
+    form.fields["files"].help_text = limits.hint()
+    return form
 
 
 def _language() -> str:

@@ -365,26 +365,24 @@ def submission_addition_add(
     """Add stored files (from `portal_attachment_store`) to the citizen's filing.
 
     Each becomes a `SubmissionAddition` and goes to intake on the filing's
-    register entry, in one transaction with the audit entry.
+    register entry, in one transaction with the audit entry. The limits (how
+    many files, their types and size) are `portal.additions.addition_limits`,
+    counted with the filing's row locked, so two sendings at once cannot pass
+    the total together.
     """
     from garnizon.documents.blobstore import get_blob_store
     from garnizon.intake.services import intake_add_file
+    from garnizon.portal.additions import addition_limits
     from garnizon.portal.services import portal_actor_scope
     from garnizon.registry.models import Channel
 
     if submission.citizen_id != citizen.pk:
         raise DomainError(_("Nie znaleziono zgłoszenia."), code="not_found")
-    if not attachments:
-        raise DomainError(_("Wybierz co najmniej jeden plik."), field="files")
-    total = submission.additions.count() + len(attachments)
-    limit = conf.max_attachments() * 2
-    if total > limit:
-        raise DomainError(
-            _("Do jednego zgłoszenia możesz dosłać najwyżej %(n)s plików.") % {"n": limit},
-            field="files",
-        )
+    limits = addition_limits(submission)
+    limits.check_count(len(attachments))
     store = get_blob_store()
     for attachment in attachments:
+        limits.check_file(attachment)
         if not store.exists(attachment["sha256"]):
             raise DomainError(
                 _("Załącznik %(name)s zaginął. Dodaj go jeszcze raz.") % attachment,
@@ -393,6 +391,8 @@ def submission_addition_add(
     item = submission.incoming_item
     added: list[SubmissionAddition] = []
     with transaction.atomic():
+        Submission.objects.select_for_update().filter(pk=submission.pk).first()
+        addition_limits(submission).check_count(len(attachments))  # again, under the lock
         actor, scope = portal_actor_scope(item.unit)
         for attachment in attachments:
             addition = SubmissionAddition.objects.create(

@@ -42,7 +42,7 @@ from garnizon.cases.selectors import (
 from garnizon.common.errors import AccessDenied, DomainError, NotVisible
 from garnizon.documents.selectors import document_section
 from garnizon.jrwa.models import Classification
-from garnizon.org.access import REGISTERING_ROLES, Scope
+from garnizon.org.access import Scope, registering_units
 from garnizon.org.models import Cell, Substitution, Unit, default_designations
 from garnizon.org.services import substitution_create
 from garnizon.org.services import substitution_end as substitution_end_service
@@ -114,10 +114,8 @@ def _date(value: str | None):
 
 
 def _registering_units(request: HttpRequest) -> Any:
-    scope = Scope.for_person(request.user)
-    if scope.is_garrison_wide(REGISTERING_ROLES):
-        return Unit.objects.filter(is_active=True)
-    return Unit.objects.filter(pk__in=scope.unit_ids(REGISTERING_ROLES))
+    """The units the user may register in: the rule is `org.access.registering_units`."""
+    return registering_units(Scope.for_person(request.user))
 
 
 def _status(obj: Any) -> str:
@@ -373,9 +371,9 @@ def outgoing_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def outgoing_new(request: HttpRequest) -> HttpResponse:
     scope = Scope.for_person(request.user)
-    units = Unit.objects.filter(
-        Q(pk__in=scope.unit_ids(REGISTERING_ROLES))
-        | Q(pk__in=[g.position.cell.unit_id for g in scope.grants])
+    # Without a case the registry's rule; with a case from one's own cell, one's own units.
+    units = registering_units(scope) | Unit.objects.filter(
+        is_active=True, pk__in={g.position.cell.unit_id for g in scope.grants}
     )
     form = web_forms.OutgoingItemForm(
         request.POST or None, units=units, initial={"case_sign": request.GET.get("case", "")}

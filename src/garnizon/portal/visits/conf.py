@@ -15,7 +15,7 @@ def _setting(name: str, default: str) -> int:
 
 
 def rate_limit_email() -> int:
-    """Bookings one e-mail address may make per window."""
+    """Bookings one e-mail address may make per window (`garnizon.common.ratelimit`)."""
     return _setting("GARNIZON_VISITS_RATE_LIMIT_EMAIL", "3")
 
 
@@ -25,6 +25,7 @@ def rate_limit_address() -> int:
 
 
 def rate_window_seconds() -> int:
+    """The rate limits' window: fixed windows of this length (common.ratelimit), not sliding."""
     return _setting("GARNIZON_VISITS_RATE_WINDOW", "86400")
 
 
@@ -34,7 +35,7 @@ def reminder_hour() -> int:
 
 
 def send_immediately() -> bool:
-    """Send the confirmation right after a booking commits (else only the scheduler sends)."""
+    """Queue the e-mail task as a booking is made or cancelled (else only the scheduler sends)."""
     return bool(_setting("GARNIZON_VISITS_SEND_IMMEDIATELY", "1"))
 
 

@@ -171,7 +171,6 @@ class Booking(models.Model):
         ]
         indexes = [
             models.Index(fields=["email", "created_at"], name="visits_booking_email"),
-            models.Index(fields=["client_address", "created_at"], name="visits_booking_addr"),
         ]
         verbose_name = _("rezerwacja wizyty")
         verbose_name_plural = _("rezerwacje wizyt")

@@ -12,18 +12,20 @@ import datetime
 import hashlib
 import hmac
 import logging
+import smtplib
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, Q
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from garnizon.audit.services import audit_record
 from garnizon.cases.holidays import holiday_name
 from garnizon.common.errors import AccessDenied, DomainError, NotVisible
+from garnizon.common.ratelimit import rate_limit_hit
 from garnizon.org.access import Scope, acting_on_behalf
 from garnizon.org.models import Person, Role, Unit
 from garnizon.portal.visits import conf
@@ -37,6 +39,10 @@ from garnizon.portal.visits.models import (
 )
 
 log = logging.getLogger(__name__)
+
+# Names of the booking rate limits' counters (`garnizon.common.ratelimit`).
+RATE_EMAIL = "visits.booking.email"
+RATE_ADDRESS = "visits.booking.address"
 
 # Who runs a unit's visits: its commander, a head of cell, its registry clerks.
 VISIT_MANAGER_ROLES = {Role.UNIT_COMMANDER, Role.CELL_HEAD, Role.REGISTRY_CLERK}
@@ -70,6 +76,13 @@ def managed_unit_ids(scope: Scope) -> set[int] | None:
     if any(g.position.garrison_wide for g in grants):
         return None
     return {g.position.cell.unit_id for g in grants}
+
+
+def managed_units(scope: Scope) -> QuerySet[Unit]:
+    """The active units whose visits this person runs (the staff pages and the menu)."""
+    ids = managed_unit_ids(scope)
+    units = Unit.objects.filter(is_active=True).order_by("id")
+    return units if ids is None else units.filter(pk__in=ids)
 
 
 def check_manage(actor: Person, unit_id: int) -> Person | None:
@@ -212,7 +225,6 @@ def closed_day_add(
                 on_behalf=on_behalf,
                 closing_day=True,
             )
-    _after_commit_mail()
     return closed, cancelled
 
 
@@ -324,7 +336,6 @@ def slot_cancel(*, actor: Person, slot: Slot, reason: str) -> int:
         raise DomainError(_("Podaj powód odwołania: dostanie go interesant."), field="reason")
     with transaction.atomic():
         count = _slot_cancel(slot, reason.strip(), actor=actor, on_behalf=on_behalf)
-    _after_commit_mail()
     return count
 
 
@@ -337,6 +348,7 @@ def booking_cancel_by_staff(*, actor: Person, booking: Booking, reason: str) -> 
         if booking.status != BookingStatus.BOOKED:
             raise DomainError(_("Ta wizyta jest już odwołana."))
         _cancel(booking, BookingStatus.CANCELLED_BY_UNIT, reason.strip())
+        _queue_mail(booking.pk)
         audit_record(
             actor=actor,
             action="update",
@@ -345,7 +357,6 @@ def booking_cancel_by_staff(*, actor: Person, booking: Booking, reason: str) -> 
             on_behalf_of=on_behalf,
             details={"status": booking.status, "reason": booking.cancel_reason},
         )
-    _after_commit_mail()
     return booking
 
 
@@ -464,13 +475,15 @@ def booking_create(
     chosen inside the transaction with the slot row locked (PostgreSQL; SQLite
     serialises writers at BEGIN IMMEDIATE), and (slot, seat) is unique among
     active bookings, so the capacity holds even against a racing request.
+    The rate limits count in the same transaction, so a refused booking costs
+    the citizen nothing; the confirmation e-mail is queued there too (a
+    background task sends it: the citizen's page never waits for the relay).
     """
     existing = Booking.objects.filter(client_token=client_token).first()
     if existing is not None:
         return existing
     now = now or timezone.now()
     email = email.strip().lower()
-    _check_rate(email=email, client_address=client_address, now=now)
     try:
         with transaction.atomic():
             slot = (
@@ -493,6 +506,7 @@ def booking_create(
             free = [n for n in range(1, slot.capacity + 1) if n not in seats]
             if not free:
                 raise DomainError(_full_message(), code="slot_full")
+            _check_rate(email=email, client_address=client_address)
             booking = Booking.objects.create(
                 slot=slot,
                 seat=free[0],
@@ -505,13 +519,13 @@ def booking_create(
                 language=language,
                 client_address=client_address,
             )
+            _queue_mail(booking.pk)
     except IntegrityError:
         # Lost a race: the same form sent twice, or another booking took the seat.
         existing = Booking.objects.filter(client_token=client_token).first()
         if existing is not None:
             return existing
         raise DomainError(_full_message(), code="slot_full") from None
-    _after_commit_mail()
     return booking
 
 
@@ -533,17 +547,78 @@ def booking_cancel_by_citizen(*, token: str, now: datetime.datetime | None = Non
 # --- e-mail ------------------------------------------------------------------------------------
 
 
+#: Waits before a background task tries a booking's e-mail again after the relay failed;
+#: after the last one the scheduler's `visits.mail` job (every 5 minutes) keeps trying.
+MAIL_RETRY_DELAYS = (
+    datetime.timedelta(minutes=1),
+    datetime.timedelta(minutes=5),
+    datetime.timedelta(minutes=30),
+)
+
+
 def mail_pending(*, now: datetime.datetime | None = None) -> str:
     """Send every confirmation, cancellation notice and due reminder not yet sent.
 
-    The scheduler runs this; a booking also triggers it after its commit. Each
-    message is claimed with a compare-and-set UPDATE before it is sent, so two
-    runs never send the same one; a failed send is released for the next run.
+    The scheduler runs this as the safety net; right after a booking or a
+    cancellation a background task (`booking_mail_send`) sends that booking's
+    mail. Each message is claimed with a compare-and-set UPDATE before it is
+    sent, so two runs never send the same one; a failed send is released for
+    the next run.
     """
+    sent = failed = 0
+    for queryset, field, send in _mail_jobs(now or timezone.now()):
+        for pk in list(queryset.values_list("pk", flat=True)[:500]):
+            try:
+                sent += _claim_and_send(pk, field, send)
+            except Exception:
+                log.exception("visits: could not send %s for booking %s", field, pk)
+                failed += 1
+    return f"{sent} sent, {failed} failed"
+
+
+def booking_mail_send(
+    booking_id: int, attempt: int = 1, *, now: datetime.datetime | None = None
+) -> str:
+    """Send what is due for one booking now (what the queued task runs).
+
+    When the relay fails, the message is released (the scheduler's run would
+    send it), a later attempt is queued (`MAIL_RETRY_DELAYS`) and the error is
+    raised again, so the task queue shows the failed attempt.
+    """
+    sent = 0
+    for queryset, field, send in _mail_jobs(now or timezone.now()):
+        if not queryset.filter(pk=booking_id).exists():
+            continue
+        try:
+            sent += _claim_and_send(booking_id, field, send)
+        except (smtplib.SMTPException, OSError) as error:
+            if attempt <= len(MAIL_RETRY_DELAYS):
+                delay = MAIL_RETRY_DELAYS[attempt - 1]
+                _queue_mail(booking_id, attempt + 1, delay=delay)
+                log.warning(
+                    "visits: %s for booking %s, attempt %s failed (%s); retrying in %s",
+                    field,
+                    booking_id,
+                    attempt,
+                    error,
+                    delay,
+                )
+            else:
+                log.error(
+                    "visits: %s for booking %s failed %s times (%s); left to the scheduler",
+                    field,
+                    booking_id,
+                    attempt,
+                    error,
+                )
+            raise
+    return f"{sent} sent"
+
+
+def _mail_jobs(now: datetime.datetime) -> list[tuple[Any, str, Callable[[Booking], None]]]:
+    """(bookings whose message is due, the column recording it, the sender) per message."""
     from garnizon.portal.visits import mail
 
-    now = now or timezone.now()
-    sent = failed = 0
     confirmations = Booking.objects.filter(
         confirmation_sent_at__isnull=True, status=BookingStatus.BOOKED, slot__starts_at__gt=now
     )
@@ -562,29 +637,49 @@ def mail_pending(*, now: datetime.datetime | None = None) -> str:
             slot__starts_at__gte=start,
             slot__starts_at__lt=end,
         )
-    jobs: list[tuple[Any, str, Callable[[Booking], None]]] = [
+    return [
         (confirmations, "confirmation_sent_at", mail.send_confirmation),
         (notices, "cancellation_sent_at", mail.send_cancellation),
         (reminders, "reminder_sent_at", mail.send_reminder),
     ]
-    for queryset, field, send in jobs:
-        for pk in list(queryset.values_list("pk", flat=True)[:500]):
-            if not Booking.objects.filter(pk=pk, **{f"{field}__isnull": True}).update(
-                **{field: now}
-            ):
-                continue  # another run took it
-            booking = Booking.objects.select_related("slot", "slot__kind", "slot__kind__unit").get(
-                pk=pk
-            )
-            try:
-                send(booking)
-            except Exception:
-                log.exception("visits: could not send %s for booking %s", field, pk)
-                Booking.objects.filter(pk=pk).update(**{field: None})
-                failed += 1
-            else:
-                sent += 1
-    return f"{sent} sent, {failed} failed"
+
+
+def _claim_and_send(pk: int, field: str, send: Callable[[Booking], None]) -> bool:
+    """Claim one message (compare-and-set), send it; release the claim if sending fails.
+
+    False when another run has already claimed it. The send's error is raised.
+    """
+    claimed = Booking.objects.filter(pk=pk, **{f"{field}__isnull": True}).update(
+        **{field: timezone.now()}
+    )
+    if not claimed:
+        return False
+    booking = Booking.objects.select_related("slot", "slot__kind", "slot__kind__unit").get(pk=pk)
+    try:
+        send(booking)
+    except BaseException:
+        Booking.objects.filter(pk=pk).update(**{field: None})
+        raise
+    return True
+
+
+def _queue_mail(
+    booking_id: int, attempt: int = 1, *, delay: datetime.timedelta | None = None
+) -> None:
+    """Queue the task that sends a booking's due e-mail.
+
+    Called inside the transaction that made the message due: the task row
+    commits with it or not at all (the database task backend), so no message is
+    lost between a commit and its enqueue, and none is queued for a rollback.
+    """
+    if not conf.send_immediately():
+        return  # the scheduler's `visits.mail` job sends it
+    from garnizon.portal.visits.tasks import send_booking_mail
+
+    task = send_booking_mail
+    if delay is not None:
+        task = task.using(run_after=timezone.now() + delay)
+    task.enqueue(booking_id, attempt)
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -659,6 +754,7 @@ def _slot_cancel(
     count = 0
     for booking in slot.bookings.filter(status=BookingStatus.BOOKED):
         _cancel(booking, BookingStatus.CANCELLED_BY_UNIT, reason)
+        _queue_mail(booking.pk)
         count += 1
     audit_record(
         actor=actor,
@@ -719,11 +815,15 @@ def _check_one_per_person(slot: Slot, email: str, now: datetime.datetime) -> Non
         )
 
 
-def _check_rate(*, email: str, client_address: str | None, now: datetime.datetime) -> None:
-    """Bookings made recently, counted in the database (so across every web process)."""
-    window = now - datetime.timedelta(seconds=conf.rate_window_seconds())
-    recent = Booking.objects.filter(created_at__gte=window)
-    if recent.filter(email=email).count() >= conf.rate_limit_email():
+def _check_rate(*, email: str, client_address: str | None) -> None:
+    """Count this booking per e-mail address and per client address (`common.ratelimit`).
+
+    The counters live in the database, shared by every web process. Called
+    inside the booking's transaction, so a booking refused for any reason
+    (this limit included) rolls its counts back: only bookings made count.
+    """
+    window = conf.rate_window_seconds()
+    if rate_limit_hit(RATE_EMAIL, email, limit=conf.rate_limit_email(), window_seconds=window):
         raise DomainError(
             _(
                 "Z tego adresu e-mail zarezerwowano w ostatnim czasie zbyt wiele wizyt. "
@@ -732,8 +832,8 @@ def _check_rate(*, email: str, client_address: str | None, now: datetime.datetim
             code="rate_limited",
             field="email",
         )
-    if client_address and recent.filter(client_address=client_address).count() >= (
-        conf.rate_limit_address()
+    if client_address and rate_limit_hit(
+        RATE_ADDRESS, client_address, limit=conf.rate_limit_address(), window_seconds=window
     ):
         raise DomainError(
             _(
@@ -746,20 +846,3 @@ def _check_rate(*, email: str, client_address: str | None, now: datetime.datetim
 
 def _full_message() -> str:
     return _("Ktoś właśnie zajął ten termin. Wybierz inną godzinę.")
-
-
-def _after_commit_mail() -> None:
-    """Send what is pending once the caller's transaction commits (now, if there is none)."""
-    if not conf.send_immediately():
-        return
-
-    def send() -> None:
-        try:
-            mail_pending()
-        except Exception:  # the scheduler sends it later
-            log.exception("visits: sending after commit failed")
-
-    if connection.in_atomic_block:
-        transaction.on_commit(send)
-    else:
-        send()

@@ -255,11 +255,7 @@ def booking_cancel(request: HttpRequest, booking_id: int) -> HttpResponse:
 
 
 def _managed_units(request: HttpRequest) -> list[Unit]:
-    ids = services.managed_unit_ids(Scope.for_person(request.user))  # type: ignore[arg-type]
-    units = Unit.objects.filter(is_active=True)
-    if ids is not None:
-        units = units.filter(pk__in=ids)
-    return list(units.order_by("id"))
+    return list(services.managed_units(Scope.for_person(request.user)))  # type: ignore[arg-type]
 
 
 def _require(request: HttpRequest, unit_id: int) -> None:

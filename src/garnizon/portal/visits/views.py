@@ -62,22 +62,23 @@ def step(request: HttpRequest, slug: str) -> HttpResponse:
     if slug not in STEPS:
         raise Http404
     draft = _draft(request)
-    missing = _first_missing(draft)
+    context = _context(draft)
+    missing = context["missing"]
     if missing is not None and STEPS.index(missing) < STEPS.index(slug):
         return redirect("portal:portal_visits:step", missing)
     if request.method == "POST" and request.POST.get(HONEYPOT):
         return _refused(request)
     changing = request.GET.get("zmien") == "1"
-    context = _context(draft)
-    build: Callable[..., PortalForm] = PAGES[slug](context)
+    build: Callable[..., PortalForm] | None = PAGES[slug](context)
     if build is None:  # nothing to choose from (no free days, no free times)
-        return _render_step(request, slug, None, draft, changing, empty=True)
+        return _render_step(request, slug, None, context, changing, empty=True)
     data = request.POST if request.method == "POST" else None
     form = build(data, initial=_initial(slug, draft))
     if data is not None and form.is_valid():
         _save(request, draft, slug, form.serializable())
-        return redirect(_next_url(draft, slug, changing))
-    return _render_step(request, slug, form, draft, changing)
+        # The answers changed: where to go next is read from the saved draft.
+        return redirect(_next_url(_context(draft)["missing"], slug, changing))
+    return _render_step(request, slug, form, context, changing)
 
 
 @require_http_methods(["GET", "POST"])
@@ -90,10 +91,9 @@ def check(request: HttpRequest) -> HttpResponse:
         if done is not None:
             return _to_booking(done)
     draft = _draft(request)
-    missing = _first_missing(draft)
-    if missing is not None:
-        return redirect("portal:portal_visits:step", missing)
     context = _context(draft)
+    if context["missing"] is not None:
+        return redirect("portal:portal_visits:step", context["missing"])
     slot: Slot | None = context["slot"]
     error: str | None = None
     error_link: tuple[str, str] | None = None
@@ -272,7 +272,11 @@ def _save(request: HttpRequest, draft: dict[str, Any], slug: str, answers: dict[
 
 
 def _context(draft: dict[str, Any]) -> dict[str, Any]:
-    """The draft's answers as objects; an answer no longer valid is dropped from the draft."""
+    """The draft's answers as objects, and the first page still unanswered (`missing`).
+
+    An answer no longer valid (an inactive unit or kind, a slot gone) reads as
+    not given. Built once per request: the pages' forms and the page itself use it.
+    """
     unit = Unit.objects.filter(pk=draft.get("unit"), is_active=True).first()
     kinds = (
         list(AppointmentKind.objects.filter(unit=unit, is_active=True).order_by("name", "id"))
@@ -284,22 +288,22 @@ def _context(draft: dict[str, Any]) -> dict[str, Any]:
     slot = None
     if kind is not None and day is not None and draft.get("slot"):
         slot = Slot.objects.filter(pk=draft["slot"], kind=kind).first()
-    return {"unit": unit, "kinds": kinds, "kind": kind, "day": day, "slot": slot}
-
-
-def _first_missing(draft: dict[str, Any]) -> str | None:
-    context = _context(draft)
     present = {
-        "unit": context["unit"] is not None,
-        "kind": context["kind"] is not None,
-        "day": context["day"] is not None and context["kind"] is not None,
-        "slot": context["slot"] is not None,
+        "unit": unit is not None,
+        "kind": kind is not None,
+        "day": day is not None and kind is not None,
+        "slot": slot is not None,
         "details": bool(draft.get("details")),
     }
-    for slug in STEPS:
-        if not present[KEYS[slug]]:
-            return slug
-    return None
+    missing = next((slug for slug in STEPS if not present[KEYS[slug]]), None)
+    return {
+        "unit": unit,
+        "kinds": kinds,
+        "kind": kind,
+        "day": day,
+        "slot": slot,
+        "missing": missing,
+    }
 
 
 def _initial(slug: str, draft: dict[str, Any]) -> dict[str, Any]:
@@ -314,8 +318,8 @@ def _step_url(slug: str, changing: bool) -> str:
     return f"{url}?zmien=1" if changing else url
 
 
-def _next_url(draft: dict[str, Any], slug: str, changing: bool) -> str:
-    missing = _first_missing(draft)
+def _next_url(missing: str | None, slug: str, changing: bool) -> str:
+    """After answering `slug`: the first unanswered page, else the check page or the next."""
     if missing is not None:
         return _step_url(missing, changing)
     if changing or slug == STEPS[-1]:
@@ -327,7 +331,7 @@ def _render_step(
     request: HttpRequest,
     slug: str,
     form: PortalForm | None,
-    draft: dict[str, Any],
+    context: dict[str, Any],
     changing: bool,
     empty: bool = False,
 ) -> HttpResponse:
@@ -338,7 +342,6 @@ def _render_step(
         back = _step_url(STEPS[index - 1], False)
     else:
         back = reverse("portal:portal_visits:start")
-    context = _context(draft)
     return render(
         request,
         "portal_visits/step.html",
