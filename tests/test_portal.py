@@ -197,6 +197,35 @@ def test_the_filed_content_reaches_the_staff_through_the_pipeline(garrison):
     assert Submission.objects.get().content_sha256 in stored
 
 
+def test_intake_takes_a_file_as_stored_only_from_the_blob_store(garrison, tmp_path):
+    """`stored_sha256` skips reading the file again: only for the store's own file."""
+    from garnizon.common.errors import DomainError
+    from garnizon.intake.services import intake_add_file
+
+    clerk = garrison.people["clerk"]
+    ref = get_blob_store().put(io.BytesIO(b"tekst pisma"))
+    outside = tmp_path / "pismo.txt"
+    outside.write_bytes(b"inny tekst")
+    with pytest.raises(DomainError):
+        intake_add_file(
+            path=outside,
+            stored_sha256=ref.sha256,
+            unit=garrison.kwp,
+            channel=Channel.PORTAL,
+            requested_by=clerk,
+        )
+    result = intake_add_file(
+        path=get_blob_store().path(ref.sha256),
+        stored_sha256=ref.sha256,
+        unit=garrison.kwp,
+        channel=Channel.PORTAL,
+        requested_by=clerk,
+        filename="pismo.txt",
+    )
+    assert result.created
+    assert (result.item.blob_sha256, result.item.size) == (ref.sha256, len(b"tekst pisma"))
+
+
 def test_the_filed_entry_is_indexed_for_search_by_its_intake_item_not_in_the_request(
     garrison, django_capture_on_commit_callbacks
 ):

@@ -46,9 +46,7 @@ def queued(kind: str | None = None) -> list[DBTaskResult]:
     """The queued notifications, oldest first; of one kind (FILED, REPLY) if given."""
     tasks = DBTaskResult.objects.filter(task_path=deliver_portal_notification.module_path)
     return [
-        task
-        for task in tasks.order_by("id")
-        if kind is None or task.args_kwargs["args"][0] == kind
+        task for task in tasks.order_by("id") if kind is None or task.args_kwargs["args"][0] == kind
     ]
 
 

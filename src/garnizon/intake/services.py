@@ -53,6 +53,7 @@ def intake_add_file(
     parent: IntakeItem | None = None,
     incoming_item: IncomingItem | None = None,
     scope: Scope | None = None,
+    stored_sha256: str | None = None,
 ) -> IntakeResult:
     """One file into the pipeline; the same file from the same channel a second time
     returns the first item (`created=False`) and is not processed again.
@@ -64,7 +65,10 @@ def intake_add_file(
     `parent` is the batch scan or message the file came from; with
     `incoming_item` the file is attached to that entry and nothing is registered.
     `scope` is `requested_by`'s Scope when the caller already holds it (or a part
-    of it: fewer grants only ever refuse more).
+    of it: fewer grants only ever refuse more). `stored_sha256` says that `path`
+    is the blob store's own file of that hash (the portal's filed text and
+    attachments, stored and hashed when they came in): it is not read again here,
+    which matters inside a caller's transaction, and every later read verifies it.
     """
     from garnizon.registry.services import can_register_in
 
@@ -84,7 +88,12 @@ def intake_add_file(
         )
     path = Path(path)
     try:
-        sha256, size, stored = _store_or_hash(path)
+        if stored_sha256 is not None:
+            if path != get_blob_store().path(stored_sha256):
+                raise DomainError(_("Plik nie pochodzi z magazynu dokumentów."))
+            sha256, size, stored = stored_sha256, path.stat().st_size, True
+        else:
+            sha256, size, stored = _store_or_hash(path)
     except OSError as error:
         raise DomainError(
             _("Nie można odczytać pliku %(name)s: %(error)s.")

@@ -12,8 +12,6 @@ import hashlib
 import hmac
 import io
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -199,9 +197,11 @@ def portal_submission_file(
         attachments=attachments,
         content_sha256=content_hash,
     ).encode()
-    get_blob_store().put(io.BytesIO(content))
+    content_ref = get_blob_store().put(io.BytesIO(content))
+    # Read before the transaction too: on SQLite everything inside it holds the
+    # database's write lock, which every other filing is waiting for.
+    actor, scope = portal_actor_scope(unit)
     with transaction.atomic(), left_to_intake(ObjectType.INCOMING):
-        actor, scope = portal_actor_scope(unit)
         item = incoming_item_register(
             scope=scope,
             actor=actor,
@@ -239,7 +239,7 @@ def portal_submission_file(
         notify_filed(submission.pk)
         if flow.after_file is not None:
             flow.after_file(submission, fields)
-        _send_to_intake(submission, item, actor, content, scope)
+        _send_to_intake(submission, item, actor, content_ref.sha256, scope)
     return submission
 
 
@@ -247,37 +247,30 @@ def _send_to_intake(
     submission: Submission,
     item: IncomingItem,
     actor: Person,
-    content: bytes,
+    content_sha256: str,
     scope: Scope | None = None,
 ) -> None:
-    """The filed text as a UTF-8 file, then each attachment, into intake on the entry."""
-    fd, name = tempfile.mkstemp(prefix="portal-", suffix=".txt")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-        intake_add_file(
-            path=name,
-            unit=item.unit,
-            channel=Channel.PORTAL,
-            requested_by=actor,
-            source=f"portal:{submission.pk}",
-            filename=f"{item.registration_number.replace('/', '-')}-tresc.txt",
-            source_key=f"portal:{submission.pk}:content",
-            incoming_item=item,
-            scope=scope,
-        )
-    finally:
-        os.unlink(name)
+    """The filed text (a UTF-8 file), then each attachment, into intake on the entry.
+
+    All are already in the blob store, hashed when they came in, so nothing is
+    read or written again while the caller's transaction holds the register.
+    """
     store = get_blob_store()
-    for index, attachment in enumerate(submission.attachments, start=1):
+    files = [(content_sha256, f"{item.registration_number.replace('/', '-')}-tresc.txt", "content")]
+    files += [
+        (attachment["sha256"], attachment["name"], str(index))
+        for index, attachment in enumerate(submission.attachments, start=1)
+    ]
+    for sha256, filename, key in files:
         intake_add_file(
-            path=store.path(attachment["sha256"]),
+            path=store.path(sha256),
+            stored_sha256=sha256,
             unit=item.unit,
             channel=Channel.PORTAL,
             requested_by=actor,
             source=f"portal:{submission.pk}",
-            filename=attachment["name"],
-            source_key=f"portal:{submission.pk}:{index}",
+            filename=filename,
+            source_key=f"portal:{submission.pk}:{key}",
             incoming_item=item,
             scope=scope,
         )
@@ -335,7 +328,8 @@ def portal_actor_scope(unit: Unit) -> tuple[Person, Scope]:
     """
     position = _portal_position(unit)
     if position is None:  # the first filing to this unit: make the position
-        portal_actor(unit)
+        with transaction.atomic():  # the lock that keeps racing first filings to one
+            portal_actor(unit)
         position = _portal_position(unit)
     if position is None:  # pragma: no cover - portal_actor has just made it
         raise DomainError(
