@@ -858,3 +858,29 @@ def test_filings_racing_into_units_new_to_the_portal_all_land(settings, tmp_path
     assert IncomingItem.objects.filter(channel=Channel.PORTAL).count() == 9
     positions = Position.objects.filter(person__username="portal")
     assert sorted(positions.values_list("cell__unit_id", flat=True)) == sorted(u.pk for u in units)
+
+
+@pytest.mark.parametrize("value", [None, "kmp", "invalid"])
+def test_the_plain_select_gives_the_same_html_as_djangos_template_widget(garrison, value):
+    """The unit question's select is built in Python for speed: byte for byte the
+    markup of Django's own template widget, with the hint, the error and the choice."""
+    from django import forms as django_forms
+
+    from garnizon.portal.forms import UnitForm
+
+    data = None
+    if value is not None:
+        data = {"unit": garrison.kmp.pk if value == "kmp" else "999999"}
+    form = UnitForm(data=data)
+    if data is not None:
+        form.is_valid()
+    plain = str(form["unit"])
+    form.fields["unit"].widget.__class__ = django_forms.Select
+    template = str(form["unit"])
+    normalize = lambda html: re.sub(r">\s+<", "><", html.strip())  # noqa: E731
+    assert normalize(plain) == normalize(template)
+    assert garrison.kwp.name in plain and 'aria-describedby="' in plain
+    if value == "kmp":
+        assert f'<option value="{garrison.kmp.pk}" selected>' in plain
+    if value == "invalid":
+        assert 'aria-invalid="true"' in plain
