@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import io
 import json
 import re
@@ -337,6 +338,42 @@ def test_only_photos_are_accepted(units):
     )
     assert response.status_code == 400
     assert "Dodaj plik: JPG, PNG" in response.content.decode()
+
+
+def test_a_photos_gps_position_and_camera_do_not_reach_the_register(units):
+    """An anonymous filer's photo is filed without its EXIF, pixels unchanged."""
+    from garnizon.documents.blobstore import get_blob_store
+    from garnizon.portal.models import Submission
+    from tests.test_imagemeta import jpeg_with_metadata, pixels
+
+    original = jpeg_with_metadata()
+    client = Client()
+    fill(client, place={"miejsce": "Lublin"}, files=[upload("zdjecie.jpg", original)])
+    file(client)
+    [attachment] = Submission.objects.get().attachments
+    stored = get_blob_store().open(attachment["sha256"]).read()
+    assert b"AcmePhone" not in stored and b"SN-123456789" not in stored
+    assert pixels(stored) == pixels(original)
+    assert attachment["sha256"] == hashlib.sha256(stored).hexdigest()  # the receipt's hash
+
+
+def test_a_cut_short_photo_is_refused_with_a_message(units):
+    client = Client()
+    post(client, "miejsce", {"miejsce": "Lublin"})
+    post(client, "rodzaj", {"category": "odpady"})
+    post(client, "opis", {"text": "Opis."})
+    post(client, "anonimowosc", {"anonymous": "yes"})
+    broken = jpeg_with_metadata_cut()
+    response = client.post(step_url("zalaczniki"), {"files": [upload("zdjecie.jpg", broken)]})
+    assert response.status_code == 400
+    assert "jest uszkodzony" in response.content.decode()
+
+
+def jpeg_with_metadata_cut() -> bytes:
+    from tests.test_imagemeta import jpeg_with_metadata
+
+    data = jpeg_with_metadata()
+    return data[: data.index(b"\xff\xdb")] + b"\xff\xdb\x00"  # ends inside a segment
 
 
 # --- nearby duplicates ------------------------------------------------------------------------

@@ -325,7 +325,10 @@ def add_documents(request: HttpRequest, pk: int) -> HttpResponse:
                 try:
                     stored.append(
                         portal_attachment_store(
-                            upload=upload, types=limits.types, max_bytes=limits.max_bytes
+                            upload=upload,
+                            types=limits.types,
+                            max_bytes=limits.max_bytes,
+                            strip_metadata=limits.strip_metadata,
                         )
                     )
                 except DomainError as problem:

@@ -24,6 +24,7 @@ from garnizon.portal.models import Submission
 @dataclass(frozen=True)
 class AdditionLimits:
     types: dict[str, str]  # MIME type -> name shown
+    strip_metadata: bool  # the service's photos are stored without metadata
     max_bytes: int  # each file
     per_sending: int  # files in one sending
     per_submission: int  # files added to the filing in all
@@ -91,6 +92,7 @@ def addition_limits(submission: Submission) -> AdditionLimits:
     flow = FLOWS.get(submission.service)
     return AdditionLimits(
         types=(flow.attachment_types if flow else None) or conf.ALLOWED_TYPES,
+        strip_metadata=flow.strip_photo_metadata if flow is not None else False,
         max_bytes=flow.max_bytes if flow is not None else conf.max_attachment_bytes(),
         per_sending=conf.max_attachments(),
         per_submission=conf.max_attachments() * 2,

@@ -65,6 +65,9 @@ class Flow:
       check page and again when filing.
     - `attachment_types` (MIME type -> name shown) and `max_attachment_mb`
       override the portal's defaults for this service's files.
+    - `strip_photo_metadata`: photos are stored without their EXIF and text
+      metadata (GPS position, camera serial, owner), losslessly
+      (documents/imagemeta.py); for services that may be used anonymously.
     """
 
     service: str
@@ -79,6 +82,7 @@ class Flow:
     validate: Callable[[dict[str, Any], list[dict[str, Any]]], None] | None = None
     attachment_types: dict[str, str] | None = None
     max_attachment_mb: int | None = None
+    strip_photo_metadata: bool = False
 
     def active_steps(self, answers: dict[str, Any]) -> list[Step]:
         return [step for step in self.steps if step.when(answers)]

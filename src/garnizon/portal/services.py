@@ -23,7 +23,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from garnizon.common.errors import DomainError
-from garnizon.documents.blobstore import BlobEmpty, BlobTooLarge, get_blob_store
+from garnizon.documents.blobstore import BlobEmpty, BlobRef, BlobTooLarge, get_blob_store
+from garnizon.documents.imagemeta import NotAnImage, strip_image_metadata
 from garnizon.documents.metadata import detect_mime, safe_filename
 from garnizon.intake.services import intake_add_file
 from garnizon.org.access import Grant, Scope
@@ -61,11 +62,15 @@ def portal_attachment_store(
     upload: UploadedFile,
     types: dict[str, str] | None = None,
     max_bytes: int | None = None,
+    strip_metadata: bool = False,
 ) -> dict[str, Any]:
     """Store one uploaded file in the blob store and describe it, or refuse it with a reason.
 
     The type is read from the content; the name the filer gave only labels it.
     `types` (MIME type -> name shown) and `max_bytes` default to the portal's.
+    With `strip_metadata` a JPEG or PNG is stored without its metadata (GPS,
+    camera, owner; documents/imagemeta.py): what is filed, hashed and kept is
+    the cleaned file, and the original is left to the draft clean-up.
     """
     name = safe_filename(upload.name or "") or "zalacznik"
     limit = max_bytes or conf.max_attachment_bytes()
@@ -90,7 +95,28 @@ def portal_attachment_store(
             % {"name": name, "types": ", ".join(dict.fromkeys(types.values()))},
             field="files",
         )
+    if strip_metadata and mime in ("image/jpeg", "image/png"):
+        ref = _without_metadata(ref, mime, name)
     return {"name": name, "sha256": ref.sha256, "size": ref.size, "mime": mime}
+
+
+def _without_metadata(ref: BlobRef, mime: str, name: str) -> BlobRef:
+    store = get_blob_store()
+    with store.open(ref.sha256) as handle:
+        original = handle.read()
+    try:
+        cleaned = strip_image_metadata(original, mime)
+    except NotAnImage as error:
+        raise DomainError(
+            _("Plik %(name)s jest uszkodzony i nie da się go odczytać. Dodaj inne zdjęcie.")
+            % {"name": name},
+            field="files",
+        ) from error
+    if cleaned == original:
+        return ref
+    cleaned_ref = store.put(io.BytesIO(cleaned))
+    mark_draft_blob(cleaned_ref.sha256)  # like the original: kept only if filed
+    return cleaned_ref
 
 
 def _too_large(name: str, limit: int) -> str:

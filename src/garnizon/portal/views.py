@@ -225,7 +225,10 @@ def _attachments(
             try:
                 draft["attachments"].append(
                     portal_attachment_store(
-                        upload=upload, types=flow.attachment_types, max_bytes=flow.max_bytes
+                        upload=upload,
+                        types=flow.attachment_types,
+                        max_bytes=flow.max_bytes,
+                        strip_metadata=flow.strip_photo_metadata,
                     )
                 )
             except DomainError as error:

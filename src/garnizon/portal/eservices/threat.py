@@ -396,4 +396,6 @@ FLOW = Flow(
     after_file=after_file,
     attachment_types=PHOTO_TYPES,
     max_attachment_mb=10,
+    # A photo's EXIF (GPS, camera serial, owner) would identify an anonymous filer.
+    strip_photo_metadata=True,
 )
