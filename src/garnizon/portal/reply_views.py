@@ -18,13 +18,14 @@ from garnizon.portal.eservices import FLOWS
 from garnizon.portal.models import PortalReply, Submission
 from garnizon.portal.petitions import published_petitions_page
 from garnizon.portal.replies import portal_reply_mark_opened
-from garnizon.portal.services import Status, submission_for_token
+from garnizon.portal.services import submission_for_token, submission_status
 from garnizon.portal.threats import threat_status_for
 
 
-def tracking_context(submission: Submission, token: str, status: Status) -> dict[str, Any]:
-    """The replies for the tracking page; showing them is opening them (`opened_at`)."""
+def tracking_context(submission: Submission, token: str) -> dict[str, Any]:
+    """Status and replies for the tracking page; showing a reply is opening it (`opened_at`)."""
     replies = list(submission.replies.select_related("outgoing_item"))
+    status = submission_status(submission, has_replies=bool(replies))
     for reply in replies:
         if reply.opened_at is None:
             portal_reply_mark_opened(reply=reply)

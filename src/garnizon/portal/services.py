@@ -410,10 +410,15 @@ def portal_actor(unit: Unit) -> Person:
 # --- follow-up ---------------------------------------------------------------------------
 
 
-def submission_status(submission: Submission) -> Status:
-    """Registered, in a case, or answered (a portal reply, or a dispatch in the case)."""
+def submission_status(submission: Submission, *, has_replies: bool | None = None) -> Status:
+    """Registered, in a case, or answered (a portal reply, or a dispatch in the case).
+
+    `has_replies` saves a query for a caller that has read the replies already.
+    """
     item = submission.incoming_item
-    if submission.replies.exists():
+    if has_replies is None:
+        has_replies = submission.replies.exists()
+    if has_replies:
         return Status("answered", str(STATUS_LABELS["answered"]))
     if item.case_id is None:
         return Status("registered", str(STATUS_LABELS["registered"]))

@@ -21,7 +21,7 @@ from garnizon.common.errors import DomainError, NotVisible
 from garnizon.org.access import Scope
 from garnizon.org.models import Cell, Person, Unit
 from garnizon.portal.geo import Point, distance_m
-from garnizon.portal.models import Submission, ThreatReport
+from garnizon.portal.models import EService, Submission, ThreatReport
 
 NEARBY_RADIUS_M = 500
 NEARBY_DAYS = 30
@@ -88,6 +88,8 @@ def threat_reports_nearby(
 
 def threat_status_for(submission: Submission) -> str | None:
     """The public status of a threat report filed as `submission` (for the tracking page)."""
+    if submission.service != EService.THREAT:
+        return None
     report = ThreatReport.objects.filter(submission=submission).first()
     return str(report.get_status_display()) if report is not None else None
 

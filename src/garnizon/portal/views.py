@@ -45,7 +45,6 @@ from garnizon.portal.services import (
     portal_attachment_store,
     portal_submission_file,
     submission_for_token,
-    submission_status,
     tracking_token_for,
 )
 
@@ -341,7 +340,7 @@ def tracking(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "portal/tracking.html",
-        tracking_context(submission, token, submission_status(submission)),
+        tracking_context(submission, token),
     )
 
 
