@@ -135,7 +135,21 @@ class UnitForm(PortalForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["unit"].label_from_instance = lambda unit: unit.name  # type: ignore[attr-defined]
+        field = self.fields["unit"]
+        # The list shows (id, name) pairs read when it is drawn; the answer is still
+        # checked against the queryset (an inactive or unknown unit is refused).
+        field.widget.choices = _UnitChoices(field.empty_label)  # type: ignore[attr-defined]
+
+
+class _UnitChoices:
+    """The active units as (id, name), read lazily: no query unless the select is drawn."""
+
+    def __init__(self, empty_label: Any) -> None:
+        self.empty_label = empty_label
+
+    def __iter__(self) -> Any:
+        yield ("", self.empty_label)
+        yield from Unit.objects.filter(is_active=True).order_by("id").values_list("pk", "name")
 
 
 class SenderForm(PortalForm):
