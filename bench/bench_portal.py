@@ -163,6 +163,7 @@ class PhaseResult:
             f"  p50 {self.p50 * 1000:6.1f} ms"
             f"  p99 {self.p99 * 1000:6.1f} ms  errors {self.errors}"
             f"  server CPU {self.server_cpu:5.1f} s"
+            f" ({self.server_cpu / max(self.requests, 1) * 1000:.1f} ms a request)"
         )
 
 
@@ -172,11 +173,14 @@ def phase(
     port: int,
     requests: list[Request],
     connections: int,
-    server_pids: list[int],
+    server: subprocess.Popen,
 ) -> tuple[PhaseResult, list[Outcome]]:
-    cpu_before = _cpu_seconds(server_pids)
+    pids = _server_pids(server)
+    cpu_before = _cpu_seconds(pids)
     outcomes, seconds = run_load(host, port, requests, connections)
-    cpu = _cpu_seconds(server_pids) - cpu_before
+    cpu = _cpu_seconds(pids) - cpu_before
+    if set(_server_pids(server)) != set(pids):
+        print(f"warning: gunicorn replaced a worker during {name}: its CPU time is missing")
     # Outcomes arrive in completion order: count statuses against the expected set.
     allowed = {status for r in requests for status in r.expect}
     errors = sum(1 for o in outcomes if o.status not in allowed)
@@ -271,6 +275,10 @@ def _start_server(env: dict[str, str], port: int, workers: int, threads: int) ->
             str(threads),
             "--keep-alive",
             "30",
+            # A worker starved of CPU by the load generator must not be killed and
+            # replaced mid-phase (its CPU time would be lost from the count).
+            "--timeout",
+            "300",
             "--log-level",
             "warning",
         ],
@@ -486,21 +494,20 @@ def main() -> None:
         prepared = json.loads(_django(env, "--django-prepare", str(args.filings)))
         port = _free_port()
         server = _start_server(env, port, args.workers, args.threads)
-        pids = _server_pids(server)
         host = "127.0.0.1"
         # Warm every worker (imports, templates, connections) before measuring.
         run_load(host, port, build_pages(prepared, 300), args.connections)
 
         results = []
         minimal = [Request("GET", "/bench/minimal/")] * args.minimal
-        result, _ = phase("minimal", host, port, minimal, args.connections, pids)
+        result, _ = phase("minimal", host, port, minimal, args.connections, server)
         results.append(result)
         result, _ = phase(
-            "pages", host, port, build_pages(prepared, args.pages), args.connections, pids
+            "pages", host, port, build_pages(prepared, args.pages), args.connections, server
         )
         results.append(result)
         filings, tokens = build_filings(prepared, args.double_every)
-        result, outcomes = phase("filings", host, port, filings, args.connections, pids)
+        result, outcomes = phase("filings", host, port, filings, args.connections, server)
         results.append(result)
         for line in results:
             print(line.line())
