@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from garnizon.cases.services import case_open
 from garnizon.registry.models import Channel, IncomingItem
@@ -146,7 +147,8 @@ def test_register_incoming_item_with_keyboard_only(page, live_server, log_in):
     tab_to(page, lambda e: e["text"] == "Zarejestruj przesyłkę", "Zarejestruj przesyłkę")
     page.keyboard.press("Enter")
     page.wait_for_url("**/incoming/new/")
-    assert active(page)["id"] == "id_subject", "the subject field has focus on load"
+    # Autofocus lands at the first rendering step after load: wait for it, not once.
+    expect(page.locator("#id_subject")).to_be_focused(timeout=5000)
 
     subject = "Pismo z Sądu Rejonowego Lublin-Zachód w sprawie II K 123/26"
     page.keyboard.type(subject)

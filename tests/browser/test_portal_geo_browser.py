@@ -10,6 +10,7 @@ import re
 
 import pytest
 from django.core.cache import cache
+from playwright.sync_api import expect
 
 from garnizon.org.models import Cell, Role
 from garnizon.portal import geo
@@ -181,8 +182,8 @@ def test_a_threat_report_filed_with_the_keyboard_alone_through_the_typed_place(
     # Enter in the field presses the map button with (0, 0): not a click, the town counts.
     with page.expect_navigation():
         page.keyboard.press("Enter")
-    el = active(page)
-    assert "p-error-summary" in el["cls"], el
+    # Autofocus lands at the first rendering step after load: wait for it, not once.
+    expect(page.locator(".p-error-summary")).to_be_focused(timeout=5000)
     assert "Nie znamy miejscowości „Łódź”" in page.inner_text(".p-error-summary")
     tab_to(page, lambda e: e["tag"] == "a" and "Nie znamy" in e["text"], "the error link")
     page.keyboard.press("Enter")
