@@ -105,3 +105,82 @@ def test_writers_in_threads_queue_and_every_write_lands(lite):
     assert errors == []
     assert value(lite, "queue") == threads * per_thread
     assert lock_is_free(lite)
+
+
+@pytest.mark.concurrency
+def test_a_stuck_writer_makes_the_next_one_fail_after_the_timeout_not_hang(
+    tmp_path, django_db_blocker
+):
+    """A transaction left open holds both locks; a second thread gives up waiting after
+    the database's timeout and gets SQLite's own "database is locked", and once the
+    first commits the second writes."""
+    from django.db import OperationalError
+
+    alias = "writelock_test"
+    connections.settings[alias] = {
+        **connections.settings["default"],
+        "ENGINE": "garnizon.common.sqlite",
+        "NAME": str(tmp_path / "stuck.sqlite3"),
+        "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 0.5},
+        "TEST": {},
+        "CONN_MAX_AGE": 0,
+    }
+    with django_db_blocker.unblock():
+        try:
+            with connections[alias].cursor() as cursor:
+                cursor.execute("CREATE TABLE counter (name TEXT PRIMARY KEY, value INTEGER)")
+            holding, release = threading.Event(), threading.Event()
+            outcome: list[object] = []
+
+            def stuck() -> None:
+                with transaction.atomic(using=alias):
+                    bump(alias, "s")
+                    holding.set()
+                    release.wait(10)
+                connections[alias].close()
+
+            def second() -> None:
+                try:
+                    with transaction.atomic(using=alias):
+                        bump(alias, "s")
+                    outcome.append("written")
+                except OperationalError as error:
+                    outcome.append(error)
+                finally:
+                    connections[alias].close()
+
+            first = threading.Thread(target=stuck)
+            first.start()
+            assert holding.wait(10)
+            waiter = threading.Thread(target=second)
+            waiter.start()
+            waiter.join(10)
+            assert not waiter.is_alive(), "the second writer hung instead of giving up"
+            [error] = outcome
+            assert isinstance(error, OperationalError) and "locked" in str(error)
+            release.set()
+            first.join(10)
+            second()
+            assert outcome[-1] == "written"
+            assert value(alias, "s") == 2
+            assert lock_is_free(alias)
+        finally:
+            connections[alias].close()
+            del connections[alias]
+            del connections.settings[alias]
+
+
+def test_a_forked_child_does_not_inherit_a_held_process_lock(tmp_path):
+    from garnizon.common.sqlite import base
+
+    path = str(tmp_path / "fork.sqlite3-writelock")
+    lock = base._process_lock(path)
+    assert lock.acquire(timeout=1)
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: a fresh lock, free at once
+            os._exit(0 if base._process_lock(path).acquire(timeout=0.5) else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.WEXITSTATUS(status) == 0
+    finally:
+        lock.release()
