@@ -13,6 +13,7 @@ urlpatterns = [
     path("saml/login/", account_views.saml_login, name="saml_login"),
     path("saml/acs/", account_views.saml_acs, name="saml_acs"),
     path("saml/metadata/", account_views.saml_metadata, name="saml_metadata"),
+    path("saml/slo/", account_views.saml_slo, name="saml_slo"),
     path("wyloguj/", account_views.logout, name="logout"),
     path("wylogowano/", account_views.logged_out, name="logged_out"),
     path(

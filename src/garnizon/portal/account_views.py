@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from garnizon.common.errors import DomainError
 from garnizon.portal import identity, saml
@@ -222,7 +222,7 @@ def saml_acs(request: HttpRequest) -> HttpResponse:
         identity.saml_login_failed("no_subject", client_address=address)
         return _saml_failed(request, status=400)
     next_url = _next_url(request)
-    identity.citizen_session_start(request.session, citizen)
+    identity.citizen_session_start(request.session, citizen, found.logout_session())
     response = redirect(next_url)
     response.delete_cookie(SAML_COOKIE, path=saml.ACS_PATH)
     return response
@@ -255,14 +255,124 @@ def saml_metadata(request: HttpRequest) -> HttpResponse:
     return HttpResponse(saml.sp_metadata_xml(), content_type="application/samlmetadata+xml")
 
 
+@never_cache
 @require_POST
 def logout(request: HttpRequest) -> HttpResponse:
-    identity.citizen_logout(request.session, client_address=_client_address(request))
+    """Log out here; after a SAML login also at the node (SP-initiated single logout).
+
+    The local session ends first, whatever happens next: a lost or refused answer
+    from the node never leaves the citizen logged in here. With a SAML login and an
+    IdP that has a SingleLogoutService, the browser then takes our signed
+    LogoutRequest to the node, which answers at `saml_slo`.
+    """
+    address = _client_address(request)
+    saml_session = identity.citizen_saml_session(request.session)
+    sent: tuple[str, str] | None = None
+    failure = ""
+    if saml_session is not None and saml.is_configured():
+        try:
+            sent = saml.logout_request_redirect(saml_session)
+        except saml.SamlError as problem:
+            failure = problem.reason
+    if sent is None:
+        # Nothing is recorded before the session has ended.
+        citizen = identity.citizen_logout(request.session, client_address=address)
+        if failure:
+            identity.saml_logout_failed(
+                failure,
+                slo="sp",
+                citizen_id=citizen.pk if citizen is not None else None,
+                client_address=address,
+            )
+        return redirect("portal:logged_out")
+    request_id, location = sent
+    citizen = identity.citizen_logout(
+        request.session, client_address=address, slo="sp", slo_request=request_id
+    )
+    if citizen is not None:
+        identity.saml_logout_pending(request.session, request_id, citizen)
+    return redirect(location)
+
+
+@never_cache
+def logged_out(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/account/logged_out.html")
+
+
+@never_cache
+@require_GET
+def saml_slo(request: HttpRequest) -> HttpResponse:
+    """Our SingleLogoutService (HTTP-Redirect): the node's LogoutResponse or LogoutRequest."""
+    if not saml.is_configured():
+        raise Http404
+    if "SAMLResponse" in request.GET:
+        return _slo_response(request)
+    if "SAMLRequest" in request.GET:
+        return _slo_request(request)
+    return _slo_refused(request)
+
+
+def _slo_response(request: HttpRequest) -> HttpResponse:
+    """The node's answer to our LogoutRequest; the local session has already ended."""
+    address = _client_address(request)
+    request_id, citizen_id = identity.saml_logout_pending_pop(request.session)
+    try:
+        saml.parse_logout_response(request.META.get("QUERY_STRING", ""), request_id)
+    except saml.SamlError as problem:
+        identity.saml_logout_failed(
+            problem.reason,
+            slo="sp",
+            citizen_id=citizen_id,
+            slo_request=request_id,
+            client_address=address,
+        )
+        return render(request, "portal/account/slo_failed.html", status=400)
+    identity.saml_logout_confirmed(request_id, citizen_id, client_address=address)
     return redirect("portal:logged_out")
 
 
-def logged_out(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/account/logged_out.html")
+def _slo_request(request: HttpRequest) -> HttpResponse:
+    """The node asks us to end the session of one of its logins (IdP-initiated)."""
+    address = _client_address(request)
+    current = request.session.get(identity.SESSION_KEY)
+    try:
+        found = saml.parse_logout_request(request.META.get("QUERY_STRING", ""))
+        if identity.saml_logout_request_seen(found.request_id):
+            raise saml.SamlError("replayed")
+    except saml.SamlError as problem:
+        identity.saml_logout_failed(
+            problem.reason,
+            slo="idp",
+            citizen_id=current if isinstance(current, int) else None,
+            client_address=address,
+        )
+        return _slo_refused(request)
+    outcome = identity.citizen_logout_by_idp(request.session, found, client_address=address)
+    try:
+        if outcome == "mismatch":
+            location = saml.logout_response_redirect(
+                found, status=saml.STATUS_REQUESTER, sub_status=saml.STATUS_UNKNOWN_PRINCIPAL
+            )
+        else:
+            location = saml.logout_response_redirect(found)
+    except saml.SamlError as problem:
+        # The session has ended (or stays, for a mismatch); only the answer is lost.
+        identity.saml_logout_failed(
+            problem.reason, slo="idp", slo_request=found.request_id, client_address=address
+        )
+        if outcome == "mismatch":
+            return _slo_refused(request)
+        return redirect("portal:logged_out")
+    return redirect(location)
+
+
+def _slo_refused(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "portal/account/slo_refused.html",
+        {"logged_in": identity.citizen_from_session(request.session) is not None},
+        status=400,
+    )
 
 
 # --- the citizen's filings ------------------------------------------------------------------

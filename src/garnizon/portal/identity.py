@@ -32,12 +32,23 @@ from garnizon.common.errors import DomainError
 from garnizon.common.ratelimit import RateCheck, first_use, rate_limit_hit, rate_limits_hit
 from garnizon.portal import conf
 from garnizon.portal.models import Citizen, Submission, SubmissionAddition
-from garnizon.portal.saml import EMAIL, FAMILY_NAME, GIVEN_NAME, SamlIdentity
+from garnizon.portal.saml import (
+    EMAIL,
+    FAMILY_NAME,
+    GIVEN_NAME,
+    LogoutRequestIn,
+    SamlIdentity,
+    SamlSession,
+)
 
 log = logging.getLogger(__name__)
 
 SESSION_KEY = "portal:citizen"
 SAML_OUTSTANDING_KEY = "portal:saml:outstanding"
+#: The login's NameID and SessionIndex, for single logout (`saml.SamlSession`).
+SAML_SESSION_KEY = "portal:saml:session"
+#: Our LogoutRequest awaiting the IdP's answer: {"id": request id, "citizen": pk}.
+SAML_LOGOUT_KEY = "portal:saml:logout"
 NEXT_KEY = "portal:login:next"
 #: The name shown in the header (a key the templates can read: no colon).
 NAME_KEY = "portal_citizen_name"
@@ -82,26 +93,172 @@ def citizen_from_session(session: SessionBase) -> Citizen | None:
     return Citizen.objects.filter(pk=citizen_id).first()
 
 
-def citizen_session_start(session: SessionBase, citizen: Citizen) -> None:
-    """Log the citizen in: a new session key (no fixation), the drafts kept."""
+def citizen_session_start(
+    session: SessionBase, citizen: Citizen, saml_session: SamlSession | None = None
+) -> None:
+    """Log the citizen in: a new session key (no fixation), the drafts kept.
+
+    A SAML login also keeps what single logout needs (`saml_session`).
+    """
     session.cycle_key()
     session[SESSION_KEY] = citizen.pk
     session[NAME_KEY] = str(citizen)
     session.pop(SAML_OUTSTANDING_KEY, None)
+    session.pop(SAML_LOGOUT_KEY, None)
+    if saml_session is not None:
+        session[SAML_SESSION_KEY] = saml_session.as_dict()
+    else:
+        session.pop(SAML_SESSION_KEY, None)
 
 
-def citizen_logout(session: SessionBase, *, client_address: str | None = None) -> None:
-    """Forget everything this session held (local logout)."""
+def citizen_saml_session(session: SessionBase) -> SamlSession | None:
+    """The SAML login of this session (for single logout), or None (e-mail link, none)."""
+    if not isinstance(session.get(SESSION_KEY), int):
+        return None
+    return SamlSession.from_dict(session.get(SAML_SESSION_KEY))
+
+
+def citizen_logout(
+    session: SessionBase,
+    *,
+    client_address: str | None = None,
+    slo: str = "",
+    slo_request: str = "",
+) -> Citizen | None:
+    """Forget everything this session held (local logout); return who was logged in.
+
+    `slo` says which single logout this is part of: "sp" (we sent the node
+    `slo_request`), "idp" (the node asked, `slo_request` is its request id) or ""
+    (local only). The audit entry carries the method and these, never the NameID.
+    """
     citizen = citizen_from_session(session)
     if citizen is not None:
+        details: dict[str, Any] = {"portal": True, "method": citizen.method}
+        if slo:
+            details.update(slo=slo, slo_request=slo_request[:100])
         audit_record(
             actor=None,
             action=AuditAction.LOGOUT,
             obj=citizen,
-            details={"portal": True},
+            details=details,
             remote_addr=client_address,
         )
     session.flush()
+    return citizen
+
+
+def saml_logout_pending(session: SessionBase, request_id: str, citizen: Citizen) -> None:
+    """Remember our LogoutRequest in the (new, anonymous) session until the node answers."""
+    session[SAML_LOGOUT_KEY] = {"id": request_id, "citizen": citizen.pk}
+
+
+def saml_logout_pending_pop(session: SessionBase) -> tuple[str, int | None]:
+    """Our LogoutRequest's id and its citizen's pk, forgotten (each answer counts once)."""
+    pending = session.pop(SAML_LOGOUT_KEY, None)
+    if not isinstance(pending, dict) or not isinstance(pending.get("id"), str):
+        return "", None
+    citizen_id = pending.get("citizen")
+    return pending["id"], citizen_id if isinstance(citizen_id, int) else None
+
+
+def saml_logout_confirmed(
+    request_id: str, citizen_id: int | None, *, client_address: str | None = None
+) -> None:
+    """Record that the node confirmed our LogoutRequest (the session ended before)."""
+    audit_record(
+        actor=None,
+        action=AuditAction.LOGOUT,
+        object_type="portal.citizen",
+        object_id=str(citizen_id or ""),
+        details={
+            "portal": True,
+            "method": "saml",
+            "slo": "sp",
+            "slo_request": request_id[:100],
+            "outcome": "confirmed",
+        },
+        remote_addr=client_address,
+    )
+
+
+def saml_logout_failed(
+    reason: str,
+    *,
+    slo: str,
+    citizen_id: int | None = None,
+    slo_request: str = "",
+    client_address: str | None = None,
+) -> None:
+    """Record a single-logout message refused or not sent (technical reason, no NameID).
+
+    An `outcome: refused` entry under `logout`: no session ended because of it (for
+    "sp" the session had already ended when our request went out).
+    """
+    log.warning("portal SAML logout (%s) refused: %s", slo, reason)
+    audit_record(
+        actor=None,
+        action=AuditAction.LOGOUT,
+        object_type="portal.citizen",
+        object_id=str(citizen_id or ""),
+        details={
+            "portal": True,
+            "method": "saml",
+            "slo": slo,
+            "slo_request": slo_request[:100],
+            "outcome": "refused",
+            "reason": reason[:300],
+        },
+        remote_addr=client_address,
+    )
+
+
+def saml_logout_request_seen(request_id: str) -> bool:
+    """True when this LogoutRequest from the node was already handled (a replay)."""
+    return not first_use("portal.saml.logout", request_id, keep_seconds=24 * 3600)
+
+
+def citizen_logout_by_idp(
+    session: SessionBase, request: LogoutRequestIn, *, client_address: str | None = None
+) -> str:
+    """Act on a checked LogoutRequest from the node; say what happened.
+
+    "logged_out": the session's citizen is the request's (issuer and NameID, and the
+    SessionIndex when both sides have one), and the session ended. "no_session":
+    nobody is logged in here, nothing to end. "mismatch": someone else is logged in
+    here (another NameID, an e-mail-link citizen, another node session): the session
+    stays and the refusal is recorded.
+    """
+    citizen = citizen_from_session(session)
+    if citizen is None:
+        return "no_session"
+    stored = citizen_saml_session(session)
+    reason = ""
+    if (
+        citizen.method != Citizen.Method.SAML
+        or stored is None
+        or (citizen.saml_issuer, citizen.saml_subject) != (request.issuer, request.name_id)
+        or (stored.issuer, stored.name_id) != (request.issuer, request.name_id)
+    ):
+        reason = "name_id_mismatch"
+    elif (
+        request.session_indexes
+        and stored.session_index
+        and stored.session_index not in request.session_indexes
+    ):
+        reason = "session_index_mismatch"
+    if reason:
+        saml_logout_failed(
+            reason,
+            slo="idp",
+            citizen_id=citizen.pk,
+            slo_request=request.request_id,
+            client_address=client_address,
+        )
+        return "mismatch"
+    citizen_logout(
+        session, client_address=client_address, slo="idp", slo_request=request.request_id
+    )
+    return "logged_out"
 
 
 # --- SAML ----------------------------------------------------------------------------------

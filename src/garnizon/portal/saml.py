@@ -11,28 +11,48 @@ Configured from Django settings, else the environment (settings win, as in tests
 
 With no key, certificate or metadata configured, `is_configured()` is False and the
 login page offers only the e-mail link. Nothing here reads the request: the views pass
-the URLs and the stored request ids in and get plain data back.
+the URLs, the query string and the stored request ids in and get plain data back.
+
+Single logout (SLO) uses the HTTP-Redirect binding in both directions. A redirect
+message carries its signature in the query string (SigAlg, Signature), not in the XML,
+and pysaml2 does not check it for responses, so `_verified_redirect` checks it here,
+over the parameters exactly as received (SAML bindings 3.4.4.1), with the IdP's signing
+certificates from its metadata.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import logging
 import os
 import threading
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from django.conf import settings
-from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, samlp
 from saml2.client import Saml2Client
 from saml2.config import SPConfig
 from saml2.metadata import entity_descriptor
-from saml2.saml import NAMEID_FORMAT_PERSISTENT
-from saml2.sigver import get_xmlsec_binary
-from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
+from saml2.s_utils import sid
+from saml2.saml import NAMEID_FORMAT_ENTITY, NAMEID_FORMAT_PERSISTENT, Issuer, NameID
+from saml2.sigver import get_xmlsec_binary, pem_format
+from saml2.time_util import in_a_while, instant
+from saml2.xmldsig import (
+    DIGEST_SHA256,
+    SIG_RSA_SHA256,
+    SIG_RSA_SHA384,
+    SIG_RSA_SHA512,
+)
 
 # pysaml2 logs the NameID and the attributes (personal data) at INFO: keep them out of the
 # logs unless GARNIZON_SAML_DEBUG=1 asks for them while setting up the connection.
@@ -41,8 +61,28 @@ if os.environ.get("GARNIZON_SAML_DEBUG") != "1":
 
 ACS_PATH = "/portal/konto/saml/acs/"
 METADATA_PATH = "/portal/konto/saml/metadata/"
+SLO_PATH = "/portal/konto/saml/slo/"
 # Clock difference tolerated between the node and us (seconds).
 CLOCK_SKEW = 60
+# How old a logout message may be (its IssueInstant), besides the clock skew: the browser
+# carries it straight from the node, so minutes are plenty; older ones are replays.
+LOGOUT_MESSAGE_MAX_AGE = 300
+# Our LogoutRequest expires (NotOnOrAfter) this long after it is made.
+LOGOUT_REQUEST_MINUTES = 5
+# Redirect-binding signatures we accept (hash function for each); SHA-1 is refused.
+REDIRECT_SIGNATURE_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    SIG_RSA_SHA256: hashes.SHA256,
+    SIG_RSA_SHA384: hashes.SHA384,
+    SIG_RSA_SHA512: hashes.SHA512,
+}
+# A redirect message larger than this (query string, inflated XML) is refused unread.
+MAX_QUERY_BYTES = 64 * 1024
+MAX_INFLATED_BYTES = 256 * 1024
+# Status codes of a LogoutResponse (SAML core 3.2.2.2).
+STATUS_SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
+STATUS_REQUESTER = "urn:oasis:names:tc:SAML:2.0:status:Requester"
+STATUS_RESPONDER = "urn:oasis:names:tc:SAML:2.0:status:Responder"
+STATUS_UNKNOWN_PRINCIPAL = "urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal"
 
 # Attribute names seen from identity providers: friendly LDAP names (pysaml2 maps the
 # urn:oid: forms to these) and the eIDAS natural-person names the national node uses.
@@ -66,6 +106,46 @@ class SamlError(Exception):
 
 
 @dataclass(frozen=True)
+class SamlSession:
+    """What single logout needs of a login: kept in the citizen's session.
+
+    The NameID exactly as the assertion gave it (a LogoutRequest must repeat its
+    format and qualifiers) and the SessionIndex of the node's session.
+    """
+
+    issuer: str
+    name_id: str
+    name_id_format: str = ""
+    name_qualifier: str = ""
+    sp_name_qualifier: str = ""
+    session_index: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "issuer": self.issuer,
+            "name_id": self.name_id,
+            "name_id_format": self.name_id_format,
+            "name_qualifier": self.name_qualifier,
+            "sp_name_qualifier": self.sp_name_qualifier,
+            "session_index": self.session_index,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> SamlSession | None:
+        """The stored form back, or None when it is missing or not what we stored."""
+        if not isinstance(data, dict):
+            return None
+        names = ("issuer", "name_id", "name_id_format", "name_qualifier")
+        values = {name: data.get(name, "") for name in (*names, "sp_name_qualifier")}
+        values["session_index"] = data.get("session_index", "")
+        if not all(isinstance(v, str) for v in values.values()):
+            return None
+        if not values["issuer"] or not values["name_id"]:
+            return None
+        return cls(**values)
+
+
+@dataclass(frozen=True)
 class SamlIdentity:
     """Who the identity provider says logged in."""
 
@@ -74,6 +154,10 @@ class SamlIdentity:
     in_response_to: str
     assertion_id: str
     attributes: dict[str, list[str]] = field(default_factory=dict)
+    name_id_format: str = ""
+    name_qualifier: str = ""
+    sp_name_qualifier: str = ""
+    session_index: str = ""
 
     def first(self, names: tuple[str, ...]) -> str:
         for name in names:
@@ -81,6 +165,28 @@ class SamlIdentity:
                 if (key == name or key.rsplit("/", 1)[-1] == name) and values:
                     return str(values[0]).strip()
         return ""
+
+    def logout_session(self) -> SamlSession:
+        """What to keep in the session for a later single logout."""
+        return SamlSession(
+            issuer=self.issuer,
+            name_id=self.subject,
+            name_id_format=self.name_id_format,
+            name_qualifier=self.name_qualifier,
+            sp_name_qualifier=self.sp_name_qualifier,
+            session_index=self.session_index,
+        )
+
+
+@dataclass(frozen=True)
+class LogoutRequestIn:
+    """A LogoutRequest from the IdP whose signature, issuer and destination were checked."""
+
+    request_id: str
+    issuer: str
+    name_id: str
+    session_indexes: tuple[str, ...]
+    relay_state: str = ""
 
 
 def _setting(name: str, default: str = "") -> str:
@@ -110,6 +216,10 @@ def acs_url() -> str:
     return portal_base_url() + ACS_PATH
 
 
+def slo_url() -> str:
+    return portal_base_url() + SLO_PATH
+
+
 def _config_dict() -> dict[str, Any]:
     key = _setting("GARNIZON_SAML_SP_KEY")
     cert = _setting("GARNIZON_SAML_SP_CERT")
@@ -133,8 +243,13 @@ def _config_dict() -> dict[str, Any]:
         "service": {
             "sp": {
                 "name": "e-Usługi Policji garnizonu lubelskiego",
-                "endpoints": {"assertion_consumer_service": [(acs_url(), BINDING_HTTP_POST)]},
+                "endpoints": {
+                    "assertion_consumer_service": [(acs_url(), BINDING_HTTP_POST)],
+                    "single_logout_service": [(slo_url(), BINDING_HTTP_REDIRECT)],
+                },
                 "authn_requests_signed": True,
+                "logout_requests_signed": True,
+                "logout_responses_signed": True,
                 # The response or each assertion must carry a valid signature.
                 "want_response_signed": False,
                 "want_assertions_signed": False,
@@ -246,15 +361,299 @@ def parse_response(saml_response: str, outstanding: dict[str, str]) -> SamlIdent
     attributes: dict[str, list[str]] = {}
     for key, values in (response.ava or {}).items():
         attributes[str(key)] = [str(v) for v in values]
+    statements = getattr(assertion, "authn_statement", None) or []
+    session_index = next((s.session_index for s in statements if s.session_index), "")
     return SamlIdentity(
         issuer=issuer,
         subject=name_id.text.strip(),
         in_response_to=response.in_response_to,
         assertion_id=getattr(assertion, "id", "") or "",
         attributes=attributes,
+        name_id_format=name_id.format or "",
+        name_qualifier=name_id.name_qualifier or "",
+        sp_name_qualifier=name_id.sp_name_qualifier or "",
+        session_index=str(session_index or ""),
     )
 
 
 def sp_metadata_xml() -> str:
-    """The SP's metadata (entity id, ACS, signing and encryption certificates) to register."""
+    """The SP's metadata (entity id, ACS, SLO, signing and encryption certificates)."""
     return str(entity_descriptor(sp_config()))
+
+
+# --- single logout (HTTP-Redirect binding) ---------------------------------------------------
+
+
+def _idp_slo_endpoint(client: Saml2Client, idp: str) -> tuple[str, str] | None:
+    """(Location, ResponseLocation) of the IdP's HTTP-Redirect SingleLogoutService, or None."""
+    try:
+        services = client.metadata.single_logout_service(idp, BINDING_HTTP_REDIRECT, "idpsso")
+    except Exception:  # pysaml2: UnsupportedBinding, an unknown entity
+        return None
+    for service in services or []:
+        location = service.get("location")
+        if location:
+            return location, service.get("response_location") or location
+    return None
+
+
+def logout_request_redirect(session: SamlSession) -> tuple[str, str] | None:
+    """A signed LogoutRequest for the session's login: (request id, URL to send to).
+
+    None when the IdP's metadata has no HTTP-Redirect SingleLogoutService (local
+    logout only). The request repeats the assertion's NameID (format, qualifiers) and
+    SessionIndex and expires after `LOGOUT_REQUEST_MINUTES`.
+    """
+    try:
+        client = _client()
+        idp = idp_entity_id(client)
+        if session.issuer != idp:
+            raise SamlError("session_of_another_idp")
+        endpoint = _idp_slo_endpoint(client, idp)
+        if endpoint is None:
+            return None
+        name_id = NameID(
+            text=session.name_id,
+            format=session.name_id_format or None,
+            name_qualifier=session.name_qualifier or None,
+            sp_name_qualifier=session.sp_name_qualifier or None,
+        )
+        request_id, message = client.create_logout_request(
+            destination=endpoint[0],
+            issuer_entity_id=idp,
+            name_id=name_id,
+            session_indexes=[session.session_index] if session.session_index else None,
+            expire=in_a_while(minutes=LOGOUT_REQUEST_MINUTES),
+            sign=False,
+        )
+        info = client.apply_binding(
+            BINDING_HTTP_REDIRECT, str(message), endpoint[0], sign=True, sigalg=SIG_RSA_SHA256
+        )
+    except SamlError:
+        raise
+    except Exception as error:  # pysaml2 raises many unrelated types
+        raise SamlError(f"{type(error).__name__}: {error}"[:300]) from error
+    return str(request_id), dict(info["headers"])["Location"]
+
+
+def parse_logout_response(query_string: str, expected_request_id: str) -> None:
+    """Accept the IdP's LogoutResponse to our request `expected_request_id`, or SamlError.
+
+    Checked: the redirect signature (IdP's certificate), Issuer (the configured IdP),
+    Destination (our SLO URL), IssueInstant, InResponseTo and the Success status.
+    """
+    try:
+        client = _client()
+        idp = idp_entity_id(client)
+        xml, _ = _verified_redirect(query_string, "SAMLResponse", client, idp)
+        message = _parse_xml(samlp.logout_response_from_string, xml)
+        _check_logout_message(message, idp)
+        if not expected_request_id:
+            raise SamlError("unsolicited")
+        if message.in_response_to != expected_request_id:
+            raise SamlError("in_response_to")
+        status = _status_codes(message)
+        if not status or status[0] != STATUS_SUCCESS:
+            raise SamlError("status:" + ",".join(status))
+    except SamlError:
+        raise
+    except Exception as error:  # pysaml2 raises many unrelated types
+        raise SamlError(f"{type(error).__name__}: {error}"[:300]) from error
+
+
+def parse_logout_request(query_string: str) -> LogoutRequestIn:
+    """The IdP's LogoutRequest, or SamlError when any check fails.
+
+    Checked: the redirect signature (IdP's certificate), Issuer (the configured IdP),
+    Destination (our SLO URL), IssueInstant, NotOnOrAfter and a plain NameID (an
+    EncryptedID is refused). Whether the NameID is this session's citizen, and replays,
+    are for the caller (identity).
+    """
+    try:
+        client = _client()
+        idp = idp_entity_id(client)
+        xml, relay_state = _verified_redirect(query_string, "SAMLRequest", client, idp)
+        message = _parse_xml(samlp.logout_request_from_string, xml)
+        _check_logout_message(message, idp)
+        if not message.id:
+            raise SamlError("no_id")
+        if message.not_on_or_after and _instant(message.not_on_or_after) < _now() - _skew():
+            raise SamlError("expired")
+        if message.name_id is None:
+            raise SamlError("encrypted_id" if message.encrypted_id is not None else "no_name_id")
+        name_id = (message.name_id.text or "").strip()
+        if not name_id:
+            raise SamlError("no_name_id")
+        indexes = tuple(
+            (index.text or "").strip() for index in message.session_index or [] if index.text
+        )
+    except SamlError:
+        raise
+    except Exception as error:  # pysaml2 raises many unrelated types
+        raise SamlError(f"{type(error).__name__}: {error}"[:300]) from error
+    return LogoutRequestIn(
+        request_id=str(message.id),
+        issuer=idp,
+        name_id=name_id,
+        session_indexes=indexes,
+        relay_state=relay_state,
+    )
+
+
+def logout_response_redirect(
+    request: LogoutRequestIn, *, status: str = STATUS_SUCCESS, sub_status: str = ""
+) -> str:
+    """The URL that takes a signed LogoutResponse to the IdP (its ResponseLocation)."""
+    try:
+        client = _client()
+        idp = idp_entity_id(client)
+        endpoint = _idp_slo_endpoint(client, idp)
+        if endpoint is None:
+            raise SamlError("idp_without_slo")
+        destination = endpoint[1]
+        inner = samlp.StatusCode(value=sub_status) if sub_status else None
+        response = samlp.LogoutResponse(
+            id=sid(),
+            version="2.0",
+            issue_instant=instant(),
+            destination=destination,
+            in_response_to=request.request_id,
+            issuer=Issuer(text=client.config.entityid, format=NAMEID_FORMAT_ENTITY),
+            status=samlp.Status(status_code=samlp.StatusCode(value=status, status_code=inner)),
+        )
+        info = client.apply_binding(
+            BINDING_HTTP_REDIRECT,
+            str(response),
+            destination,
+            relay_state=request.relay_state,
+            response=True,
+            sign=True,
+            sigalg=SIG_RSA_SHA256,
+        )
+    except SamlError:
+        raise
+    except Exception as error:  # pysaml2 raises many unrelated types
+        raise SamlError(f"{type(error).__name__}: {error}"[:300]) from error
+    return dict(info["headers"])["Location"]
+
+
+def _verified_redirect(
+    query_string: str, kind: str, client: Saml2Client, idp: str
+) -> tuple[bytes, str]:
+    """Check a redirect message's signature; return its inflated XML and its RelayState.
+
+    The signed octets are `kind=...&RelayState=...&SigAlg=...` with each value exactly
+    as it came in the URL (not decoded and encoded again), as SAML bindings 3.4.4.1 asks.
+    """
+    if len(query_string) > MAX_QUERY_BYTES:
+        raise SamlError("too_large")
+    raw: dict[str, str] = {}
+    for part in query_string.split("&"):
+        name, _, value = part.partition("=")
+        name = unquote_plus(name)
+        if name in (kind, "RelayState", "SigAlg", "Signature"):
+            if name in raw:
+                raise SamlError(f"duplicate:{name}")
+            raw[name] = value
+    if not raw.get(kind):
+        raise SamlError("missing_message")
+    if not raw.get("Signature") or not raw.get("SigAlg"):
+        raise SamlError("unsigned")
+    algorithm = unquote_plus(raw["SigAlg"])
+    hash_type = REDIRECT_SIGNATURE_HASHES.get(algorithm)
+    if hash_type is None:
+        raise SamlError("weak_algorithm" if algorithm.endswith("sha1") else "unknown_algorithm")
+    try:
+        signature = base64.b64decode(unquote_plus(raw["Signature"]), validate=True)
+        signed = "&".join(
+            f"{name}={raw[name]}" for name in (kind, "RelayState", "SigAlg") if name in raw
+        ).encode("ascii")
+    except (binascii.Error, ValueError) as error:  # UnicodeEncodeError is a ValueError
+        raise SamlError("malformed_signature") from error
+    certificates = [cert for _, cert in client.metadata.certs(idp, "idpsso", "signing")]
+    if not certificates:
+        raise SamlError("no_idp_certificate")
+    if not any(_rsa_verifies(cert, signature, signed, hash_type()) for cert in certificates):
+        raise SamlError("bad_signature")
+    try:
+        deflated = base64.b64decode(unquote_plus(raw[kind]), validate=True)
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        xml = inflater.decompress(deflated, MAX_INFLATED_BYTES)
+    except (binascii.Error, ValueError, zlib.error) as error:
+        raise SamlError("not_deflated") from error
+    if inflater.unconsumed_tail:
+        raise SamlError("too_large")
+    return xml, unquote_plus(raw.get("RelayState", ""))
+
+
+def _rsa_verifies(
+    certificate: str, signature: bytes, signed: bytes, algorithm: hashes.HashAlgorithm
+) -> bool:
+    try:
+        key = x509.load_pem_x509_certificate(pem_format(certificate)).public_key()
+    except ValueError:
+        return False
+    if not isinstance(key, rsa.RSAPublicKey):
+        return False
+    try:
+        key.verify(signature, signed, padding.PKCS1v15(), algorithm)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def _parse_xml(parser: Any, xml: bytes) -> Any:
+    try:
+        message = parser(xml)
+    except Exception as error:  # defusedxml and ElementTree raise several types
+        raise SamlError(f"not_xml: {type(error).__name__}") from error
+    if message is None:
+        raise SamlError("wrong_message_type")
+    return message
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def _skew() -> datetime.timedelta:
+    return datetime.timedelta(seconds=CLOCK_SKEW)
+
+
+def _instant(value: str) -> datetime.datetime:
+    try:
+        moment = datetime.datetime.fromisoformat(value.strip())
+    except ValueError as error:
+        raise SamlError("bad_instant") from error
+    if moment.tzinfo is None:
+        raise SamlError("bad_instant")
+    return moment
+
+
+def _check_logout_message(message: Any, idp: str) -> None:
+    """What a LogoutRequest and a LogoutResponse from the IdP must both satisfy."""
+    if message.version != "2.0":
+        raise SamlError("version")
+    issuer = (message.issuer.text or "").strip() if message.issuer is not None else ""
+    if issuer != idp:
+        raise SamlError("issuer")
+    # A signed redirect message must name where it was sent (SAML bindings 3.4.5.2).
+    if (message.destination or "") != slo_url():
+        raise SamlError("destination")
+    if not message.issue_instant:
+        raise SamlError("bad_instant")
+    issued = _instant(message.issue_instant)
+    now = _now()
+    max_age = datetime.timedelta(seconds=LOGOUT_MESSAGE_MAX_AGE)
+    if issued > now + _skew() or issued < now - max_age - _skew():
+        raise SamlError("stale")
+
+
+def _status_codes(message: Any) -> list[str]:
+    """The status code and its nested codes, outermost first."""
+    codes: list[str] = []
+    code = message.status.status_code if message.status is not None else None
+    while code is not None and len(codes) < 4:
+        codes.append(str(code.value or ""))
+        code = code.status_code
+    return codes
