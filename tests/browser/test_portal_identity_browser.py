@@ -219,3 +219,15 @@ def test_the_account_pages_fit_320_px(browser, live_server, smtp_server):
         assert len(visited) == 13
     finally:
         context.close()
+
+
+def test_the_single_logout_error_pages_have_no_axe_violation(page, live_server, saml_configured):
+    """A logout request we cannot verify, and a logout the node did not confirm."""
+    response = page.goto(f"{live_server.url}/portal/konto/saml/slo/")
+    assert response.status == 400
+    assert "Nie wylogowano" in page.inner_text("h1")
+    check_axe(page, "SLO refused")
+    response = page.goto(f"{live_server.url}/portal/konto/saml/slo/?SAMLResponse=x")
+    assert response.status == 400
+    assert "Wylogowano tylko z e-Usług" in page.inner_text("h1")
+    check_axe(page, "SLO not confirmed")
