@@ -7,12 +7,14 @@ secret key generated on first start and kept in the data folder (never in git).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -54,6 +56,15 @@ def _secret_key() -> str:
 SECRET_KEY = _secret_key()
 DEBUG = _env_bool("GARNIZON_DEBUG")
 ALLOWED_HOSTS = _env_list("GARNIZON_ALLOWED_HOSTS", "127.0.0.1,localhost")
+# Reverse proxies whose X-Forwarded-For is believed (addresses or networks); none by default.
+GARNIZON_TRUSTED_PROXIES = _env_list("GARNIZON_TRUSTED_PROXIES", "")
+for _proxy in GARNIZON_TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as _error:
+        raise ImproperlyConfigured(
+            f"GARNIZON_TRUSTED_PROXIES: {_proxy!r} is not an address or network ({_error})"
+        ) from None
 CSRF_TRUSTED_ORIGINS = _env_list("GARNIZON_CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
@@ -86,6 +97,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: everything after it (audit, rate limits) sees the client, not the proxy.
+    "garnizon.common.proxies.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
