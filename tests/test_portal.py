@@ -884,3 +884,27 @@ def test_the_plain_select_gives_the_same_html_as_djangos_template_widget(garriso
         assert f'<option value="{garrison.kmp.pk}" selected>' in plain
     if value == "invalid":
         assert 'aria-invalid="true"' in plain
+
+
+def test_the_service_accounts_position_is_read_once_and_forgotten_when_positions_change(
+    garrison, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    from garnizon.org.models import Position
+    from garnizon.portal import services
+
+    with django_capture_on_commit_callbacks(execute=False) as rolled_back:
+        services.portal_actor_scope(garrison.kmp)  # as in a transaction that rolls back
+    assert rolled_back and garrison.kmp.pk not in services._actor_positions
+    with django_capture_on_commit_callbacks(execute=True):
+        services.portal_actor_scope(garrison.kmp)  # committed: now it is kept
+    with django_assert_num_queries(0):
+        actor, scope = services.portal_actor_scope(garrison.kmp)
+    position = Position.objects.get(person=actor, cell__unit=garrison.kmp)
+    assert [grant.position.pk for grant in scope.grants] == [position.pk]
+    # Taken away (a saved position): the next filing reads again and makes a new one.
+    position.valid_to = timezone.localdate() - datetime.timedelta(days=1)
+    position.save()
+    _, scope = services.portal_actor_scope(garrison.kmp)
+    [grant] = scope.grants
+    assert grant.position.pk != position.pk
+    assert grant.position.cell.unit_id == garrison.kmp.pk

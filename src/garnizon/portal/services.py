@@ -12,12 +12,15 @@ import hashlib
 import hmac
 import io
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -345,6 +348,40 @@ def _portal_position(unit: Unit) -> Position | None:
     )
 
 
+# The service account's position per unit, kept for a minute: it changes only
+# when a unit is first filed to, and reading it was the most expensive query of
+# a filing. Any saved or deleted unit, cell, position or person empties the cache
+# (in this process; another process keeps its copy up to the minute).
+ACTOR_CACHE_SECONDS = 60.0
+_actor_positions: dict[int, tuple[float, Position]] = {}
+
+
+def _portal_position_cached(unit: Unit) -> Position | None:
+    now = time.monotonic()
+    held = _actor_positions.get(unit.pk)
+    if held is not None and held[0] > now:
+        return held[1]
+    position = _portal_position(unit)
+    if position is not None:
+        # Only once committed: a position made in a transaction that rolls back
+        # must not outlive it here.
+        entry = (now + ACTOR_CACHE_SECONDS, position)
+        transaction.on_commit(lambda: _actor_positions.__setitem__(unit.pk, entry))
+    return position
+
+
+@receiver(post_save, sender=Position, dispatch_uid="portal_actor_position_saved")
+@receiver(post_delete, sender=Position, dispatch_uid="portal_actor_position_deleted")
+@receiver(post_save, sender=Person, dispatch_uid="portal_actor_person_saved")
+@receiver(post_delete, sender=Person, dispatch_uid="portal_actor_person_deleted")
+@receiver(post_save, sender=Cell, dispatch_uid="portal_actor_cell_saved")
+@receiver(post_delete, sender=Cell, dispatch_uid="portal_actor_cell_deleted")
+@receiver(post_save, sender=Unit, dispatch_uid="portal_actor_unit_saved")
+@receiver(post_delete, sender=Unit, dispatch_uid="portal_actor_unit_deleted")
+def _forget_actor_positions(**kwargs: Any) -> None:
+    _actor_positions.clear()
+
+
 def portal_actor_scope(unit: Unit) -> tuple[Person, Scope]:
     """The service account and the part of its Scope that files into `unit`.
 
@@ -352,11 +389,11 @@ def portal_actor_scope(unit: Unit) -> tuple[Person, Scope]:
     garrison); loading all of them for each filing cost more than the rest of
     the permission checks together, and only this unit's position is needed.
     """
-    position = _portal_position(unit)
+    position = _portal_position_cached(unit)
     if position is None:  # the first filing to this unit: make the position
         with transaction.atomic():  # the lock that keeps racing first filings to one
             portal_actor(unit)
-        position = _portal_position(unit)
+        position = _portal_position_cached(unit)
     if position is None:  # pragma: no cover - portal_actor has just made it
         raise DomainError(
             _("Jednostka %(unit)s nie przyjmuje jeszcze pism przez portal.") % {"unit": unit}
