@@ -83,7 +83,14 @@ def by_text(text: str):
     return lambda el: el["text"] == text
 
 
+def loaded(page) -> None:
+    """Wait for the page a click has just opened to finish loading: checked while it is
+    still being parsed it has no body yet (a loaded machine made that happen)."""
+    page.wait_for_load_state("load")
+
+
 def check_axe(page, what: str) -> None:
+    loaded(page)
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.add_script_tag(content=axe_source())
     result = page.evaluate("async () => await axe.run(document)")
@@ -95,6 +102,7 @@ def check_axe(page, what: str) -> None:
 
 
 def no_horizontal_overflow(page, what: str) -> None:
+    loaded(page)
     widths = page.evaluate(
         "() => [document.documentElement.scrollWidth, document.body.scrollWidth, window.innerWidth]"
     )

@@ -60,13 +60,21 @@ def mp4(tmp_path_factory) -> bytes:
 
 
 def next_page(page) -> None:
-    page.click("button.p-button:has-text('Dalej')")
+    # Wait for the next page's load: a check made while it is still parsing finds no body.
+    with page.expect_navigation():
+        page.click("button.p-button:has-text('Dalej')")
+
+
+def add_files(page) -> None:
+    with page.expect_navigation():
+        page.click("button:has-text('Dodaj pliki')")
 
 
 def start(page, base: str, service: str, visit) -> None:
     page.goto(f"{base}/portal/{service}/")
     visit(page, f"{service}: start")
-    page.click("text=Rozpocznij")
+    with page.expect_navigation():
+        page.click("text=Rozpocznij")
 
 
 def finish(page, service: str, visit) -> None:
@@ -201,7 +209,7 @@ def walk_certificate(page, base: str, visit) -> None:
     page.set_input_files(
         "#id_files", files=[{"name": "przelew.txt", "mimeType": "text/plain", "buffer": b"17 zl"}]
     )
-    page.click("button:has-text('Dodaj pliki')")
+    add_files(page)
     visit(page, f"{service}: attachments, proof listed")
     next_page(page)
     finish(page, service, visit)
@@ -237,12 +245,12 @@ def walk_road_video(page, base: str, visit, mp4: bytes) -> None:
     page.set_input_files(
         "#id_files", files=[{"name": "skan.txt", "mimeType": "text/plain", "buffer": b"tekst"}]
     )
-    page.click("button:has-text('Dodaj pliki')")
+    add_files(page)
     visit(page, f"{service}: video, wrong type")
     page.set_input_files(
         "#id_files", files=[{"name": "kamera.mp4", "mimeType": "video/mp4", "buffer": mp4}]
     )
-    page.click("button:has-text('Dodaj pliki')")
+    add_files(page)
     visit(page, f"{service}: video listed")
     next_page(page)
     finish(page, service, visit)
