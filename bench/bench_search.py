@@ -1,6 +1,6 @@
 """Search speed: permission-filtered queries beside the bare engine, and reindexing.
 
-    python -m bench.bench_search --documents 200000 --workers 2   # add, index, measure
+    python -m bench.bench_search --documents 200000 --rebuild-workers 1 2  # add, index, measure
     python -m bench.bench_search --documents 200000 --skip-index  # only the queries
 
 Needs the synthetic garrison from `python -m bench.generate` (units, people,
@@ -9,10 +9,15 @@ pages of Polish text (about 250 words a page) attached to random register
 entries (70 %) and cases (30 %), as plain rows written in bulk (no files:
 search reads only the text), then:
 
-1. reindex: first a sample (`--sample` documents) with `index_objects` in this
-   one process, timing the analysis apart (= one core); then everything else
-   (documents, register entries, cases) through `reindex` with `--workers`
-   processes;
+1. reindex: a sample (`--sample` documents) with `index_objects` in this one
+   process (the incremental path the signals use, and the rebuild before
+   issue 4's reindexing work), timing the analysis apart; the bare engine on
+   the same sample (analysed beforehand, written straight into a fresh FTS5
+   table and merged, or COPYed into a fresh table of two tsvectors and
+   GIN-indexed); then the full rebuild of `garnizon search reindex`
+   (`search.rebuild`: documents, register entries, cases into a new index,
+   merged or indexed once, swapped in) once per `--rebuild-workers` value,
+   with the rate of each type and the time of the finish and of the swap;
 2. queries: one to three words drawn from the corpus (words found in 2-60 % of
    the documents: names, places, goods), for ordinary case handlers of one
    cell: the top 20 with need-to-know inside the query (what the service runs),
@@ -53,6 +58,7 @@ from garnizon.search.backends import get_backend
 from garnizon.search.indexing import index_objects, reindex
 from garnizon.search.models import ObjectType, SearchEntry
 from garnizon.search.query import parse
+from garnizon.search.rebuild import rebuild
 from garnizon.search.services import RANK_LIMIT, _page, search
 
 IDENTIFIER = "BENCH/SZUK/"
@@ -149,15 +155,74 @@ def create_documents(count: int, rng: random.Random, chunk: int = 5000) -> list[
     )
 
 
+class Clock:
+    """Wall time and CPU time of this process plus, on PostgreSQL, of its server
+    backend (read from /proc: the server runs on this machine). On a shared,
+    loaded machine the CPU seconds give the rate per core that the wall clock
+    cannot: documents / CPU seconds = documents a second on one busy core."""
+
+    def __init__(self) -> None:
+        connection.ensure_connection()
+        self.backend_pid = None
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                self.backend_pid = cursor.fetchone()[0]
+        self.wall = time.perf_counter()
+        self.cpu = self._cpu()
+
+    def _cpu(self) -> float:
+        own = time.process_time()
+        if self.backend_pid is None:
+            return own
+        try:
+            with open(f"/proc/{self.backend_pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            return own + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except OSError:
+            return own
+
+    def rates(self, count: int) -> str:
+        wall = time.perf_counter() - self.wall
+        cpu = self._cpu() - self.cpu
+        return f"{count / wall:,.0f}/s wall, {count / cpu:,.0f}/s per CPU second ({cpu:.1f} s)"
+
+
+def rebuild_documents(version_ids: list[int], batch: int = 1000) -> None:
+    """The rebuild's path for documents alone, in this one process: into a new
+    index (the build tables), merged / indexed, then dropped (no swap)."""
+    from garnizon.search.rebuild import _build_job
+
+    backend = get_backend()
+    analyse("samochodu")
+    with transaction.atomic():
+        backend.build_begin()
+    clock = Clock()
+    for start in range(0, len(version_ids), batch):
+        _build_job((ObjectType.VERSION, version_ids[start : start + batch]))
+    backend.build_finish()
+    print(
+        f"rebuild's path, {len(version_ids):,} documents, one process: "
+        f"{clock.rates(len(version_ids))}",
+        flush=True,
+    )
+    build = "search_fts_build" if connection.vendor == "sqlite" else "search_searchentry_build"
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {build}")
+        cursor.execute("DELETE FROM search_rebuild_log")
+
+
 def reindex_sample(version_ids: list[int], batch: int = 500) -> None:
     """One process, one core: the rate of `index_objects` and the analysis's share
     (after loading the lemma dictionary, which takes a few seconds once per process)."""
     analyse("samochodu")
     started = time.perf_counter()
+    clock = Clock()
     written = 0
     for start in range(0, len(version_ids), batch):
         written += index_objects(ObjectType.VERSION, version_ids[start : start + batch])
     seconds = time.perf_counter() - started
+    cpu = clock.rates(written)
     texts = list(DocumentVersion.objects.filter(pk__in=version_ids).values_list("text", flat=True))
     started = time.perf_counter()
     for text in texts:
@@ -165,8 +230,8 @@ def reindex_sample(version_ids: list[int], batch: int = 500) -> None:
     analysis = time.perf_counter() - started
     words = sum(len(t.split()) for t in texts) / max(1, len(texts))
     print(
-        f"reindex documents, one process: {written:,} in {seconds:.1f} s = "
-        f"{written / seconds:,.0f}/s (avg {words:.0f} words; analysis alone "
+        f"index_objects (the old rebuild's path), {written:,} documents, one process: "
+        f"{cpu} (avg {words:.0f} words; analysis alone "
         f"{len(texts) / analysis:,.0f}/s = {analysis / seconds:.0%} of the time)",
         flush=True,
     )
@@ -182,6 +247,124 @@ def reindex_all(object_type: str, ids: list[int], workers: int, batch: int = 500
         f"with {workers} worker(s) ({written / seconds / workers:,.0f}/s per worker)",
         flush=True,
     )
+
+
+def bare_engine_load(version_ids: list[int], batch: int = 1000) -> None:
+    """The reference: the same documents, analysed beforehand (not timed), written
+    straight into a fresh FTS5 table (SQLite: executemany in transactions of
+    `batch`, then one 'optimize') or a fresh table of two tsvectors (PostgreSQL:
+    COPY of the literals, then the two GIN indexes), in this one process."""
+    from garnizon.search.backends.postgresql import tsvector_literals
+
+    texts = list(
+        DocumentVersion.objects.filter(pk__in=version_ids)
+        .order_by("pk")
+        .values_list("text", flat=True)
+    )
+    acl = "p1 c2 u3 r"
+    if connection.vendor == "sqlite":
+        rows = [(i, *analyse(t).columns(), acl) for i, t in enumerate(texts, start=1)]
+    else:
+        rows = [(i, *tsvector_literals(analyse(t), acl)) for i, t in enumerate(texts, start=1)]
+    connection.ensure_connection()
+    raw = connection.connection
+    clock = Clock()
+    started = time.perf_counter()
+    if connection.vendor == "sqlite":
+        raw.execute("DROP TABLE IF EXISTS bench_fts")
+        raw.execute(
+            "CREATE VIRTUAL TABLE bench_fts USING fts5(surface, lemma, fsurface, flemma, acl, "
+            "tokenize = 'unicode61 remove_diacritics 0')"
+        )
+        for start in range(0, len(rows), batch):
+            with transaction.atomic():
+                raw.executemany(
+                    "INSERT INTO bench_fts(rowid, surface, lemma, fsurface, flemma, acl) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    rows[start : start + batch],
+                )
+        loaded = time.perf_counter()
+        with transaction.atomic():
+            raw.execute("INSERT INTO bench_fts(bench_fts) VALUES ('optimize')")
+        rates = clock.rates(len(rows))
+        with transaction.atomic():
+            raw.execute("DROP TABLE bench_fts")
+    else:
+        with transaction.atomic(), raw.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS bench_tsv")
+            cursor.execute("CREATE TABLE bench_tsv (id bigint, tsv tsvector, ftsv tsvector)")
+        for start in range(0, len(rows), batch):
+            with (
+                transaction.atomic(),
+                raw.cursor() as cursor,
+                cursor.copy("COPY bench_tsv (id, tsv, ftsv) FROM STDIN") as copy,
+            ):
+                for row in rows[start : start + batch]:
+                    copy.write_row(row)
+        loaded = time.perf_counter()
+        with transaction.atomic(), raw.cursor() as cursor:
+            cursor.execute("SET maintenance_work_mem = '512MB'")
+            cursor.execute("CREATE INDEX bench_tsv_tsv ON bench_tsv USING gin (tsv)")
+            cursor.execute("CREATE INDEX bench_tsv_ftsv ON bench_tsv USING gin (ftsv)")
+            cursor.execute("RESET maintenance_work_mem")
+        rates = clock.rates(len(rows))
+        with transaction.atomic(), raw.cursor() as cursor:
+            cursor.execute("DROP TABLE bench_tsv")
+    print(
+        f"bare engine, the same {len(rows):,} documents analysed beforehand, one process: "
+        f"{rates} (load {loaded - started:.1f} s, "
+        f"{'optimize' if connection.vendor == 'sqlite' else 'GIN indexes'} "
+        f"{time.perf_counter() - loaded:.1f} s)",
+        flush=True,
+    )
+
+
+def rebuild_timed(workers: int, batch: int = 1000) -> None:
+    """`garnizon search reindex`'s rebuild, with the time of each type's batches,
+    of the finish (merges / indexes) and of the swap."""
+    marks: dict[str, list[float]] = {}
+    counts: dict[str, int] = {}
+
+    def progress(object_type: str, done: int, total: int) -> None:
+        marks.setdefault(object_type, [time.perf_counter()]).append(time.perf_counter())
+        counts[object_type] = done
+
+    phases: dict[str, float] = {}
+    started = time.perf_counter()
+    written = rebuild(
+        workers=workers,
+        batch=batch,
+        progress=progress,
+        before_swap=lambda: phases.setdefault("finished", time.perf_counter()),
+    )
+    ended = time.perf_counter()
+    loaded = max(m[-1] for m in marks.values())
+    previous = started
+    rates = []
+    for object_type in (t.value for t in ObjectType):
+        if not counts.get(object_type):
+            continue
+        seconds = marks[object_type][-1] - previous
+        previous = marks[object_type][-1]
+        n = counts[object_type]
+        rates.append(f"{object_type} {n:,} at {n / seconds if seconds else 0:,.0f}/s")
+    finish = phases["finished"] - loaded
+    print(
+        f"rebuild with {workers} worker(s): {written:,} entries in {ended - started:.1f} s "
+        f"({written / (ended - started):,.0f}/s); load: {'; '.join(rates)}; "
+        f"finish ({'merge' if connection.vendor == 'sqlite' else 'indexes'}) {finish:.1f} s; "
+        f"swap {ended - phases['finished']:.1f} s",
+        flush=True,
+    )
+    if "version" in counts:
+        documents = counts["version"]
+        version_seconds = marks["version"][-1] - marks["version"][0]
+        share = finish * documents / max(1, written)
+        print(
+            f"  documents: {documents / (version_seconds + share):,.0f}/s with their share of the "
+            f"finish = {documents / (version_seconds + share) / workers:,.0f}/s per worker",
+            flush=True,
+        )
 
 
 def timed(fn: Callable[[], object], repeat: int) -> list[float]:
@@ -234,7 +417,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--documents", type=int, default=5000)
     parser.add_argument("--sample", type=int, default=5000, help="documents indexed in one process")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="with --resume")
+    parser.add_argument(
+        "--rebuild-workers",
+        type=int,
+        nargs="*",
+        default=[1, 2],
+        help="full rebuilds to time, one per value (processes)",
+    )
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--skip-index", action="store_true")
     parser.add_argument(
@@ -285,12 +475,12 @@ def main() -> None:
     elif not args.skip_index:
         get_backend().clear()
         SearchEntry.objects.all().delete()
-        reindex_sample(version_ids[: args.sample])
-        reindex_all(ObjectType.VERSION, version_ids[args.sample :], args.workers)
-        incoming = list(IncomingItem.objects.order_by("pk").values_list("pk", flat=True))
-        reindex_all(ObjectType.INCOMING, incoming, args.workers)
-        cases = list(Case.objects.order_by("pk").values_list("pk", flat=True))
-        reindex_all(ObjectType.CASE, cases, args.workers)
+        if args.sample:
+            reindex_sample(version_ids[: args.sample])
+            rebuild_documents(version_ids[: args.sample])
+            bare_engine_load(version_ids[: args.sample])
+        for workers in args.rebuild_workers:
+            rebuild_timed(workers)
         optimize(args.fts_optimize)
     by_type = dict(
         SearchEntry.objects.order_by().values_list("object_type").annotate(n=Count("id"))

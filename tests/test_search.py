@@ -13,7 +13,7 @@ from io import StringIO
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 
 from garnizon.audit.models import AuditEntry
 from garnizon.cases.models import Case
@@ -32,8 +32,11 @@ from garnizon.registry.services import (
 )
 from garnizon.search.analysis import analyse, code_token, fold, lemma
 from garnizon.search.backends import get_backend
-from garnizon.search.models import ObjectType, SavedSearch, SearchEntry
+from garnizon.search.backends.postgresql import tsvector_literals
+from garnizon.search.indexing import index_objects
+from garnizon.search.models import ObjectType, RebuildChange, SavedSearch, SearchEntry
 from garnizon.search.query import parse
+from garnizon.search.rebuild import rebuild
 from garnizon.search.services import (
     SearchFilters,
     saved_search_delete,
@@ -1006,3 +1009,228 @@ def test_a_bulk_update_is_followed_by_reindex_dependents(
         reindex_dependents(ObjectType.CASE, [case.pk])
     assert found(g.people["handler2"], "oględzin") == set()
     assert_every_role_matches_the_registers(g)
+
+
+# --- the full rebuild: a new index built beside the one in use, swapped in ----------------
+
+
+def _tables() -> set[str]:
+    return set(connection.introspection.table_names())
+
+
+def _index_names() -> set[str]:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'search_searchentry' "
+                "UNION ALL SELECT conname FROM pg_constraint "
+                "WHERE conrelid = 'search_searchentry'::regclass "
+                "UNION ALL SELECT pg_get_serial_sequence('search_searchentry', 'id')"
+            )
+        else:
+            cursor.execute(
+                "SELECT name FROM sqlite_master WHERE tbl_name IN ('search_searchentry', "
+                "'search_fts') OR name LIKE 'search_fts%'"
+            )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def test_the_swap_leaves_a_working_index_under_the_same_names(
+    corpus, django_capture_on_commit_callbacks
+):
+    g = corpus["g"]
+    handler, commander = g.people["handler"], g.people["commander"]
+    queries = ("kradzież", "Puławy", "włamania", "oględzin", "skarga")
+    before = {q: found(handler, q) for q in queries}
+    entries = set(SearchEntry.objects.values_list("object_type", "object_id", "acl"))
+    names = _index_names()
+    written = rebuild(batch=2)
+    assert written == len(entries)
+    assert {q: found(handler, q) for q in queries} == before
+    assert set(SearchEntry.objects.values_list("object_type", "object_id", "acl")) == entries
+    assert _index_names() == names  # the indexes, constraints and sequence renamed into place
+    assert not {"search_fts_build", "search_searchentry_build"} & _tables()
+    assert not RebuildChange.objects.exists()
+    # The signals write to the new index as before, and nothing is logged any more.
+    with django_capture_on_commit_callbacks(execute=True):
+        item = incoming_item_register(
+            actor=g.people["clerk"],
+            unit=g.kwp,
+            subject="Zawiadomienie o zniszczeniu ciągnika",
+            channel=Channel.PAPER,
+            assigned_cell=g.cells["kwp_i_1"],
+        )
+    assert inc(item) in found(commander, "ciągnik")
+    assert not RebuildChange.objects.exists()
+    # And again over the rebuilt index.
+    rebuild()
+    assert {q: found(handler, q) for q in queries} == before
+    assert inc(item) in found(commander, "ciągnik")
+    assert _index_names() == names
+
+
+def test_changes_made_during_a_rebuild_are_not_lost(corpus, django_capture_on_commit_callbacks):
+    """Changed, added and deleted between the load and the swap: the old index
+    has them at once (the signals), the new one after the swap (the log)."""
+    g = corpus["g"]
+    commander = g.people["commander"]
+    theft, answer = corpus["theft"], corpus["answer"]
+    seen: dict[str, object] = {}
+
+    def meanwhile() -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            item = IncomingItem.objects.get(pk=theft.pk)
+            item.subject = "Zawiadomienie o zniszczeniu motocykla"
+            item.save()
+            seen["new"] = incoming_item_register(
+                actor=g.people["clerk"],
+                unit=g.kwp,
+                subject="Prośba o zwrot hulajnogi",
+                channel=Channel.PAPER,
+                assigned_cell=g.cells["kwp_i_1"],
+            )
+            OutgoingItem.objects.get(pk=answer.pk).delete()
+        # The index in use already answers with the changes; they are logged.
+        assert inc(theft) in found(commander, "motocykl")
+        assert inc(seen["new"]) in found(commander, "hulajnoga")
+        seen["logged"] = set(RebuildChange.objects.values_list("object_type", "object_id"))
+
+    rebuild(before_swap=meanwhile)
+    assert (ObjectType.INCOMING, theft.pk) in seen["logged"]
+    assert (ObjectType.OUTGOING, answer.pk) in seen["logged"]
+    assert inc(theft) in found(commander, "motocykl")
+    assert inc(theft) not in found(commander, "samochód")
+    assert inc(seen["new"]) in found(commander, "hulajnoga")
+    assert (ObjectType.OUTGOING, answer.pk) not in found(commander, "odpowiedź skargę")
+    assert not SearchEntry.objects.filter(object_type=ObjectType.OUTGOING, object_id=answer.pk)
+    assert not RebuildChange.objects.exists()
+
+
+def test_a_stale_copy_written_by_the_rebuild_is_replaced_at_the_swap(corpus):
+    """The rebuild read an object before it changed and wrote it after the signal
+    had indexed the change: the logged object is indexed again before the swap."""
+    commander = corpus["g"].people["commander"]
+    theft = corpus["theft"]
+
+    def meanwhile() -> None:
+        # The change, indexed into the index in use and logged ...
+        IncomingItem.objects.filter(pk=theft.pk).update(subject="Kradzież skutera w Dęblinie")
+        index_objects(ObjectType.INCOMING, [theft.pk])
+        # ... then the rebuild's stale copy of the object written into the new index.
+        stale = [(theft.pk, {**_fields(theft.pk), "acl": "r"}, analyse("kradzież samochodu"))]
+        backend = get_backend()
+        with transaction.atomic():
+            backend.build_forget(ObjectType.INCOMING, [theft.pk])
+            backend.build_write(ObjectType.INCOMING, stale)
+
+    rebuild(before_swap=meanwhile)
+    assert inc(theft) in found(commander, "skuter Dęblin")
+    assert inc(theft) not in found(commander, "samochodu")
+
+
+def _fields(object_id: int) -> dict:
+    from garnizon.search.models import ENTRY_FIELDS
+
+    entry = SearchEntry.objects.get(object_type=ObjectType.INCOMING, object_id=object_id)
+    return {name: getattr(entry, name) for name in ENTRY_FIELDS}
+
+
+def test_an_unfinished_rebuild_leaves_the_index_serving_and_the_next_one_starts_afresh(
+    corpus, django_capture_on_commit_callbacks
+):
+    g = corpus["g"]
+    handler = g.people["handler"]
+    before = found(handler, "kradzież")
+    backend = get_backend()
+    with transaction.atomic():
+        backend.build_begin()  # ... and the process dies here
+    assert found(handler, "kradzież") == before
+    with django_capture_on_commit_callbacks(execute=True):
+        incoming_item_register(
+            actor=g.people["clerk"],
+            unit=g.kwp,
+            subject="Kradzież przyczepy",
+            channel=Channel.PAPER,
+            assigned_cell=g.cells["kwp_i_1"],
+        )
+    assert RebuildChange.objects.exists()  # a rebuild seems to run: changes are logged
+    after = found(handler, "kradzież")
+    assert len(after) == len(before) + 1
+    rebuild()
+    assert found(handler, "kradzież") == after
+    assert not RebuildChange.objects.exists()
+
+
+def test_without_a_rebuild_nothing_is_logged(corpus):
+    index_objects(ObjectType.INCOMING, [corpus["theft"].pk])
+    assert not RebuildChange.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_command_rebuilds_in_worker_processes(corpus):
+    handler = corpus["g"].people["handler"]
+    queries = ("kradzież", "Puławy", "włamania", "oględzin")
+    before = {q: found(handler, q) for q in queries}
+    out, err = StringIO(), StringIO()
+    call_command("search", "reindex", "--workers", "2", "--batch", "1", stdout=out, stderr=err)
+    assert "Zaindeksowano" in out.getvalue()
+    assert "[##############################]" in err.getvalue()
+    assert {q: found(handler, q) for q in queries} == before
+    assert not {"search_fts_build", "search_searchentry_build"} & _tables()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's tsvector literals")
+def test_tsvector_literals_keep_every_position_as_postgresql_reads_them():
+    analysed = analyse("Kradzież samochodu. Samochód skradziono; kradzież zgłoszono. " * 100)
+    tsv, ftsv = tsvector_literals(analysed, "p1 c2")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT %s::tsvector @@ %s::tsquery, %s::tsvector @@ %s::tsquery, "
+            "%s::tsvector @@ %s::tsquery, length(%s::tsvector)",
+            [
+                tsv,
+                "'kradzież' <-> 'samochód' & '~p1'",  # surface form then lemma, adjacent
+                ftsv,
+                "'kradziez' <-> 'samochodu'",
+                tsv,
+                "'samochodu' <-> 'samochód'",  # the surface form of the next word
+                tsv,
+            ],
+        )
+        assert cursor.fetchone() == (True, True, True, 9)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_changes_made_while_a_rebuild_runs_in_another_thread_are_not_lost(corpus):
+    """The rebuild and the changes really interleave here (another connection):
+    whichever way they fall, the swapped-in index has every change."""
+    import threading
+
+    g = corpus["g"]
+    commander = g.people["commander"]
+    items = [corpus[name] for name in ("theft", "burglary", "phoned")]
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            rebuild(batch=1)
+        except BaseException as error:  # reported below
+            failures.append(error)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    subjects = ["motocykla", "ciągnika", "hulajnogi"]
+    while subjects and (thread.is_alive() or len(subjects) == 3):  # one change, or more
+        item = IncomingItem.objects.get(pk=items[len(subjects) - 1].pk)
+        item.subject = f"Zawiadomienie o zniszczeniu {subjects.pop()}"
+        item.save()  # autocommit: the signal indexes it at once
+    thread.join()
+    assert not failures
+    for item, word in zip(items, ["motocykl", "ciągnik", "hulajnoga"], strict=True):
+        subject = IncomingItem.objects.get(pk=item.pk).subject
+        if "zniszczeniu" in subject:
+            assert inc(item) in found(commander, word), subject
+    assert inc(items[-1]) in found(commander, "hulajnoga")
+    assert not RebuildChange.objects.exists()

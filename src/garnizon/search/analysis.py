@@ -28,6 +28,7 @@ import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from itertools import chain
 
 # Words: runs of letters and digits (Unicode), no underscore.
 WORD = re.compile(r"[^\W_]+")
@@ -156,18 +157,29 @@ def _piece_forms(piece: str) -> tuple[tuple[str, str, str, str], ...]:
 
 
 def analyse(text: str, *, max_words: int = MAX_WORDS) -> Analysed:
-    """Analyse a document's text (or one query word or phrase)."""
-    cache = _PIECES
+    """Analyse a document's text (or one query word or phrase).
+
+    The pieces between white space are looked up in the cache with `map` and
+    flattened with `chain` (both in C): a document of 500 words costs a few
+    dozen microseconds once its vocabulary is cached (a full rebuild meets
+    the same few thousand pieces again and again)."""
+    cache_get = _PIECES.get
+    pieces = text.lower().split()
     parts: list[tuple[str, str, str, str]] = []
-    for piece in text.lower().split():
-        found = cache.get(piece)
-        parts.extend(found if found is not None else _piece_forms(piece))
+    for start in range(0, len(pieces), max_words):
+        chunk = pieces[start : start + max_words]
+        found = list(map(cache_get, chunk))
+        if None in found:
+            found = [
+                f if f is not None else _piece_forms(p) for f, p in zip(found, chunk, strict=True)
+            ]
+        parts += chain.from_iterable(found)
         if len(parts) >= max_words:
             del parts[max_words:]
             break
     if not parts:
         return Analysed()
-    surface, lemmas, fsurface, flemma = (list(column) for column in zip(*parts, strict=True))
+    surface, lemmas, fsurface, flemma = map(list, zip(*parts, strict=True))
     return Analysed(surface, lemmas, fsurface, flemma)
 
 

@@ -20,22 +20,8 @@ from django.utils import timezone
 from garnizon.search import acl
 from garnizon.search.analysis import Analysed, analyse
 from garnizon.search.backends import get_backend
-from garnizon.search.models import STORED_TEXT_LENGTH, ObjectType, SearchEntry
-
-ENTRY_FIELDS = [
-    "document_id",
-    "unit_id",
-    "cell_id",
-    "classification_id",
-    "channel",
-    "date",
-    "state",
-    "kind",
-    "reference",
-    "title",
-    "body",
-    "acl",
-]
+from garnizon.search.backends.base import BuildRow
+from garnizon.search.models import ENTRY_FIELDS, STORED_TEXT_LENGTH, ObjectType, SearchEntry
 
 
 @dataclass
@@ -148,61 +134,93 @@ def _cases(ids: list[int]) -> Iterator[Source]:
         )
 
 
+_VERSION_COLUMNS = (
+    "pk",
+    "number",
+    "document_id",
+    "created_at",
+    "original_filename",
+    "text",
+    "document__unit_id",
+    "document__identifier",
+    "document__title",
+    "document__description",
+    "document__kind",
+    "document__created_by_id",
+    "document__incoming_item_id",
+    "document__outgoing_item_id",
+    "document__case_id",
+    "document__incoming_item__assigned_cell_id",
+    "document__incoming_item__channel",
+    "document__outgoing_item__channel",
+    "document__case__cell_id",
+    "document__case__classification_id",
+    "document__outgoing_item__case__cell_id",
+    "document__outgoing_item__case__classification_id",
+)
+
+
 def _versions(ids: list[int]) -> Iterator[Source]:
+    """Read as plain rows (no model instances: several times cheaper a document)."""
     from garnizon.documents.models import DocumentVersion
 
-    versions = DocumentVersion.objects.filter(pk__in=ids).select_related(
-        "document__incoming_item", "document__outgoing_item__case", "document__case"
-    )
-    versions = list(versions)
+    versions = list(DocumentVersion.objects.filter(pk__in=ids).values_list(*_VERSION_COLUMNS))
     newest = dict(
-        DocumentVersion.objects.filter(document_id__in={v.document_id for v in versions})
+        DocumentVersion.objects.filter(document_id__in={v[2] for v in versions})
         .values("document_id")
         .annotate(n=Max("number"))
         .values_list("document_id", "n")
     )
-    tokens = acl.document_tokens(
-        [
-            (
-                v.document_id,
-                v.document.incoming_item_id,
-                v.document.outgoing_item_id,
-                v.document.case_id,
-                v.document.created_by_id,
+    versions = [v for v in versions if v[1] == newest.get(v[2])]  # older ones: removed
+    tokens = acl.document_tokens([(v[2], v[12], v[13], v[14], v[11]) for v in versions])
+    for (
+        version_id,
+        _number,
+        document_id,
+        created_at,
+        filename,
+        text,
+        unit_id,
+        identifier,
+        title,
+        description,
+        kind,
+        _creator_id,
+        incoming_id,
+        outgoing_id,
+        case_id,
+        incoming_cell_id,
+        incoming_channel,
+        outgoing_channel,
+        case_cell_id,
+        case_classification_id,
+        outgoing_case_cell_id,
+        outgoing_case_classification_id,
+    ) in versions:
+        # The document's own case, or its outgoing item's.
+        if case_id is None and outgoing_id is not None:
+            case_cell_id, case_classification_id = (
+                outgoing_case_cell_id,
+                outgoing_case_classification_id,
             )
-            for v in versions
-            if v.number == newest.get(v.document_id)
-        ]
-    )
-    for version in versions:
-        if version.number != newest.get(version.document_id):
-            continue  # an older version: its entry is removed
-        document = version.document
-        incoming, outgoing, case = document.incoming_item, document.outgoing_item, document.case
-        case = case or (outgoing.case if outgoing else None)
-        cell_id = incoming.assigned_cell_id if incoming else (case.cell_id if case else None)
         yield Source(
-            version.pk,
+            version_id,
             {
-                "document_id": document.pk,
-                "unit_id": document.unit_id,
-                "cell_id": cell_id,
-                "classification_id": case.classification_id if case else None,
-                "channel": incoming.channel if incoming else (outgoing.channel if outgoing else ""),
-                "date": _date(version.created_at),
+                "document_id": document_id,
+                "unit_id": unit_id,
+                "cell_id": incoming_cell_id if incoming_id is not None else case_cell_id,
+                "classification_id": case_classification_id,
+                "channel": incoming_channel
+                if incoming_id is not None
+                else (outgoing_channel if outgoing_id is not None else ""),
+                "date": _date(created_at),
                 "state": "",
-                "kind": document.kind,
-                "reference": document.identifier,
-                "title": document.title,
-                "acl": acl.as_text(tokens.get(document.pk, set())),
+                "kind": kind,
+                "reference": identifier,
+                "title": title,
+                "acl": acl.as_text(tokens.get(document_id, set())),
             },
-            _join(
-                document.identifier,
-                document.title,
-                document.description,
-                version.original_filename,
-                version.text,
-            ),
+            _join(identifier, title, description, filename, text),
         )
 
 
@@ -223,6 +241,7 @@ def index_objects(object_type: str, ids: Iterable[int]) -> int:
     analysed = {s.object_id: analyse(s.text) for s in sources}
     backend = get_backend()
     with transaction.atomic():
+        backend.log_changes(object_type, ids)  # first: see search.rebuild
         if sources:
             SearchEntry.objects.bulk_create(
                 [
@@ -248,6 +267,19 @@ def index_objects(object_type: str, ids: Iterable[int]) -> int:
         if missing:
             remove_entries(object_type, missing)
     return len(sources)
+
+
+def analysed_rows(object_type: str, ids: list[int]) -> list[BuildRow]:
+    """(object id, the entry's columns, the analysed text) of these objects that
+    exist (the newest version of a document only): what a rebuild writes."""
+    return [
+        (
+            source.object_id,
+            {**source.fields, "body": source.text[:STORED_TEXT_LENGTH]},
+            analyse(source.text),
+        )
+        for source in LOADERS[ObjectType(object_type)](ids)
+    ]
 
 
 def _index_job(job: tuple[str, list[int]]) -> tuple[str, int, int]:
@@ -293,8 +325,10 @@ def remove_entries(object_type: str, object_ids: Iterable[int]) -> int:
     entry_ids = list(stale.values_list("id", flat=True))
     if not entry_ids:
         return 0
+    backend = get_backend()
     with transaction.atomic():
-        get_backend().delete(entry_ids)
+        backend.log_changes(object_type, sorted(set(object_ids)))
+        backend.delete(entry_ids)
         SearchEntry.objects.filter(pk__in=entry_ids).delete()
     return len(entry_ids)
 
@@ -346,4 +380,13 @@ def prune(object_type: str, *, batch: int = 5000) -> int:
         last = rows[-1]
 
 
-__all__ = ["Analysed", "index_objects", "prune", "reindex", "remove_entries", "source_ids"]
+__all__ = [
+    "ENTRY_FIELDS",
+    "Analysed",
+    "analysed_rows",
+    "index_objects",
+    "prune",
+    "reindex",
+    "remove_entries",
+    "source_ids",
+]

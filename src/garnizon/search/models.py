@@ -16,6 +16,21 @@ from django.utils.translation import gettext_lazy as _
 
 # Characters of an object's text kept for fragments (about three pages).
 STORED_TEXT_LENGTH = 8000
+# The columns of an entry written by indexing (besides its object and `indexed_at`).
+ENTRY_FIELDS = [
+    "document_id",
+    "unit_id",
+    "cell_id",
+    "classification_id",
+    "channel",
+    "date",
+    "state",
+    "kind",
+    "reference",
+    "title",
+    "body",
+    "acl",
+]
 
 
 class ObjectType(models.TextChoices):
@@ -102,3 +117,22 @@ class SavedSearch(models.Model):
         params = {"q": self.query, "exact": "0"}
         params.update({names.get(k, k): v for k, v in self.filters.items()})
         return urlencode(params)
+
+
+class RebuildChange(models.Model):
+    """An object (re)indexed or removed while a full rebuild runs.
+
+    `garnizon search reindex` builds a fresh index beside the one in use and
+    swaps it in at the end; whatever the signals index meanwhile is recorded
+    here (only while a rebuild is running) and applied to the new index in the
+    transaction that swaps it in, so no change made during a rebuild is lost
+    (see `garnizon.search.rebuild`)."""
+
+    object_type = models.CharField(max_length=10)
+    object_id = models.BigIntegerField()
+
+    class Meta:
+        db_table = "search_rebuild_log"
+
+    def __str__(self) -> str:
+        return f"{self.object_type}:{self.object_id}"

@@ -11,11 +11,15 @@ from __future__ import annotations
 import abc
 import contextlib
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from django.db.models import QuerySet
 
 from garnizon.search.analysis import Analysed
 from garnizon.search.query import ParsedQuery
+
+# (object id, the entry's columns with `body`, the analysed text) of one object.
+BuildRow = tuple[int, dict[str, Any], Analysed]
 
 
 class SearchBackend(abc.ABC):
@@ -67,3 +71,38 @@ class SearchBackend(abc.ABC):
     @abc.abstractmethod
     def clear(self) -> None:
         """Drop everything indexed (before a full rebuild)."""
+
+    # --- a full rebuild into fresh tables, swapped in at the end (search.rebuild) ---
+    #
+    # `rows` are (object_id, fields, analysed): the entry's columns
+    # (indexing.ENTRY_FIELDS, body included) and its analysed text.
+
+    @abc.abstractmethod
+    def build_begin(self) -> None:
+        """Create the empty tables of a new index (dropping those of an unfinished
+        rebuild) and empty the change log; from now on changes are logged."""
+
+    @abc.abstractmethod
+    def build_write(self, object_type: str, rows: Sequence[BuildRow]) -> None:
+        """Add these objects' entries to the new index (each object once)."""
+
+    @abc.abstractmethod
+    def build_forget(self, object_type: str, object_ids: Sequence[int]) -> None:
+        """Remove these objects' entries from the new index (before writing them again)."""
+
+    @abc.abstractmethod
+    def build_finish(self, workers: int = 1) -> None:
+        """Make the loaded index ready to serve (indexes, merges); outside the swap."""
+
+    @abc.abstractmethod
+    def build_lock(self) -> None:
+        """In the swap's transaction, first: hold off changes until the swap commits."""
+
+    @abc.abstractmethod
+    def build_swap(self) -> None:
+        """In the swap's transaction, last: put the new index in place of the old one."""
+
+    @abc.abstractmethod
+    def log_changes(self, object_type: str, object_ids: Sequence[int]) -> None:
+        """Record these objects in the change log if a rebuild is running (the first
+        statement of every transaction that writes the index in use)."""

@@ -13,67 +13,83 @@ a word with "~"), so one GIN scan intersects the text with need-to-know.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator, Sequence
+from itertools import compress
+from operator import ne
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from garnizon.search.analysis import Analysed
-from garnizon.search.backends.base import SearchBackend
+from garnizon.search.backends.base import BuildRow, SearchBackend
+from garnizon.search.models import ENTRY_FIELDS
 from garnizon.search.query import ParsedQuery, Term
 
 ENTRY = "search_searchentry"
 MAX_POSITION = 16383
-MAX_POSITIONS_PER_LEXEME = 256
+# A rebuild loads a table of the same shape, then builds its indexes (names
+# with BUILD_SUFFIX) and renames it and them into place (search.rebuild).
+BUILD = "search_searchentry_build"
+BUILD_SUFFIX = "__b"
+LOG = "search_rebuild_log"
+BUILD_COLUMNS = ["object_type", "object_id", *ENTRY_FIELDS, "indexed_at", "tsv", "ftsv"]
+# Memory for building the GIN indexes of a rebuild (sorted in memory, then written once).
+BUILD_MAINTENANCE_WORK_MEM = "512MB"
+LZ4_COLUMNS = ("tsv", "ftsv", "body")
 
 
 def _quote(token: str) -> str:
     return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-# Position numbers as text, made once (a literal has thousands of them).
-_POSITIONS = [str(i) for i in range(MAX_POSITION + 1)]
+# The text between the tokens of a stream written at positions 1, 2, ...:
+# "'a':1 'b':2" is "'" + a + SEPARATORS[1] + b + SEPARATORS[2][:-2].
+_SEPARATORS = [f"':{i} '" for i in range(MAX_POSITION + 1)]
 
 
-def _lexemes(first: list[str], second: list[str]) -> dict[str, list[str]]:
-    """Positions (as text) of each token of two aligned streams, once per position."""
-    positions: dict[str, list[str]] = {}
-    get = positions.get
-    numbers = _POSITIONS
-    for index, (a, b) in enumerate(zip(first[:MAX_POSITION], second, strict=False), start=1):
-        where = get(a)
-        if where is None:
-            positions[a] = [numbers[index]]
-        else:
-            where.append(numbers[index])
-        if b != a:
-            where = get(b)
-            if where is None:
-                positions[b] = [numbers[index]]
-            else:
-                where.append(numbers[index])
-    return positions
+def _stream(tokens: list[str], separators: list[str]) -> str:
+    """Tokens as tsvector literal text, each with the position its separator names
+    ("'a':1 'b':2" is "'" + a + SEPARATORS[1] + b + SEPARATORS[2][:-2]).
+
+    Built with slicing and one join (no Python loop over the tokens); the same
+    lexeme at several positions is merged by PostgreSQL's tsvector input,
+    which also keeps at most 256 positions of a lexeme."""
+    count = len(tokens)
+    if not count:
+        return ""
+    parts: list[str] = [""] * (2 * count)
+    parts[::2] = tokens
+    parts[1::2] = separators
+    text = "'" + "".join(parts)[:-2]
+    if "\\" in text or text.count("'") != 2 * count:  # never from the analyser; kept safe
+        return " ".join(
+            f"{_quote(token)}:{separator[2:-2]}"
+            for token, separator in zip(tokens, separators, strict=True)
+        )
+    return text
 
 
-def _literal(positions: dict[str, list[str]], access: str) -> str:
-    if any("'" in t or "\\" in t for t in positions):  # never from the analyser; kept safe
-        positions = {t.replace("\\", "\\\\").replace("'", "''"): w for t, w in positions.items()}
-    limit = MAX_POSITIONS_PER_LEXEME
-    text = " ".join(
-        [
-            f"'{token}':{','.join(where if len(where) <= limit else where[:limit])}"
-            for token, where in positions.items()
-        ]
-    )
-    return f"{text} {access}" if access else text
+def _literal(first: list[str], second: list[str], access: str) -> str:
+    """Two aligned streams (surface forms and lemmas) and the access tokens as one
+    literal: every token of the first at its position, of the second only those
+    that differ from the first (picked with `compress`, in C), so PostgreSQL
+    parses fewer lexemes. Positions stop at 16,383 (PostgreSQL's limit)."""
+    count = min(len(first), MAX_POSITION)
+    separators = _SEPARATORS[1 : count + 1]
+    first, second = first[:count], second[:count]
+    differ = list(map(ne, first, second))
+    lemmas = _stream(list(compress(second, differ)), list(compress(separators, differ)))
+    return " ".join(part for part in (_stream(first, separators), lemmas, access) if part)
 
 
 def tsvector_literals(analysed: Analysed, tokens: str = "") -> tuple[str, str]:
     """The analysed text (and access tokens) as the `tsv` and `ftsv` literals."""
     access = " ".join(_quote(f"~{t}") for t in tokens.split())
     return (
-        _literal(_lexemes(analysed.surface, analysed.lemma), access),
-        _literal(_lexemes(analysed.fsurface, analysed.flemma), access),
+        _literal(analysed.surface, analysed.lemma, access),
+        _literal(analysed.fsurface, analysed.flemma, access),
     )
 
 
@@ -205,6 +221,158 @@ class PostgresBackend(SearchBackend):
     def clear(self) -> None:
         with connection.cursor() as cursor:
             cursor.execute(f"UPDATE {ENTRY} SET tsv = NULL, ftsv = NULL WHERE tsv IS NOT NULL")
+
+    # --- a full rebuild: a fresh table loaded by COPY, indexed once, renamed into place ---
+
+    def build_begin(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {BUILD}")
+            cursor.execute(
+                f"CREATE TABLE {BUILD} (LIKE {ENTRY} INCLUDING DEFAULTS INCLUDING IDENTITY "
+                "INCLUDING STORAGE INCLUDING COMPRESSION)"
+            )
+            cursor.execute(f"DELETE FROM {LOG}")
+        # lz4 where the server has it: compressing the TOASTed tsvectors and body
+        # with the default pglz costs more than parsing them; reading is faster too.
+        for column in LZ4_COLUMNS:
+            try:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(f"ALTER TABLE {BUILD} ALTER COLUMN {column} SET COMPRESSION lz4")
+            except DatabaseError:
+                break  # PostgreSQL built without lz4: keep pglz
+
+    def build_write(self, object_type: str, rows: Sequence[BuildRow]) -> None:
+        """One COPY of the batch; the tsvector literals are parsed by the server."""
+        if not rows:
+            return
+        now = timezone.now()
+        connection.ensure_connection()
+        columns = ", ".join(BUILD_COLUMNS)
+        with (
+            connection.connection.cursor() as cursor,
+            cursor.copy(f"COPY {BUILD} ({columns}) FROM STDIN") as copy,
+        ):
+            for object_id, fields, analysed in rows:
+                tsv, ftsv = tsvector_literals(analysed, fields["acl"])
+                copy.write_row(
+                    (
+                        object_type,
+                        object_id,
+                        *[fields[name] for name in ENTRY_FIELDS],
+                        now,
+                        tsv,
+                        ftsv,
+                    )
+                )
+
+    def build_forget(self, object_type: str, object_ids: Sequence[int]) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {BUILD} WHERE object_type = %s AND object_id = ANY(%s)",
+                [object_type, list(object_ids)],
+            )
+
+    def build_finish(self, workers: int = 1) -> None:
+        """The live table's constraints and indexes (GIN included) built once over
+        the loaded rows, under temporary names; with `workers` > 1 (and the build
+        committed) the indexes are built that many at a time, each on its own
+        connection (PostgreSQL 15 builds one GIN index in one process)."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conrelid = %s::regclass AND contype IN ('p', 'u') ORDER BY contype",
+                [ENTRY],
+            )
+            constraints = cursor.fetchall()
+            cursor.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+                "AND tablename = %s ORDER BY indexname",
+                [ENTRY],
+            )
+            indexes = [row for row in cursor.fetchall() if row[0] not in dict(constraints)]
+        # The GIN indexes first: the longest to build.
+        statements = [
+            _build_index(definition, name)
+            for name, definition in sorted(indexes, key=lambda row: " gin " not in row[1])
+        ]
+        # Other connections see the table only if it is committed (not in a test's transaction).
+        parallel = workers > 1 and not connection.in_atomic_block
+        with transaction.atomic():
+            _run_building(
+                [
+                    f'ALTER TABLE {BUILD} ADD CONSTRAINT "{name}{BUILD_SUFFIX}" {definition}'
+                    for name, definition in constraints
+                ]
+            )
+            if not parallel:
+                _run_building(statements)
+        if parallel:
+            from concurrent.futures import ThreadPoolExecutor
+
+            def build(statement: str) -> None:
+                try:
+                    _run_building([statement])  # a thread: Django gives it its own connection
+                finally:
+                    connection.close()
+
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(build, statements))
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {BUILD}")
+
+    def build_lock(self) -> None:
+        """Every transaction writing the index logs its objects first (`log_changes`):
+        with the log locked, those already logged have committed and the rest wait
+        until the swap has committed (and then write to the new table)."""
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {LOG} IN EXCLUSIVE MODE")
+
+    def build_swap(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [BUILD])
+            sequence = cursor.fetchone()[0]
+            cursor.execute(f"DROP TABLE {ENTRY}")
+            cursor.execute(f"ALTER TABLE {BUILD} RENAME TO {ENTRY}")
+            cursor.execute(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
+                "AND tablename = %s AND indexname LIKE %s",
+                [ENTRY, f"%{BUILD_SUFFIX}"],
+            )
+            for (name,) in cursor.fetchall():
+                # Renaming a constraint's index renames the constraint too.
+                cursor.execute(f'ALTER INDEX "{name}" RENAME TO "{name[: -len(BUILD_SUFFIX)]}"')
+            if sequence:
+                cursor.execute(f"ALTER SEQUENCE {sequence} RENAME TO {ENTRY}_id_seq")
+
+    def log_changes(self, object_type: str, object_ids: Sequence[int]) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {LOG} (object_type, object_id) SELECT %s, unnest(%s::bigint[]) "
+                "WHERE to_regclass(%s) IS NOT NULL",
+                [object_type, list(object_ids), BUILD],
+            )
+
+
+def _run_building(statements: list[str]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET maintenance_work_mem = '{BUILD_MAINTENANCE_WORK_MEM}'")
+        try:
+            for statement in statements:
+                cursor.execute(statement)
+        finally:
+            cursor.execute("RESET maintenance_work_mem")
+
+
+_INDEX = re.compile(r"^CREATE (UNIQUE )?INDEX (\S+) ON (ONLY )?(\S+) ")
+
+
+def _build_index(definition: str, name: str) -> str:
+    """`pg_indexes.indexdef` of the live table rewritten for the build table."""
+    match = _INDEX.match(definition)
+    if match is None:
+        raise ValueError(f"unexpected index definition: {definition}")
+    unique = match.group(1) or ""
+    return f'CREATE {unique}INDEX "{name}{BUILD_SUFFIX}" ON {BUILD} ' + definition[match.end() :]
 
 
 __all__ = ["PostgresBackend", "tsvector_literals"]

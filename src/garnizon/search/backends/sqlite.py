@@ -8,17 +8,29 @@ intersects the doclists itself and bm25 is computed only for visible matches.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from garnizon.search.analysis import Analysed
-from garnizon.search.backends.base import SearchBackend
+from garnizon.search.backends.base import BuildRow, SearchBackend
+from garnizon.search.models import ENTRY_FIELDS
 from garnizon.search.query import ParsedQuery, Term
 
 TABLE = "search_fts"
 ENTRY = "search_searchentry"
+# A rebuild loads a second FTS5 table and renames it into place (search.rebuild);
+# the entries themselves are upserted in place.
+BUILD = "search_fts_build"
+LOG = "search_rebuild_log"
+# FTS5 settings while loading: no merging as it goes (automerge 0), at most
+# BUILD_CRISIS_MERGE segments of one level before FTS5 merges them anyway,
+# then incremental merges of BUILD_MERGE_PAGES pages a transaction at the end.
+BUILD_CRISIS_MERGE = 64
+BUILD_MERGE_PAGES = 2000
 # bm25 weights of surface, lemma, folded surface, folded lemma.
 RANK = f"bm25({TABLE}, 2.0, 1.0, 0.5, 0.5, 0.0)"
 _CHUNK = 500
@@ -152,3 +164,120 @@ class SqliteBackend(SearchBackend):
     def clear(self) -> None:
         with connection.cursor() as cursor:
             cursor.execute(f"DELETE FROM {TABLE}")
+
+    # --- a full rebuild: a second FTS5 table, merged once, renamed into place ---
+
+    def build_begin(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = %s", [TABLE]
+            )
+            (create,) = cursor.fetchone()
+            cursor.execute(f"DROP TABLE IF EXISTS {BUILD}")
+            cursor.execute(create.replace(TABLE, BUILD, 1))
+            for option, value in (("automerge", 0), ("crisismerge", BUILD_CRISIS_MERGE)):
+                cursor.execute(
+                    f"INSERT INTO {BUILD}({BUILD}, rank) VALUES (%s, %s)", [option, value]
+                )
+            cursor.execute(f"DELETE FROM {LOG}")
+
+    def build_write(self, object_type: str, rows: Sequence[BuildRow]) -> None:
+        """The entries upserted in place (their ids are the new table's rowids), the
+        analysed text inserted into the new FTS5 table (each object once)."""
+        if not rows:
+            return
+        ids = _upsert_entries(object_type, rows)
+        connection.ensure_connection()
+        connection.connection.executemany(
+            f"INSERT INTO {BUILD}(rowid, surface, lemma, fsurface, flemma, acl) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (ids[object_id], *analysed.columns(), fields["acl"])
+                for object_id, fields, analysed in rows
+            ],
+        )
+
+    def build_forget(self, object_type: str, object_ids: Sequence[int]) -> None:
+        wanted = list(object_ids)
+        with connection.cursor() as cursor:
+            entry_ids: list[int] = []
+            for start in range(0, len(wanted), _CHUNK):
+                chunk = wanted[start : start + _CHUNK]
+                marks = ", ".join(["%s"] * len(chunk))
+                cursor.execute(
+                    f"SELECT id FROM {ENTRY} WHERE object_type = %s AND object_id IN ({marks})",
+                    [object_type, *chunk],
+                )
+                entry_ids += [row[0] for row in cursor.fetchall()]
+            for start in range(0, len(entry_ids), _CHUNK):
+                chunk = entry_ids[start : start + _CHUNK]
+                marks = ", ".join(["%s"] * len(chunk))
+                cursor.execute(f"DELETE FROM {BUILD} WHERE rowid IN ({marks})", chunk)
+                cursor.execute(f"DELETE FROM {ENTRY} WHERE id IN ({marks})", chunk)
+
+    def build_finish(self, workers: int = 1) -> None:
+        """Merge the loaded segments in short transactions (each holds the write
+        lock only briefly, so the signals' writes go on), then the usual settings."""
+        connection.ensure_connection()
+        raw = connection.connection
+        pages = -BUILD_MERGE_PAGES  # negative: first put every segment on one level
+        while True:
+            with transaction.atomic():
+                before = raw.total_changes
+                raw.execute(f"INSERT INTO {BUILD}({BUILD}, rank) VALUES ('merge', ?)", [pages])
+                done = raw.total_changes - before
+            if done < 2:  # FTS5: fewer than two changes means nothing was left to merge
+                break
+            pages = BUILD_MERGE_PAGES
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {BUILD}_config WHERE k IN ('automerge', 'crisismerge')")
+
+    def build_lock(self) -> None:
+        """The swap's transaction holds SQLite's write lock from its start
+        (transaction_mode IMMEDIATE): nothing else writes until it commits."""
+
+    def build_swap(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE {TABLE}")
+            cursor.execute(f"ALTER TABLE {BUILD} RENAME TO {TABLE}")
+
+    def log_changes(self, object_type: str, object_ids: Sequence[int]) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {LOG} (object_type, object_id) SELECT %s, value FROM json_each(%s) "
+                "WHERE EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = %s)",
+                [object_type, json.dumps(list(object_ids)), BUILD],
+            )
+
+
+_ENTRY_COLUMNS = ["object_type", "object_id", *ENTRY_FIELDS, "indexed_at"]
+# 15 parameters a row: 1,000 rows stay under SQLite's 32,766 variables.
+_UPSERT_ROWS = 1000
+_DATE = ENTRY_FIELDS.index("date")
+
+
+def _upsert_entries(object_type: str, rows: Sequence[BuildRow]) -> dict[int, int]:
+    """INSERT ... ON CONFLICT DO UPDATE ... RETURNING: object id -> entry id."""
+    ops = connection.ops
+    now = ops.adapt_datetimefield_value(timezone.now())
+    columns = ", ".join(_ENTRY_COLUMNS)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in _ENTRY_COLUMNS[2:])
+    one = "(" + ", ".join(["?"] * len(_ENTRY_COLUMNS)) + ")"
+    ids: dict[int, int] = {}
+    connection.ensure_connection()
+    raw = connection.connection
+    for start in range(0, len(rows), _UPSERT_ROWS):
+        chunk = rows[start : start + _UPSERT_ROWS]
+        params: list[object] = []
+        for object_id, fields, _analysed in chunk:
+            values = [fields[name] for name in ENTRY_FIELDS]
+            values[_DATE] = ops.adapt_datefield_value(values[_DATE])  # as Django stores it
+            params += [object_type, object_id, *values, now]
+        returned = raw.execute(
+            f"INSERT INTO {ENTRY} ({columns}) VALUES {', '.join([one] * len(chunk))} "
+            f"ON CONFLICT (object_type, object_id) DO UPDATE SET {updates} "
+            "RETURNING object_id, id",
+            params,
+        ).fetchall()
+        ids.update(returned)
+    return ids

@@ -12,8 +12,9 @@ from django.utils.translation import gettext as _
 
 from garnizon.common.errors import DomainError
 from garnizon.org.models import Person, Unit
-from garnizon.search.indexing import prune, reindex, source_ids
+from garnizon.search.indexing import prune
 from garnizon.search.models import ObjectType
+from garnizon.search.rebuild import rebuild
 from garnizon.search.services import Hit, SearchFilters, SearchResults, search
 
 BAR_WIDTH = 30
@@ -37,7 +38,7 @@ class Command(BaseCommand):
         parser.add_argument("--kind", default="")
         parser.add_argument("--from", dest="date_from", type=datetime.date.fromisoformat)
         parser.add_argument("--to", dest="date_to", type=datetime.date.fromisoformat)
-        parser.add_argument("--batch", type=int, default=500, help="reindex: obiektów w partii")
+        parser.add_argument("--batch", type=int, default=1000, help="reindex: obiektów w partii")
         parser.add_argument(
             "--workers", type=int, default=1, help="reindex: procesów analizujących tekst"
         )
@@ -87,28 +88,24 @@ class Command(BaseCommand):
                 self.stdout.write(f"     {fragment}")
 
     def _reindex(self, options) -> None:
+        """A new index built beside the one in use and swapped in (search.rebuild)."""
         batch = max(1, options["batch"])
         workers = max(1, options["workers"])
         started = time.monotonic()
-        written = 0
-        for object_type in ObjectType:
-            ids = list(source_ids(object_type))
-            jobs = [(object_type.value, ids[i : i + batch]) for i in range(0, len(ids), batch)]
-            label = str(object_type.label)
-            done = 0
+        labels = {t.value: str(t.label) for t in ObjectType}
+        current: list[str] = []
 
-            def progress(
-                _type: str, objects: int, _written: int, total: int = len(ids), label: str = label
-            ) -> None:
-                nonlocal done
-                done += objects
-                self._progress(done, total, label)
+        def progress(object_type: str, done: int, total: int) -> None:
+            if current and current[-1] != object_type:
+                self.stderr.write("")
+            if not current or current[-1] != object_type:
+                current.append(object_type)
+            self._progress(done, total, labels[object_type])
 
-            written += reindex(jobs, workers=workers, progress=progress)
-            if not ids:
-                self._progress(0, 0, label)
-            self.stderr.write("")
-            if not options["no_prune"]:
+        written = rebuild(workers=workers, batch=batch, progress=progress)
+        self.stderr.write("")
+        if not options["no_prune"]:
+            for object_type in ObjectType:
                 prune(object_type)
         elapsed = time.monotonic() - started
         self.stdout.write(
