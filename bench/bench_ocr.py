@@ -20,10 +20,13 @@ test garrison of tests/factories.py (unit KWP, clerk `clerk_kwp`).
    page, queued), processed by `<cores>` real `garnizon db_worker` processes started
    before the clock (as `./dev start` runs them); timed from the first add until every
    item is done, and until the task queue is empty (thumbnails included).
-   Reference and pipeline alternate, `--runs` times; the ratio uses the medians.
+   Reference and pipeline alternate, `--runs` times; the ratio uses the medians, and
+   every round's ratios and the pooled ones (sums over the rounds) are printed too.
    CPU time of both sides is printed too: the tesseract processes; the workers
-   (with their Tesseract children) plus adding the files (this process polling the
-   database for the end is printed, not counted). Then each step's mean duration.
+   (with Tesseract, in the worker or as its children) plus adding the files (this
+   process polling the database for the end is printed, not counted). Then each
+   step's mean duration. `--engine cli` runs the workers with a `tesseract` process a
+   page (GARNIZON_OCR_ENGINE=cli) instead of Tesseract loaded once in each worker.
 4. Accuracy per variant: CER (Levenshtein, whitespace runs as one space) of the
    stored document text and of the reference's text against the source; diacritics
    lost (a letter read without its mark; case ignored) and case errors (`Ź` → `ź`).
@@ -312,12 +315,12 @@ def setup_database():
     return Unit.objects.get(symbol="KWP"), Person.objects.get(username="clerk_kwp")
 
 
-def start_workers(count: int) -> list[subprocess.Popen]:
+def start_workers(count: int, engine: str = "library") -> list[subprocess.Popen]:
     return [
         subprocess.Popen(
             # As `./dev start` runs them: an idle worker looks for work every 0.2 s.
             [sys.executable, "-m", "garnizon.cli", "db_worker", "--interval", "0.2"],
-            env=os.environ | {"GARNIZON_LOG_LEVEL": "WARNING"},
+            env=os.environ | {"GARNIZON_LOG_LEVEL": "WARNING", "GARNIZON_OCR_ENGINE": engine},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -587,16 +590,26 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="db_worker processes (cores)"
     )
+    parser.add_argument(
+        "--engine",
+        choices=("library", "cli"),
+        default="library",
+        help="the workers' OCR engine (GARNIZON_OCR_ENGINE): Tesseract in the worker "
+        "(library, the default) or the tesseract program a page (cli)",
+    )
     args = parser.parse_args()
     for name in ("fontTools", "ocrmypdf", "pikepdf", "pdfminer"):  # their INFO/DEBUG chatter
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.getLogger().setLevel(logging.WARNING)
     cores = os.cpu_count() or 1
     print(machine())
-    print(f"data folder {os.environ['GARNIZON_DATA_DIR']}, {args.workers} workers")
+    print(
+        f"data folder {os.environ['GARNIZON_DATA_DIR']}, {args.workers} workers, "
+        f"OCR engine {args.engine}"
+    )
     unit, person = setup_database()
     folder = Path(tempfile.mkdtemp(prefix="bench-ocr-"))
-    workers = start_workers(args.workers)
+    workers = start_workers(args.workers, args.engine)
     try:
         started = time.perf_counter()
         pages = make_pages(folder, args.pages)
@@ -629,8 +642,17 @@ def main() -> None:
                 f"(queue empty {empty:.2f} s; CPU {cpu:.1f} s, load {os.getloadavg()[0]:.1f})",
                 flush=True,
             )
+            print(
+                f"  run {run + 1}: pipeline / tesseract: wall {reference[-1] / took:.1%}, "
+                f"CPU {ref_cpu[-1] / cpu:.1%}",
+                flush=True,
+            )
         report(len(files), reference, pipeline, drained, cores, args.workers)
         ref_total, pipe_total = sum(ref_cpu), sum(pipe_cpu)
+        print(
+            f"  pooled over the {args.runs} rounds: wall {sum(reference) / sum(pipeline):.1%}, "
+            f"CPU {ref_total / pipe_total:.1%}"
+        )
         print(
             f"  CPU time per page: tesseract {ref_total / len(files) / args.runs:.2f} s, "
             f"pipeline {pipe_total / len(files) / args.runs:.2f} s: pipeline / tesseract by "

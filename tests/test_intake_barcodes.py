@@ -154,7 +154,12 @@ def page_count(document: Document) -> int:
 
 @pytest.mark.parametrize(
     ("variant", "suffix"),
-    [("300 dpi grey", ".png"), ("200 dpi JPEG", ".jpg"), ("fax 204x196", ".tif")],
+    [
+        ("300 dpi grey", ".png"),
+        ("300 dpi JPEG", ".jpg"),  # decoded at half size by libjpeg
+        ("200 dpi JPEG", ".jpg"),
+        ("fax 204x196", ".tif"),
+    ],
 )
 def test_the_label_on_a_scanned_letter_is_read_at_every_resolution(
     garrison, tmp_path, variant, suffix

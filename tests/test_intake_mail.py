@@ -6,6 +6,8 @@ import datetime
 import email
 import email.policy
 import io
+import os
+import socket
 import zipfile
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -378,17 +380,67 @@ def test_message_is_fetched_in_pieces_byte_for_byte(garrison, dovecot, monkeypat
     assert second.size == len(stored) and second.state == IntakeState.DONE
 
 
-def test_message_over_the_size_limit_stays_in_the_mailbox(garrison, dovecot, settings):
+def test_message_over_the_size_limit_is_refused_into_quarantine(garrison, dovecot, settings):
+    """Not fetched: an item in quarantine with the reason, the header kept on disk, the
+    message kept in the mailbox's quarantine folder; no later poll meets it again."""
+    from garnizon.audit.models import AuditEntry
+
     settings.GARNIZON_MAX_UPLOAD_MB = 1
-    big = message(attachments=[("duzy.pdf", "application/pdf", bytes(1200 * 1024))])
+    big = message(
+        subject="Nagrania z monitoringu",
+        attachments=[("duzy.pdf", "application/pdf", bytes(1200 * 1024))],
+    )
     dovecot.append(big)
     dovecot.append(message(subject="Mała"))
     result = poll(dovecot)
-    assert len(result.taken) == 1 and not result.ok
-    [(uid, reason)] = result.failures
-    assert "więcej niż dopuszczalne 1 MB; zostaje w skrzynce „kwp”" in reason
-    assert dovecot.uids() == [int(uid)]
+    assert result.ok and len(result.taken) == 1 and result.failures == []
+    [item] = result.refused
+    item.refresh_from_db()
+    assert item.state == IntakeState.QUARANTINED and item.blob_sha256 == ""
+    assert item.size > 1200 * 1024 and item.channel == "email"
+    reason = item.error_message
+    assert "więcej niż dopuszczalne 1 MB, więc nie została pobrana" in reason
+    assert "w folderze „Kwarantanna”" in reason and "Nagrania z monitoringu" in reason
+    assert "jan.kowalski@example.pl" in reason
+    header = Path(item.quarantine_path).read_bytes()
+    assert b"Subject: Nagrania z monitoringu" in header and len(header) < 10_000
+    assert Path(item.quarantine_path).parent.parent == Path(settings.GARNIZON_QUARANTINE_DIR)
+    assert list(item.step_results.values_list("step", "outcome")) == [("mail", "failed")]
+    (audit,) = AuditEntry.objects.filter(
+        object_type="intake.intakeitem",
+        object_id=str(item.pk),
+        details__operation="intake_quarantine",
+    )
+    assert "nie została pobrana" in audit.details["reason"]
+    assert dovecot.uids() == [] and len(dovecot.uids("Kwarantanna")) == 1
+    assert len(dovecot.uids(imap.quote(imap.imap_utf7(DONE)))) == 1
     assert IncomingItem.objects.get().subject == "Mała"
+    again = poll(dovecot)
+    assert again.ok and again.taken == again.refused == [] and again.moved_only == 0
+    assert IntakeItem.objects.filter(state=IntakeState.QUARANTINED).count() == 1
+
+
+def test_refused_message_left_behind_by_a_dead_worker_goes_to_quarantine_next_time(
+    garrison, dovecot, settings, monkeypatch
+):
+    settings.GARNIZON_MAX_UPLOAD_MB = 1
+    dovecot.append(message(attachments=[("duzy.pdf", "application/pdf", bytes(1200 * 1024))]))
+
+    def die(*args, **kwargs):
+        raise WorkerKilled()
+
+    monkeypatch.setattr(imap, "move_message", die)
+    with pytest.raises(WorkerKilled):
+        poll(dovecot)
+    assert IntakeItem.objects.get().state == IntakeState.QUARANTINED
+    assert len(dovecot.uids()) == 1  # recorded, not yet moved
+
+    monkeypatch.undo()
+    result = poll(dovecot)
+    assert result.ok and result.refused == [] and result.moved_only == 1
+    assert IntakeItem.objects.count() == 1
+    assert dovecot.uids() == [] and len(dovecot.uids("Kwarantanna")) == 1
+    assert dovecot.uids(imap.quote(imap.imap_utf7(DONE))) == []
 
 
 # --- bad input ---------------------------------------------------------------------------------
@@ -573,18 +625,59 @@ def test_tls_and_starttls_with_the_units_ca(garrison, dovecot):
     assert IncomingItem.objects.count() == 2
 
 
-def test_a_mailbox_being_polled_elsewhere_is_skipped(garrison, dovecot, settings):
-    import fcntl
+def test_a_mailbox_being_polled_elsewhere_is_skipped(garrison, dovecot):
+    """Another machine's poll holds the mailbox's lease in the database: skipped; once
+    that lease has expired (its poller died), the mailbox is taken over."""
+    from garnizon.intake.models import MailboxLease
 
     dovecot.append(message())
-    lock = Path(settings.GARNIZON_INTAKE_DIR) / "imap" / "kwp.lock"
-    lock.parent.mkdir(parents=True)
-    with lock.open("a") as other:  # another process's lock (flock is per open file)
-        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        result = poll(dovecot)
-        assert result.busy and result.taken == [] and not result.error
-        assert IntakeItem.objects.count() == 0 and len(dovecot.uids()) == 1
+    MailboxLease.objects.create(
+        mailbox="kwp",
+        owner="kpp-swidnik:4242:0a1b2c3d",
+        lease_until=timezone.now() + datetime.timedelta(minutes=5),
+    )
+    result = poll(dovecot)
+    assert result.busy and result.taken == [] and not result.error
+    assert IntakeItem.objects.count() == 0 and len(dovecot.uids()) == 1
+    assert MailboxLease.objects.get().owner == "kpp-swidnik:4242:0a1b2c3d"  # untouched
+
+    MailboxLease.objects.update(lease_until=timezone.now() - datetime.timedelta(seconds=1))
     assert len(poll(dovecot).taken) == 1
+    lease = MailboxLease.objects.get()
+    assert lease.lease_until is None  # released at the end of the poll
+    assert lease.owner.startswith(f"{socket.gethostname()}:{os.getpid()}:")
+
+
+def test_the_mailbox_lease_is_taken_once_and_released(garrison):
+    first = imap.Lease.acquire("kwp")
+    assert first is not None
+    assert imap.Lease.acquire("kwp") is None  # a second poller, here or on another machine
+    assert imap.Lease.acquire("kpp") is not None  # other mailboxes are independent
+    assert first.renew()
+    first.release()
+    second = imap.Lease.acquire("kwp")
+    assert second is not None and second.owner != first.owner
+    assert not first.renew()  # the old holder cannot extend a lease it no longer has
+
+
+def test_a_poll_that_lost_its_lease_stops_before_the_next_message(garrison, dovecot):
+    """A poll too slow to renew its lease, whose mailbox another machine took over, takes
+    no further message: that poll goes on with them."""
+    from garnizon.intake.models import MailboxLease
+
+    dovecot.append(message(subject="Pierwsza"))
+    dovecot.append(message(subject="Druga"))
+
+    def taken_over(done: int, total: int) -> None:
+        MailboxLease.objects.update(
+            owner="kpp-swidnik:4242:0a1b2c3d",
+            lease_until=timezone.now() + datetime.timedelta(minutes=5),
+        )
+
+    result = poll_mailbox(mailbox(dovecot), run_now=True, progress=taken_over)
+    assert len(result.taken) == 1 and "przejął ją inny proces" in result.error
+    assert len(dovecot.uids()) == 1 and IncomingItem.objects.get().subject == "Pierwsza"
+    assert MailboxLease.objects.get().owner == "kpp-swidnik:4242:0a1b2c3d"  # not released
 
 
 def test_unknown_folder_and_unit(garrison, dovecot):
@@ -626,8 +719,10 @@ def test_configuration_is_checked(tmp_path):
         "INBOX",
         "Przyjęte",
     )
+    assert config.quarantine_folder == "Kwarantanna"
     assert parse_mailboxes("") == []
     bad = [
+        (json.dumps([base | {"quarantine_folder": "Przyjęte"}]), "„quarantine_folder”"),
         ("{", "poprawny JSON"),
         (json.dumps([base | {"security": "none"}]), "tylko z 127.0.0.1"),
         (json.dumps([base | {"password_file": "/etc/x"}]), "dokładnie jedno"),

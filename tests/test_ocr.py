@@ -236,7 +236,76 @@ def test_a_pdf_with_a_text_layer_is_not_ocred(tmp_path):
     assert cer(SOURCE, result.text) == 0
 
 
-def test_a_missing_tesseract_is_a_clear_polish_failure(tmp_path, monkeypatch):
+def test_a_png_with_its_exif_after_the_pixels_is_read_upright(tmp_path):
+    """An `eXIf` chunk after the pixel data (allowed, and what some phones write) is
+    found without decoding the picture, and its rotation applied."""
+    stored = clean_scan().rotate(90, expand=True)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buffer = io.BytesIO()
+    stored.save(buffer, "PNG", dpi=(300, 300), exif=exif)
+    data = buffer.getvalue()
+    chunks, offset = [], 8
+    while offset < len(data):
+        length = int.from_bytes(data[offset : offset + 4], "big")
+        chunks.append(data[offset : offset + 12 + length])
+        offset += 12 + length
+    kinds = [chunk[4:8] for chunk in chunks]
+    assert b"eXIf" in kinds and kinds.index(b"eXIf") < kinds.index(b"IDAT")
+    exif_chunk = chunks.pop(kinds.index(b"eXIf"))
+    chunks.insert(len(chunks) - 1, exif_chunk)  # just before IEND
+    path = tmp_path / "zdjecie.png"
+    path.write_bytes(data[:8] + b"".join(chunks))
+    with Image.open(path) as image:
+        assert "exif" not in image.info  # Pillow would have to decode the pixels to see it
+    result = ocr_file(path, "image/png", tmp_path / "work")
+    assert cer(SOURCE, result.text) < 0.01, result.text
+
+
+def test_tesseract_in_the_worker_reads_what_the_tesseract_program_reads(tmp_path):
+    """The in-process engine (the model loaded once) gives the program's text byte for byte."""
+    import subprocess
+
+    from garnizon.intake import ocr
+
+    if ocr._tesseract_library() is None:
+        pytest.skip("libtesseract is not loadable here: the program is used anyway")
+    pages = make_pages(tmp_path, 1)
+    for variant in VARIANTS:
+        source, _text = pages[variant][0]
+        frame = ocr._frames(source, tmp_path)[0]
+        ocr.run_tesseract(frame, tmp_path / f"lib-{variant}")
+        subprocess.run(
+            ["tesseract", str(source), str(tmp_path / f"cli-{variant}"), "-l", "pol"],
+            env={"PATH": "/usr/bin:/bin", "OMP_THREAD_LIMIT": "1"},
+            capture_output=True,
+            check=True,
+        )
+        library = (tmp_path / f"lib-{variant}.txt").read_text(encoding="utf-8")
+        program = (tmp_path / f"cli-{variant}.txt").read_text(encoding="utf-8")
+        assert library == program and len(library) > 1000, variant
+        with pikepdf.open(tmp_path / f"lib-{variant}.pdf") as pdf:
+            assert len(pdf.pages) == 1
+
+
+def test_a_missing_polish_model_is_a_clear_polish_failure(tmp_path, monkeypatch):
+    """The in-process engine without `pol.traineddata` fails with the same message."""
+    import ctypes
+
+    from garnizon.intake import ocr
+
+    if ocr._tesseract_library() is None:
+        pytest.skip("libtesseract is not loadable here")
+    (tmp_path / "tessdata").mkdir()
+    monkeypatch.setenv("TESSDATA_PREFIX", str(tmp_path / "tessdata"))
+    engine = ocr._Library(ctypes.CDLL("libtesseract.so.5"))  # no idle engine yet
+    with pytest.raises(OcrError) as error:
+        engine.recognise(save(clean_scan(), tmp_path / "a.png"), tmp_path / "out", dpi=0)
+    assert "tesseract-ocr-pol" in error.value.message
+
+
+def test_a_missing_tesseract_is_a_clear_polish_failure(tmp_path, monkeypatch, settings):
+    settings.GARNIZON_OCR_ENGINE = "cli"  # the program, as when libtesseract is missing
     monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
     source = save(clean_scan(), tmp_path / "scan.png")
     with pytest.raises(OcrError) as error:

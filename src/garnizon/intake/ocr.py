@@ -1,11 +1,14 @@
 """OCR in Polish with Tesseract (Debian `tesseract-ocr-pol`), OCRmyPDF for scanned PDFs.
 
 Only what a page needs. Images (PNG, JPEG, TIFF, every frame) go straight to
-`tesseract ... -l pol pdf txt`: one pass writes the searchable PDF (the image
-embedded as it is: JPEG untouched, others lossless) and the text, with none of
-OCRmyPDF's per-file work (re-rasterising, hOCR, grafting), which cost ~0.4 s a
-page. Frames of a multi-page image are read in parallel, one Tesseract process
-per core. PDFs go through OCRmyPDF, and only pages with a picture but no text
+Tesseract, what `tesseract ... -l pol pdf txt` does: one pass writes the text
+and a PDF page (its text layer laid over the image embedded as it is: JPEG
+untouched, others lossless), with none of OCRmyPDF's per-file work
+(re-rasterising, hOCR, grafting), which cost ~0.4 s a page. Tesseract runs in
+this process (`_Library`: libtesseract's C API, the Polish model loaded once
+and kept; the same text byte for byte), else as the `tesseract` program.
+Frames of a multi-page image are read in parallel, one Tesseract per core.
+PDFs go through OCRmyPDF, and only pages with a picture but no text
 are recognised; a PDF whose pages all have text, or that has no pictures at
 all, is not OCRed: its own text is extracted as it is. No PDF/A, no cleaning,
 no deskewing, no optimisation.
@@ -21,6 +24,8 @@ that was killed in the middle of OCR.
 
 from __future__ import annotations
 
+import atexit
+import ctypes
 import io
 import logging
 import os
@@ -28,11 +33,13 @@ import re
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -132,18 +139,22 @@ def ocr_image(
     jobs = min(len(frames), os.cpu_count() or 1)
     outputs = [workdir / f"page-{index:04d}" for index in range(len(frames))]
     try:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            list(pool.map(run_tesseract, frames, outputs))
+        if jobs == 1:
+            _recognise(frames[0], outputs[0])
+        else:
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                list(pool.map(_recognise, frames, outputs))
     except OcrError:
         if frames[0].path != source:
             raise
         # Leptonica could not read the file as it is (an unusual TIFF compression, ...):
         # once more from Pillow's lossless copy.
         frames = _frames(source, workdir, as_is=False, skip=drop_pages)
-        run_tesseract(frames[0], outputs[0])
+        _recognise(frames[0], outputs[0])
     for frame, output in zip(frames, outputs, strict=True):
         _square_page(output.with_suffix(".pdf"), frame.dpi)
-        _under_the_text(frame, output)
+        if not frame.bilevel:
+            _under_the_text(frame, output)
     texts = [output.with_suffix(".txt").read_text(encoding="utf-8") for output in outputs]
     if len(outputs) == 1:
         pdf = outputs[0].with_suffix(".pdf")
@@ -152,11 +163,20 @@ def ocr_image(
     return pdf, _clean("\f".join(text.strip("\f") for text in texts)), len(frames)
 
 
+def _recognise(frame: Frame, output: Path) -> None:
+    """One frame through Tesseract. A 1-bit frame (fax, bitonal scan) is embedded by
+    Tesseract itself (CCITT G4, a few ms); img2pdf would decode and encode again a G4
+    TIFF stored in several strips (~30 ms a page). Other frames get only the text layer,
+    laid over the picture by `_under_the_text`."""
+    run_tesseract(frame, output, text_only=not frame.bilevel)
+
+
 @dataclass(frozen=True)
 class Frame:
     path: Path
     dpi: tuple[float, float]  # (x, y)
     declared: bool  # the file states its resolution (else DEFAULT_DPI is assumed)
+    bilevel: bool = False  # 1 bit a pixel
 
 
 def _frames(
@@ -183,11 +203,11 @@ def _frames(
             image.seek(index)
             dpi, declared = _dpi(image.info.get("dpi"))
             alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
-            orientation = image.getexif().get(ORIENTATION, 1)
+            orientation = _orientation(image, source)
             rotated = orientation not in (0, 1)
             plain = image.format in ("JPEG", "PNG", "TIFF")
             if as_is and count == 1 and plain and not alpha and not rotated:
-                frames.append(Frame(source, dpi, declared))
+                frames.append(Frame(source, dpi, declared, bilevel=image.mode == "1"))
                 continue
             frame = image.convert("RGBA") if alpha else image.copy()
             if rotated:
@@ -206,8 +226,47 @@ def _frames(
                     frame = frame.convert("RGB")
                 path = workdir / f"frame-{index:04d}.png"
                 frame.save(path, "PNG", dpi=dpi)
-            frames.append(Frame(path, dpi, declared))
+            frames.append(Frame(path, dpi, declared, bilevel=frame.mode == "1"))
     return frames
+
+
+def _orientation(image: Any, source: Path) -> int:
+    """The frame's EXIF orientation (1: as stored).
+
+    Pillow finds a PNG's EXIF by decoding the whole picture (an `eXIf` chunk may follow
+    the pixel data): ~45 ms for a 300 dpi page, only to learn there is none. A PNG's
+    chunks are walked here instead, reading their headers only.
+    """
+    if image.format != "PNG" or "exif" in image.info:
+        return int(image.getexif().get(ORIENTATION, 1))
+    data = _png_chunk(source, b"eXIf")
+    if data is None:
+        return 1
+    from PIL import Image
+
+    exif = Image.Exif()
+    try:
+        exif.load(data)
+    except Exception:  # a broken eXIf chunk: as stored (as Pillow's own reading would fail)
+        return 1
+    return int(exif.get(ORIENTATION, 1))
+
+
+def _png_chunk(path: Path, kind: bytes) -> bytes | None:
+    """The data of the first PNG chunk of type `kind`, found by its headers (no decoding)."""
+    with path.open("rb") as handle:
+        if handle.read(8) != b"\x89PNG\r\n\x1a\n":
+            return None
+        while header := handle.read(8):
+            if len(header) < 8:
+                return None
+            length, found = int.from_bytes(header[:4], "big"), header[4:]
+            if found == kind:
+                return handle.read(length)
+            if found == b"IEND":
+                return None
+            handle.seek(length + 4, os.SEEK_CUR)  # the data and its CRC
+    return None
 
 
 def _dpi(value: object) -> tuple[tuple[float, float], bool]:
@@ -222,12 +281,22 @@ def _dpi(value: object) -> tuple[tuple[float, float], bool]:
 
 
 def run_tesseract(frame: Frame, output: Path, *, text_only: bool = True) -> None:
-    """`tesseract IMAGE OUTPUT -l pol pdf txt` (OUTPUT.pdf and OUTPUT.txt), one thread.
+    """`tesseract IMAGE OUTPUT -l pol pdf txt` (OUTPUT.pdf and OUTPUT.txt), one thread: in
+    this process with the model already loaded (`_Library`), else the `tesseract` program.
 
     With `text_only` the PDF holds only the invisible text layer
     (`textonly_pdf=1`): Tesseract's own embedding of the picture costs ~70 ms a
     page, img2pdf's lossless one and the overlay (`_under_the_text`) ~20 ms.
     """
+    library = _tesseract_library()
+    if library is not None:
+        dpi = 0 if frame.declared else DEFAULT_DPI  # 0: the picture's own resolution
+        if not library.recognise(frame.path, output, dpi=dpi, text_only=text_only) or not (
+            output.with_suffix(".pdf").exists()
+        ):
+            log.warning("OCR: tesseract (library) could not read %s", frame.path)
+            raise OcrError(_failed_message())
+        return
     command = ["tesseract", str(frame.path), str(output), "-l", LANGUAGE]
     if not frame.declared:
         command += ["--dpi", str(DEFAULT_DPI)]
@@ -245,6 +314,150 @@ def run_tesseract(frame: Frame, output: Path, *, text_only: bool = True) -> None
         if "Failed loading language" in done.stderr or "Error opening data file" in done.stderr:
             raise OcrError(_missing_message())
         raise OcrError(_failed_message())
+
+
+# --- Tesseract in this process ---------------------------------------------------------------
+
+
+class _Library:
+    """libtesseract (Debian's `libtesseract5`, which `tesseract-ocr` depends on) through its C
+    API, with the Polish model loaded once per engine instead of once per page.
+
+    `tesseract IMAGE OUT -l pol pdf txt` spends ~0.08-0.15 s of CPU a page starting up and
+    loading `pol.traineddata` before it reads anything; an engine kept in the worker pays
+    that once. The page itself goes through the same call the command line makes
+    (`TessBaseAPI::ProcessPages` with the PDF and text renderers, page segmentation
+    `PSM_AUTO`, `user_defined_dpi` for a picture without a resolution), so the text is the
+    same byte for byte. One engine serves one page at a time; idle engines are kept for
+    the next page (at most one per thread that OCRs at the same time, ~20 MB each).
+    """
+
+    PSM_AUTO = 3
+
+    def __init__(self, lib: ctypes.CDLL) -> None:
+        c_void_p, c_char_p, c_int = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int
+        signatures: dict[str, tuple[list[Any], Any]] = {
+            "TessBaseAPICreate": ([], c_void_p),
+            "TessBaseAPIDelete": ([c_void_p], None),
+            "TessBaseAPIInit3": ([c_void_p, c_char_p, c_char_p], c_int),
+            "TessBaseAPISetPageSegMode": ([c_void_p, c_int], None),
+            "TessBaseAPISetVariable": ([c_void_p, c_char_p, c_char_p], c_int),
+            "TessBaseAPIGetDatapath": ([c_void_p], c_char_p),
+            "TessBaseAPIProcessPages": ([c_void_p, c_char_p, c_char_p, c_int, c_void_p], c_int),
+            "TessPDFRendererCreate": ([c_char_p, c_char_p, c_int], c_void_p),
+            "TessTextRendererCreate": ([c_char_p], c_void_p),
+            "TessResultRendererInsert": ([c_void_p, c_void_p], None),
+            "TessDeleteResultRenderer": ([c_void_p], None),
+        }
+        for name, (argtypes, restype) in signatures.items():
+            function = getattr(lib, name)
+            function.argtypes, function.restype = argtypes, restype
+        self._lib = lib
+        self._idle: list[int] = []
+        self._lock = threading.Lock()
+        atexit.register(self.close)
+
+    def _engine(self) -> int:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        handle = self._lib.TessBaseAPICreate()
+        if not handle or self._lib.TessBaseAPIInit3(handle, None, LANGUAGE.encode()) != 0:
+            if handle:
+                self._lib.TessBaseAPIDelete(handle)
+            raise OcrError(_missing_message())
+        # The command line's default; the library's own is a single block of text.
+        self._lib.TessBaseAPISetPageSegMode(handle, self.PSM_AUTO)
+        return handle
+
+    def recognise(self, image: Path, output: Path, *, dpi: int, text_only: bool = True) -> bool:
+        """`image` into OUTPUT.pdf and OUTPUT.txt; False when Tesseract could not do it."""
+        lib = self._lib
+        handle = self._engine()
+        renderer = None
+        try:
+            lib.TessBaseAPISetVariable(handle, b"user_defined_dpi", str(dpi).encode())
+            lib.TessBaseAPISetVariable(handle, b"textonly_pdf", b"1" if text_only else b"0")
+            base = os.fsencode(output)
+            renderer = lib.TessPDFRendererCreate(
+                base, lib.TessBaseAPIGetDatapath(handle), 1 if text_only else 0
+            )
+            text = lib.TessTextRendererCreate(base)
+            if not renderer or not text:
+                if text:
+                    lib.TessDeleteResultRenderer(text)
+                return False
+            lib.TessResultRendererInsert(renderer, text)  # the chain owns it now
+            # ctypes lets go of the GIL for the call: frames in threads run in parallel.
+            return bool(lib.TessBaseAPIProcessPages(handle, os.fsencode(image), None, 0, renderer))
+        finally:
+            if renderer:
+                lib.TessDeleteResultRenderer(renderer)
+            with self._lock:
+                self._idle.append(handle)
+
+    def close(self) -> None:
+        """Free the idle engines (at exit: Tesseract otherwise reports its models as leaked)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for handle in idle:
+            self._lib.TessBaseAPIDelete(handle)
+
+
+_library: _Library | None = None
+_library_checked = False
+_library_lock = threading.Lock()
+
+
+def ocr_engine() -> str:
+    """`library` (Tesseract in this process, the default) or `cli` (a `tesseract` process a
+    page): GARNIZON_OCR_ENGINE in the settings or the environment."""
+    from django.conf import settings
+
+    value = getattr(settings, "GARNIZON_OCR_ENGINE", None) or os.environ.get(
+        "GARNIZON_OCR_ENGINE", "library"
+    )
+    return "cli" if str(value).lower() == "cli" else "library"
+
+
+def _tesseract_library() -> _Library | None:
+    """The in-process engine, or None (then every page runs the `tesseract` program).
+
+    None when the library is missing, or when OpenMP was already started in this process
+    without OMP_THREAD_LIMIT=1: Tesseract would then use several threads per page, which
+    made a page take anywhere from 3.8 s to 25 s.
+    """
+    global _library, _library_checked
+    if ocr_engine() != "library":
+        return None
+    with _library_lock:
+        if _library_checked:
+            return _library
+        _library_checked = True
+        # Read by libgomp when it is loaded, which loading libtesseract does.
+        os.environ["OMP_THREAD_LIMIT"] = "1"
+        try:
+            lib = ctypes.CDLL("libtesseract.so.5")
+            gomp = ctypes.CDLL("libgomp.so.1")
+        except OSError as error:
+            log.info("OCR: libtesseract not loadable (%s); running the tesseract program", error)
+            return None
+        try:
+            limit = gomp.omp_get_thread_limit()
+        except AttributeError:
+            limit = 1
+        if limit != 1:
+            log.warning(
+                "OCR: OpenMP started before OMP_THREAD_LIMIT=1 (limit %s); running the tesseract "
+                "program instead of the library",
+                limit,
+            )
+            return None
+        try:
+            _library = _Library(lib)
+        except AttributeError as error:  # an unexpected libtesseract without the C API
+            log.warning("OCR: libtesseract lacks %s; running the tesseract program", error)
+        return _library
 
 
 def _square_page(pdf: Path, dpi: tuple[float, float]) -> None:
@@ -280,7 +493,11 @@ def _under_the_text(frame: Frame, output: Path) -> None:
     pdf = output.with_suffix(".pdf")
     try:
         layout = img2pdf.get_fixed_dpi_layout_fun(frame.dpi)
-        picture = img2pdf.convert(str(frame.path), layout_fun=layout)
+        # The frame is upright already (`_frames` applied any EXIF rotation); not asking
+        # img2pdf to look saves it decoding a PNG's pixels only to find no EXIF (~45 ms).
+        picture = img2pdf.convert(
+            str(frame.path), layout_fun=layout, rotation=img2pdf.Rotation.none
+        )
     except Exception as error:  # img2pdf refuses some pictures (16-bit, odd TIFFs, ...)
         log.info("OCR: img2pdf could not embed %s (%s); Tesseract embeds it", frame.path, error)
         run_tesseract(frame, output, text_only=False)

@@ -4,8 +4,11 @@ Claiming is one compare-and-set UPDATE on the item's state, so a task run twice
 (or by two workers at once) processes an item once. A claim older than
 `stale_after()` (GARNIZON_INTAKE_STALE_SECONDS) belongs to a worker that died and
 may be taken again. The runner
-renews its claim after every step; if someone else has taken the item over in
-the meantime, it stops without writing a final state.
+renews its claim (and shows the step in `current_step`) before every step that
+has work to do; if someone else has taken the item over in the meantime, it
+stops without writing a final state. A step with nothing to do is recorded as
+skipped together with the next result written (one INSERT for both), without a
+renewal of its own: the item's history reads the same, with fewer round trips.
 """
 
 from __future__ import annotations
@@ -38,19 +41,26 @@ def run_pipeline(item_id: int, *, steps: list[Step] | None = None) -> str | None
     item = IntakeItem.objects.select_related("unit", "requested_by").get(pk=item_id)
     ctx = IntakeContext(item=item)
     ran: list[Step] = []
+    pending: list[IntakeStepResult] = []  # skipped steps' results, written with the next one
     final = IntakeState.DONE
     message = ""
     with translation.override("pl"):
         try:
             for step in steps if steps is not None else STEPS:
+                if not step.able_to_run(ctx):
+                    pending.append(_result(ctx, step, _skipped(), time.monotonic()))
+                    continue
                 claimed_at = _renew(item, claimed_at, step.name)
                 if claimed_at is None:
                     log.warning("intake item %s was taken over by another worker", item_id)
                     return None
-                outcome = _run_step(step, ctx, ran)
+                outcome = _run_step(step, ctx, ran, pending)
+                pending = []
                 if outcome.stops:
                     final, message = outcome.final_state or IntakeState.FAILED, outcome.message
                     break
+            if pending:
+                IntakeStepResult.objects.bulk_create(pending)
         finally:
             for step in reversed(ran):
                 try:
@@ -122,36 +132,19 @@ def _renew(item: IntakeItem, claimed_at: datetime.datetime, step: str) -> dateti
     ).update(claimed_at=now, current_step=step)
     if not renewed:
         return None
-    item.refresh_from_db()
+    # The row is the item as this worker wrote it (nobody else writes a claimed item).
+    item.claimed_at, item.current_step = now, step
     return now
 
 
-def _run_step(step: Step, ctx: IntakeContext, ran: list[Step]) -> StepOutcome:
-    started = time.monotonic()
-    if not step.able_to_run(ctx):
-        outcome = StepOutcome(StepStatus.SKIPPED, _("Nie było nic do zrobienia."))
-    else:
-        ran.append(step)
-        try:
-            outcome = step.run(ctx)
-        except DomainError as error:
-            outcome = StepOutcome.stop(str(error.message))
-        except BlobError:
-            log.exception("intake item %s: blob store problem", ctx.item.pk)
-            outcome = StepOutcome.stop(
-                _("Oryginał pliku w magazynie jest niedostępny. Zgłoś to administratorowi.")
-            )
-        except Exception:
-            log.exception("intake item %s: step %s failed", ctx.item.pk, step.name)
-            outcome = StepOutcome.stop(
-                _(
-                    "Nieoczekiwany błąd w kroku „%(step)s”. Oryginał jest zachowany; spróbuj "
-                    "ponownie (garnizon intake retry %(id)s), a gdy błąd się powtórzy, zgłoś go "
-                    "administratorowi."
-                )
-                % {"step": step.name, "id": ctx.item.pk}
-            )
-    IntakeStepResult.objects.create(
+def _skipped() -> StepOutcome:
+    return StepOutcome(StepStatus.SKIPPED, _("Nie było nic do zrobienia."))
+
+
+def _result(
+    ctx: IntakeContext, step: Step, outcome: StepOutcome, started: float
+) -> IntakeStepResult:
+    return IntakeStepResult(
         item=ctx.item,
         attempt=ctx.item.attempts,
         step=step.name,
@@ -159,6 +152,34 @@ def _run_step(step: Step, ctx: IntakeContext, ran: list[Step]) -> StepOutcome:
         message=outcome.message,
         duration_ms=int((time.monotonic() - started) * 1000),
     )
+
+
+def _run_step(
+    step: Step, ctx: IntakeContext, ran: list[Step], pending: list[IntakeStepResult] | None = None
+) -> StepOutcome:
+    """Run a step that is able to run and record its result (after `pending` skipped ones)."""
+    started = time.monotonic()
+    ran.append(step)
+    try:
+        outcome = step.run(ctx)
+    except DomainError as error:
+        outcome = StepOutcome.stop(str(error.message))
+    except BlobError:
+        log.exception("intake item %s: blob store problem", ctx.item.pk)
+        outcome = StepOutcome.stop(
+            _("Oryginał pliku w magazynie jest niedostępny. Zgłoś to administratorowi.")
+        )
+    except Exception:
+        log.exception("intake item %s: step %s failed", ctx.item.pk, step.name)
+        outcome = StepOutcome.stop(
+            _(
+                "Nieoczekiwany błąd w kroku „%(step)s”. Oryginał jest zachowany; spróbuj "
+                "ponownie (garnizon intake retry %(id)s), a gdy błąd się powtórzy, zgłoś go "
+                "administratorowi."
+            )
+            % {"step": step.name, "id": ctx.item.pk}
+        )
+    IntakeStepResult.objects.bulk_create([*(pending or []), _result(ctx, step, outcome, started)])
     return outcome
 
 

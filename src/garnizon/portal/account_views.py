@@ -8,10 +8,11 @@ staff names or case signs. Someone else's filing is a 404, as a missing one is.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.core import signing
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
@@ -23,6 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from garnizon.common.errors import DomainError
+from garnizon.common.ratelimit import first_use
 from garnizon.portal import identity, saml
 from garnizon.portal.additions import AdditionLimits, addition_limits
 from garnizon.portal.eservices import FLOWS
@@ -38,6 +40,8 @@ from garnizon.portal.services import (
 SAML_COOKIE = "garnizon_saml"
 SAML_COOKIE_MAX_AGE = 600
 _SAML_COOKIE_SALT = "garnizon.portal.saml-pending"
+# How long a resolved artifact is remembered as used (the node's own lifetime is minutes).
+SAML_ARTIFACT_KEEP_SECONDS = 24 * 3600
 ADDED_KEY = "portal_added"
 
 
@@ -190,32 +194,71 @@ def saml_login(request: HttpRequest) -> HttpResponse:
 
 @csrf_exempt
 @never_cache
-@require_POST
+@require_http_methods(["GET", "POST"])
 def saml_acs(request: HttpRequest) -> HttpResponse:
-    """The assertion consumer service (HTTP-POST binding)."""
+    """The assertion consumer service: HTTP-POST (SAMLResponse) or HTTP-Artifact (SAMLart).
+
+    An artifact (GET or POST) is resolved at the node over the back channel; the Response
+    it stands for then goes through exactly the checks of a POSTed one.
+    """
     if not saml.is_configured():
         raise Http404
-    saml_response = request.POST.get("SAMLResponse", "")
+    data = request.POST if request.method == "POST" else request.GET
     outstanding = dict(request.session.get(identity.SAML_OUTSTANDING_KEY) or {})
     pending = _pending_from_cookie(request)
     if pending:
         outstanding.setdefault(pending, "1")
+    saml_art = data.get("SAMLart", "")
+    if saml_art:
+        return _saml_acs_artifact(request, saml_art, outstanding)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    saml_response = request.POST.get("SAMLResponse", "")
     if not outstanding and saml_response and request.POST.get("kontynuuj") != "1":
         # No session cookie came with the node's cross-site POST and no pending cookie
         # either: post the response again from our own page, where the session is sent.
         return render(
             request, "portal/account/saml_continue.html", {"saml_response": saml_response}
         )
+    return _saml_acs_finish(request, saml_response, outstanding)
+
+
+def _saml_acs_artifact(
+    request: HttpRequest, saml_art: str, outstanding: dict[str, str]
+) -> HttpResponse:
+    """Resolve the artifact (once), then log in as for a POSTed response."""
+    if not outstanding and request.method == "POST":
+        # A cross-site POST brings no SameSite=Lax session cookie; a top-level GET does.
+        # The artifact is not resolved yet (it is single use): send it to ourselves.
+        return redirect(f"{reverse('portal:saml_acs')}?{urlencode({'SAMLart': saml_art})}")
+    address = _client_address(request)
+    try:
+        if not outstanding:
+            # Nothing this browser asked for: do not spend the node's artifact on it.
+            raise saml.SamlError("unsolicited_artifact")
+        if not first_use(
+            "portal.saml.artifact",
+            saml.artifact_fingerprint(saml_art),
+            keep_seconds=SAML_ARTIFACT_KEEP_SECONDS,
+        ):
+            raise saml.SamlError("artifact_reused")
+        saml_response = saml.resolve_artifact(saml_art)
+    except saml.SamlError as problem:
+        return _saml_acs_refused(request, problem.reason, address)
+    return _saml_acs_finish(request, saml_response, outstanding)
+
+
+def _saml_acs_finish(
+    request: HttpRequest, saml_response: str, outstanding: dict[str, str]
+) -> HttpResponse:
+    """Check the response (POSTed or resolved from an artifact) and start the session."""
     address = _client_address(request)
     try:
         found = saml.parse_response(saml_response, outstanding)
         if identity.saml_response_seen(found.in_response_to, found.assertion_id):
             raise saml.SamlError("replayed")
     except saml.SamlError as problem:
-        identity.saml_login_failed(problem.reason, client_address=address)
-        response = _saml_failed(request, status=400)
-        response.delete_cookie(SAML_COOKIE, path=saml.ACS_PATH)
-        return response
+        return _saml_acs_refused(request, problem.reason, address)
     try:
         citizen = identity.citizen_login_saml(found, client_address=address, language=_language())
     except DomainError:
@@ -224,6 +267,13 @@ def saml_acs(request: HttpRequest) -> HttpResponse:
     next_url = _next_url(request)
     identity.citizen_session_start(request.session, citizen, found.logout_session())
     response = redirect(next_url)
+    response.delete_cookie(SAML_COOKIE, path=saml.ACS_PATH)
+    return response
+
+
+def _saml_acs_refused(request: HttpRequest, reason: str, address: str) -> HttpResponse:
+    identity.saml_login_failed(reason, client_address=address)
+    response = _saml_failed(request, status=400)
     response.delete_cookie(SAML_COOKIE, path=saml.ACS_PATH)
     return response
 

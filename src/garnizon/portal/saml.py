@@ -7,7 +7,12 @@ Configured from Django settings, else the environment (settings win, as in tests
 - `GARNIZON_SAML_ENC_KEY`, `GARNIZON_SAML_ENC_CERT`: an optional separate encryption pair;
 - `GARNIZON_SAML_IDP_METADATA`: the identity provider's metadata, a file or an https URL;
 - `GARNIZON_SAML_IDP_ENTITY_ID`: which IdP of the metadata to use (default: the only one);
-- `GARNIZON_SAML_SP_ENTITY_ID`: the portal's entity id (default: its metadata URL).
+- `GARNIZON_SAML_SP_ENTITY_ID`: the portal's entity id (default: its metadata URL);
+- `GARNIZON_SAML_RESPONSE_BINDING`: `post` (default) or `artifact`, how the AuthnRequest
+  asks the IdP to send its response;
+- `GARNIZON_SAML_ARTIFACT_TIMEOUT`: seconds for the artifact resolution call (default 10);
+- `GARNIZON_SAML_ARTIFACT_ALLOW_HTTP`: `1` allows plain HTTP to the IdP's
+  ArtifactResolutionService (otherwise HTTPS only, except for a loopback address).
 
 With no key, certificate or metadata configured, `is_configured()` is False and the
 login page offers only the e-mail link. Nothing here reads the request: the views pass
@@ -18,37 +23,67 @@ message carries its signature in the query string (SigAlg, Signature), not in th
 and pysaml2 does not check it for responses, so `_verified_redirect` checks it here,
 over the parameters exactly as received (SAML bindings 3.4.4.1), with the IdP's signing
 certificates from its metadata.
+
+HTTP-Artifact binding: the browser brings a `SAMLart`; `resolve_artifact` checks that its
+SourceID is the configured IdP's, sends a signed ArtifactResolve over SOAP to the IdP's
+ArtifactResolutionService (back channel, HTTPS, timeout, size limit) and takes the
+Response out of the ArtifactResponse with lxml, which keeps its prefixes and namespace
+declarations, so its signatures still verify; `parse_response` then checks it as a
+POSTed one.
+
+Keys: the SP key may be RSA or EC P-256; with an EC key the SP signs with ecdsa-sha256
+(XML signatures through xmlsec1, redirect signatures here, as pysaml2 signs redirect
+messages with RSA only). IdP signatures may be RSA or ECDSA (SHA-256 or stronger).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import datetime
+import hashlib
+import ipaddress
 import logging
 import os
+import tempfile
 import threading
+import time
+import urllib.error
+import urllib.request
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import quote_plus, unquote_plus, urlparse
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from django.conf import settings
-from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, samlp
+from lxml import etree
+from saml2 import (
+    BINDING_HTTP_ARTIFACT,
+    BINDING_HTTP_POST,
+    BINDING_HTTP_REDIRECT,
+    BINDING_SOAP,
+    class_name,
+    samlp,
+)
 from saml2.client import Saml2Client
 from saml2.config import SPConfig
 from saml2.metadata import entity_descriptor
 from saml2.s_utils import sid
 from saml2.saml import NAMEID_FORMAT_ENTITY, NAMEID_FORMAT_PERSISTENT, Issuer, NameID
-from saml2.sigver import get_xmlsec_binary, pem_format
+from saml2.sigver import get_xmlsec_binary, pem_format, pre_signature_part
 from saml2.time_util import in_a_while, instant
 from saml2.xmldsig import (
     DIGEST_SHA256,
+    SIG_ECDSA_SHA256,
+    SIG_ECDSA_SHA384,
+    SIG_ECDSA_SHA512,
     SIG_RSA_SHA256,
     SIG_RSA_SHA384,
     SIG_RSA_SHA512,
@@ -74,11 +109,25 @@ REDIRECT_SIGNATURE_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     SIG_RSA_SHA256: hashes.SHA256,
     SIG_RSA_SHA384: hashes.SHA384,
     SIG_RSA_SHA512: hashes.SHA512,
+    SIG_ECDSA_SHA256: hashes.SHA256,
+    SIG_ECDSA_SHA384: hashes.SHA384,
+    SIG_ECDSA_SHA512: hashes.SHA512,
 }
+ECDSA_ALGORITHMS = (SIG_ECDSA_SHA256, SIG_ECDSA_SHA384, SIG_ECDSA_SHA512)
 # A redirect message larger than this (query string, inflated XML) is refused unread.
 MAX_QUERY_BYTES = 64 * 1024
 MAX_INFLATED_BYTES = 256 * 1024
 # Status codes of a LogoutResponse (SAML core 3.2.2.2).
+# HTTP-Artifact binding (SAML bindings 3.6.4): type code 0x0004, a 2-byte endpoint index,
+# the SHA-1 of the issuer's entity id (SourceID) and a 20-byte message handle.
+ARTIFACT_TYPE_CODE = b"\x00\x04"
+ARTIFACT_LENGTH = 44
+ARTIFACT_TIMEOUT = 10
+# An ArtifactResponse larger than this is refused (read no further).
+MAX_ARTIFACT_RESPONSE_BYTES = 1024 * 1024
+SOAP_ENVELOPE = "http://schemas.xmlsoap.org/soap/envelope/"
+SAMLP_NS = "urn:oasis:names:tc:SAML:2.0:protocol"
+SAML_NS = "urn:oasis:names:tc:SAML:2.0:assertion"
 STATUS_SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
 STATUS_REQUESTER = "urn:oasis:names:tc:SAML:2.0:status:Requester"
 STATUS_RESPONDER = "urn:oasis:names:tc:SAML:2.0:status:Responder"
@@ -93,6 +142,7 @@ EMAIL = ("mail", "email", "Email", "urn:oid:0.9.2342.19200300.100.1.3")
 WEAK_ALGORITHMS = (
     b"http://www.w3.org/2000/09/xmldsig#rsa-sha1",
     b"http://www.w3.org/2000/09/xmldsig#dsa-sha1",
+    b"http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha1",
     b"http://www.w3.org/2000/09/xmldsig#sha1",
 )
 
@@ -220,6 +270,35 @@ def slo_url() -> str:
     return portal_base_url() + SLO_PATH
 
 
+def response_binding() -> str:
+    """The binding the AuthnRequest asks for: HTTP-POST (default) or HTTP-Artifact."""
+    wanted = _setting("GARNIZON_SAML_RESPONSE_BINDING", "post").strip().lower() or "post"
+    if wanted == "post":
+        return BINDING_HTTP_POST
+    if wanted == "artifact":
+        return BINDING_HTTP_ARTIFACT
+    raise SamlError(f"configuration: GARNIZON_SAML_RESPONSE_BINDING={wanted!r}")
+
+
+def _load_sp_key(path: str) -> Any:
+    return serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+
+
+def sp_signature_algorithm() -> str:
+    """ecdsa-sha256 for an EC P-256 key, else rsa-sha256 (also when the key cannot be read:
+    pysaml2 then reports the broken configuration itself)."""
+    path = _setting("GARNIZON_SAML_SP_KEY")
+    try:
+        key = _load_sp_key(path)
+    except (OSError, ValueError, TypeError):
+        return SIG_RSA_SHA256
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        if not isinstance(key.curve, ec.SECP256R1):
+            raise SamlError(f"configuration: EC key on {key.curve.name}, P-256 expected")
+        return SIG_ECDSA_SHA256
+    return SIG_RSA_SHA256
+
+
 def _config_dict() -> dict[str, Any]:
     key = _setting("GARNIZON_SAML_SP_KEY")
     cert = _setting("GARNIZON_SAML_SP_CERT")
@@ -238,13 +317,16 @@ def _config_dict() -> dict[str, Any]:
         "xmlsec_binary": get_xmlsec_binary(["/usr/bin", "/usr/local/bin"]),
         "metadata": sources,
         "accepted_time_diff": CLOCK_SKEW,
-        "signing_algorithm": SIG_RSA_SHA256,
+        "signing_algorithm": sp_signature_algorithm(),
         "digest_algorithm": DIGEST_SHA256,
         "service": {
             "sp": {
                 "name": "e-Usługi Policji garnizonu lubelskiego",
                 "endpoints": {
-                    "assertion_consumer_service": [(acs_url(), BINDING_HTTP_POST)],
+                    "assertion_consumer_service": [
+                        (acs_url(), BINDING_HTTP_POST),
+                        (acs_url(), BINDING_HTTP_ARTIFACT),
+                    ],
                     "single_logout_service": [(slo_url(), BINDING_HTTP_REDIRECT)],
                 },
                 "authn_requests_signed": True,
@@ -292,6 +374,8 @@ def _client() -> Saml2Client:
     """The pysaml2 client; a broken configuration or unreachable metadata is a SamlError."""
     try:
         return Saml2Client(config=sp_config())
+    except SamlError:
+        raise
     except Exception as error:  # pysaml2 and urllib raise many unrelated types
         raise SamlError(f"configuration: {type(error).__name__}: {error}"[:300]) from error
 
@@ -310,17 +394,28 @@ def idp_entity_id(client: Saml2Client | None = None) -> str:
 def authn_request_redirect(relay_state: str = "") -> tuple[str, str]:
     """A signed AuthnRequest for the HTTP-Redirect binding: (request id, URL to send to)."""
     client = _client()
-    request_id, info = client.prepare_for_authenticate(
-        entityid=idp_entity_id(client),
-        relay_state=relay_state,
-        binding=BINDING_HTTP_REDIRECT,
-        sign=True,
-        sigalg=SIG_RSA_SHA256,
-        digest_alg=DIGEST_SHA256,
-        response_binding=BINDING_HTTP_POST,
-        nameid_format=NAMEID_FORMAT_PERSISTENT,
-    )
+    binding = response_binding()
+    algorithm = sp_signature_algorithm()
+    ecdsa = algorithm in ECDSA_ALGORITHMS
+    try:
+        request_id, info = client.prepare_for_authenticate(
+            entityid=idp_entity_id(client),
+            relay_state=relay_state,
+            binding=BINDING_HTTP_REDIRECT,
+            # pysaml2 signs redirect messages with RSA only; an EC key signs here.
+            sign=not ecdsa,
+            sigalg=SIG_RSA_SHA256,
+            digest_alg=DIGEST_SHA256,
+            response_binding=binding,
+            nameid_format=NAMEID_FORMAT_PERSISTENT,
+        )
+    except SamlError:
+        raise
+    except Exception as error:  # pysaml2 raises many unrelated types
+        raise SamlError(f"{type(error).__name__}: {error}"[:300]) from error
     location = dict(info["headers"])["Location"]
+    if ecdsa:
+        location = _sign_redirect(location, "SAMLRequest", algorithm)
     return request_id, location
 
 
@@ -376,6 +471,251 @@ def parse_response(saml_response: str, outstanding: dict[str, str]) -> SamlIdent
     )
 
 
+# --- HTTP-Artifact binding ---------------------------------------------------------------
+
+
+def _artifact_endpoint(client: Saml2Client, idp: str, saml_art: str) -> str:
+    """The IdP's ArtifactResolutionService for this artifact; SamlError when it is not
+    an artifact of the configured IdP or names no endpoint of its metadata."""
+    if not saml_art or len(saml_art) > 200:
+        raise SamlError("artifact_malformed")
+    try:
+        raw = base64.b64decode(saml_art, validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise SamlError("artifact_malformed") from error
+    if len(raw) != ARTIFACT_LENGTH or raw[:2] != ARTIFACT_TYPE_CODE:
+        raise SamlError("artifact_malformed")
+    if raw[4:24] != hashlib.sha1(idp.encode()).digest():
+        raise SamlError("artifact_source")
+    try:
+        services = client.metadata.artifact_resolution_service(idp, BINDING_SOAP, "idpsso")
+    except Exception:  # pysaml2: UnsupportedBinding, an unknown entity
+        services = []
+    # The index is a 2-byte big-endian integer; pysaml2's own IdP writes it as two ASCII
+    # hex digits ("00"), which is accepted too.
+    wanted = {str(int.from_bytes(raw[2:4], "big"))}
+    with contextlib.suppress(UnicodeDecodeError, ValueError):
+        wanted.add(str(int(raw[2:4].decode("ascii"), 16)))
+    for service in services or []:
+        if str(service.get("index", "")) in wanted and service.get("location"):
+            return str(service["location"])
+    raise SamlError("artifact_endpoint")
+
+
+def _check_back_channel_url(url: str) -> None:
+    """HTTPS, or plain HTTP to a loopback address or with GARNIZON_SAML_ARTIFACT_ALLOW_HTTP."""
+    parsed = urlparse(url)
+    if parsed.scheme == "https":
+        return
+    if parsed.scheme != "http":
+        raise SamlError("artifact_endpoint_scheme")
+    if _setting("GARNIZON_SAML_ARTIFACT_ALLOW_HTTP") == "1":
+        return
+    host = parsed.hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise SamlError("artifact_endpoint_not_https")
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """The back channel answers itself; a redirect elsewhere is an error."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _post_soap(url: str, envelope: bytes) -> bytes:
+    """POST a SOAP envelope; the answer's body (at most MAX_ARTIFACT_RESPONSE_BYTES)."""
+    try:
+        timeout = float(_setting("GARNIZON_SAML_ARTIFACT_TIMEOUT") or ARTIFACT_TIMEOUT)
+    except ValueError:
+        timeout = ARTIFACT_TIMEOUT
+    handlers: list[Any] = [_NoRedirect()]
+    host = urlparse(url).hostname or ""
+    if host == "localhost" or host.startswith("127.") or host == "::1":
+        handlers.append(urllib.request.ProxyHandler({}))
+    opener = urllib.request.build_opener(*handlers)
+    request = urllib.request.Request(
+        url,
+        data=envelope,
+        method="POST",
+        headers={
+            "Content-Type": "text/xml; charset=utf-8",
+            "SOAPAction": "http://www.oasis-open.org/committees/security",
+            "Accept": "text/xml",
+        },
+    )
+    # The timeout bounds each socket operation; the deadline bounds the whole answer,
+    # so a node that trickles bytes cannot hold the request longer.
+    deadline = time.monotonic() + timeout
+    try:
+        with opener.open(request, timeout=timeout) as answer:
+            chunks: list[bytes] = []
+            size = 0
+            while size <= MAX_ARTIFACT_RESPONSE_BYTES:
+                chunk = answer.read(min(65536, MAX_ARTIFACT_RESPONSE_BYTES + 1 - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+                if time.monotonic() > deadline:
+                    raise TimeoutError("artifact resolution deadline")
+            body = b"".join(chunks)
+    except urllib.error.HTTPError as error:
+        raise SamlError(f"artifact_http_{error.code}") from error
+    except TimeoutError as error:
+        raise SamlError("artifact_timeout") from error
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        if isinstance(reason, TimeoutError) or "timed out" in str(reason):
+            raise SamlError("artifact_timeout") from error
+        raise SamlError(f"artifact_unreachable: {reason}"[:300]) from error
+    if len(body) > MAX_ARTIFACT_RESPONSE_BYTES:
+        raise SamlError("artifact_too_large")
+    return body
+
+
+_SAFE_PARSER = etree.XMLParser(
+    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+)
+
+
+def _artifact_response(body: bytes, client: Saml2Client, idp: str, resolve_id: str) -> bytes:
+    """The Response inside the SOAP-enveloped ArtifactResponse, byte-for-byte serialised.
+
+    Checked here: a SOAP envelope with one ArtifactResponse, its Issuer (the IdP),
+    InResponseTo (our ArtifactResolve), Status Success, its signature when it has one;
+    then exactly one samlp:Response inside.
+    """
+    try:
+        tree = etree.fromstring(body, parser=_SAFE_PARSER)
+    except etree.XMLSyntaxError as error:
+        raise SamlError("artifact_not_xml") from error
+    if tree.getroottree().docinfo.doctype:
+        raise SamlError("artifact_doctype")
+    if tree.tag != f"{{{SOAP_ENVELOPE}}}Envelope":
+        raise SamlError("artifact_not_soap")
+    found = tree.findall(f"{{{SOAP_ENVELOPE}}}Body/{{{SAMLP_NS}}}ArtifactResponse")
+    if len(found) != 1:
+        raise SamlError("artifact_no_artifact_response")
+    element = found[0]
+    xml = etree.tostring(element)
+    message = _parse_xml(samlp.artifact_response_from_string, xml)
+    _check_artifact_response_signature(element, xml, client, idp)
+    issuer = (message.issuer.text or "").strip() if message.issuer is not None else ""
+    if issuer != idp:
+        raise SamlError("artifact_issuer")
+    if message.in_response_to != resolve_id:
+        raise SamlError("artifact_in_response_to")
+    status = _status_codes(message)
+    if not status or status[0] != STATUS_SUCCESS:
+        raise SamlError("artifact_status:" + ",".join(status))
+    responses = element.findall(f"{{{SAMLP_NS}}}Response")
+    if len(responses) != 1:
+        # An unknown or used artifact gets Success with nothing inside (bindings 3.6.6).
+        raise SamlError("artifact_unknown")
+    return etree.tostring(responses[0])
+
+
+DSIG_NS = "http://www.w3.org/2000/09/xmldsig#"
+# What the SAML signature profile (core 5.4) allows in an enveloped signature.
+SIGNATURE_TRANSFORMS = {
+    "http://www.w3.org/2000/09/xmldsig#enveloped-signature",
+    "http://www.w3.org/2001/10/xml-exc-c14n#",
+    "http://www.w3.org/2001/10/xml-exc-c14n#WithComments",
+}
+
+
+def _check_artifact_response_signature(
+    element: Any, xml: bytes, client: Saml2Client, idp: str
+) -> None:
+    """Check the ArtifactResponse's own signature, when it has one, with the IdP's
+    certificates (xmlsec1 over the bytes received).
+
+    pysaml2's check validates a re-serialised copy against the schema, which loses the
+    namespace declarations of the Response inside, so the SAML signature profile is
+    checked here: one enveloped signature, a direct child and the first signature in
+    document order, one Reference to this element's unique ID, allowed transforms only.
+    An unsigned ArtifactResponse is accepted (TLS authenticates the back channel); the
+    Response inside must be signed either way.
+    """
+    signatures = element.findall(f"{{{DSIG_NS}}}Signature")
+    if not signatures:
+        return
+    first = next(element.iter(f"{{{DSIG_NS}}}Signature"))
+    if len(signatures) != 1 or first is not signatures[0]:
+        raise SamlError("artifact_response_signature: placement")
+    ident = element.get("ID") or ""
+    if not ident or len(element.getroottree().xpath("//*[@ID=$i]", i=ident)) != 1:
+        raise SamlError("artifact_response_signature: id")
+    references = first.findall(f"{{{DSIG_NS}}}SignedInfo/{{{DSIG_NS}}}Reference")
+    if len(references) != 1 or references[0].get("URI") != f"#{ident}":
+        raise SamlError("artifact_response_signature: reference")
+    transforms = {t.get("Algorithm") for t in references[0].iter(f"{{{DSIG_NS}}}Transform")}
+    if not transforms <= SIGNATURE_TRANSFORMS:
+        raise SamlError("artifact_response_signature: transform")
+    if any(algorithm in xml for algorithm in WEAK_ALGORITHMS):
+        raise SamlError("weak_algorithm")
+    certificates = [cert for _, cert in client.metadata.certs(idp, "idpsso", "signing")]
+    if not certificates:
+        raise SamlError("no_idp_certificate")
+    node = f"{SAMLP_NS}:ArtifactResponse"
+    for certificate in certificates:
+        with tempfile.NamedTemporaryFile(suffix=".pem") as cert_file:
+            cert_file.write(pem_format(certificate))
+            cert_file.flush()
+            try:
+                if client.sec.verify_signature(
+                    xml.decode(), cert_file=cert_file.name, node_name=node, node_id=ident
+                ):
+                    return
+            except Exception:  # pysaml2: SignatureError, XmlsecError
+                continue
+    raise SamlError("artifact_response_signature: bad_signature")
+
+
+def resolve_artifact(saml_art: str) -> str:
+    """Resolve a `SAMLart` at the IdP: the base64 Response it stands for, or SamlError.
+
+    The artifact must come from the configured IdP (SourceID); the ArtifactResolve is
+    signed with the SP key and sent over SOAP to the ArtifactResolutionService that the
+    artifact's endpoint index names in the IdP's metadata.
+    """
+    client = _client()
+    idp = idp_entity_id(client)
+    location = _artifact_endpoint(client, idp, saml_art)
+    _check_back_channel_url(location)
+    algorithm = sp_signature_algorithm()
+    try:
+        # Signed here rather than by pysaml2's `sign=True`, which allows RSA only.
+        resolve_id, message = client.create_artifact_resolve(saml_art, location, sid(), sign=False)
+        message.signature = pre_signature_part(
+            message.id, client.sec.my_cert, 1, sign_alg=algorithm, digest_alg=DIGEST_SHA256
+        )
+        signed_xml = client.sec.sign_statement(
+            str(message), class_name(message), node_id=message.id
+        )
+    except Exception as error:  # pysaml2 and xmlsec1 raise many unrelated types
+        raise SamlError(f"artifact_resolve: {type(error).__name__}: {error}"[:300]) from error
+    if signed_xml.startswith("<?xml"):
+        signed_xml = signed_xml.split("?>", 1)[1].lstrip()
+    envelope = (
+        f'<soap11:Envelope xmlns:soap11="{SOAP_ENVELOPE}"><soap11:Body>'
+        f"{signed_xml}</soap11:Body></soap11:Envelope>"
+    ).encode()
+    body = _post_soap(location, envelope)
+    response = _artifact_response(body, client, idp, str(resolve_id))
+    return base64.b64encode(response).decode("ascii")
+
+
+def artifact_fingerprint(saml_art: str) -> str:
+    """A short digest of the artifact, to remember it as used (never stored in clear)."""
+    return hashlib.sha256(saml_art.encode()).hexdigest()[:40]
+
+
 def sp_metadata_xml() -> str:
     """The SP's metadata (entity id, ACS, SLO, signing and encryption certificates)."""
     return str(entity_descriptor(sp_config()))
@@ -426,14 +766,23 @@ def logout_request_redirect(session: SamlSession) -> tuple[str, str] | None:
             expire=in_a_while(minutes=LOGOUT_REQUEST_MINUTES),
             sign=False,
         )
+        algorithm = sp_signature_algorithm()
+        ecdsa = algorithm in ECDSA_ALGORITHMS
         info = client.apply_binding(
-            BINDING_HTTP_REDIRECT, str(message), endpoint[0], sign=True, sigalg=SIG_RSA_SHA256
+            BINDING_HTTP_REDIRECT,
+            str(message),
+            endpoint[0],
+            sign=not ecdsa,
+            sigalg=SIG_RSA_SHA256,
         )
+        location = dict(info["headers"])["Location"]
+        if ecdsa:
+            location = _sign_redirect(location, "SAMLRequest", algorithm)
     except SamlError:
         raise
     except Exception as error:  # pysaml2 raises many unrelated types
         raise SamlError(f"{type(error).__name__}: {error}"[:300]) from error
-    return str(request_id), dict(info["headers"])["Location"]
+    return str(request_id), location
 
 
 def parse_logout_response(query_string: str, expected_request_id: str) -> None:
@@ -521,20 +870,25 @@ def logout_response_redirect(
             issuer=Issuer(text=client.config.entityid, format=NAMEID_FORMAT_ENTITY),
             status=samlp.Status(status_code=samlp.StatusCode(value=status, status_code=inner)),
         )
+        algorithm = sp_signature_algorithm()
+        ecdsa = algorithm in ECDSA_ALGORITHMS
         info = client.apply_binding(
             BINDING_HTTP_REDIRECT,
             str(response),
             destination,
             relay_state=request.relay_state,
             response=True,
-            sign=True,
+            sign=not ecdsa,
             sigalg=SIG_RSA_SHA256,
         )
+        location = dict(info["headers"])["Location"]
+        if ecdsa:
+            location = _sign_redirect(location, "SAMLResponse", algorithm)
     except SamlError:
         raise
     except Exception as error:  # pysaml2 raises many unrelated types
         raise SamlError(f"{type(error).__name__}: {error}"[:300]) from error
-    return dict(info["headers"])["Location"]
+    return location
 
 
 def _verified_redirect(
@@ -573,7 +927,7 @@ def _verified_redirect(
     certificates = [cert for _, cert in client.metadata.certs(idp, "idpsso", "signing")]
     if not certificates:
         raise SamlError("no_idp_certificate")
-    if not any(_rsa_verifies(cert, signature, signed, hash_type()) for cert in certificates):
+    if not any(_verifies(cert, signature, signed, algorithm) for cert in certificates):
         raise SamlError("bad_signature")
     try:
         deflated = base64.b64decode(unquote_plus(raw[kind]), validate=True)
@@ -586,20 +940,67 @@ def _verified_redirect(
     return xml, unquote_plus(raw.get("RelayState", ""))
 
 
-def _rsa_verifies(
-    certificate: str, signature: bytes, signed: bytes, algorithm: hashes.HashAlgorithm
-) -> bool:
+def _verifies(certificate: str, signature: bytes, signed: bytes, algorithm: str) -> bool:
+    """Whether `signature` over `signed` verifies with the certificate's RSA or EC key.
+
+    An ECDSA signature is accepted DER-encoded (what Java and OpenSSL produce for the
+    redirect binding) or as r||s (the XML-DSig form, RFC 4050).
+    """
+    hash_type = REDIRECT_SIGNATURE_HASHES.get(algorithm)
+    if hash_type is None:
+        return False
     try:
         key = x509.load_pem_x509_certificate(pem_format(certificate)).public_key()
     except ValueError:
         return False
-    if not isinstance(key, rsa.RSAPublicKey):
-        return False
     try:
-        key.verify(signature, signed, padding.PKCS1v15(), algorithm)
+        if isinstance(key, rsa.RSAPublicKey) and algorithm not in ECDSA_ALGORITHMS:
+            key.verify(signature, signed, padding.PKCS1v15(), hash_type())
+            return True
+        if isinstance(key, ec.EllipticCurvePublicKey) and algorithm in ECDSA_ALGORITHMS:
+            size = (key.curve.key_size + 7) // 8
+            forms = [signature]
+            if len(signature) == 2 * size:
+                r = int.from_bytes(signature[:size], "big")
+                s = int.from_bytes(signature[size:], "big")
+                forms.append(encode_dss_signature(r, s))
+            for form in forms:
+                try:
+                    key.verify(form, signed, ec.ECDSA(hash_type()))
+                    return True
+                except (InvalidSignature, ValueError):
+                    continue
     except InvalidSignature:
         return False
-    return True
+    return False
+
+
+def _sign_redirect(location: str, kind: str, algorithm: str) -> str:
+    """Add SigAlg and Signature to an unsigned redirect URL, signing with the SP key.
+
+    The signed octets are `kind=...&RelayState=...&SigAlg=...` as they stand in the URL
+    (SAML bindings 3.4.4.1); an ECDSA signature is DER-encoded, as Java and OpenSSL make it.
+    """
+    base, _, query = location.partition("?")
+    raw: dict[str, str] = {}
+    for part in query.split("&"):
+        name, _, value = part.partition("=")
+        if name in (kind, "RelayState") and value:
+            raw[name] = value
+    raw["SigAlg"] = quote_plus(algorithm)
+    signed = "&".join(
+        f"{name}={raw[name]}" for name in (kind, "RelayState", "SigAlg") if name in raw
+    ).encode("ascii")
+    key = _load_sp_key(_setting("GARNIZON_SAML_SP_KEY"))
+    hash_type = REDIRECT_SIGNATURE_HASHES[algorithm]
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        signature = key.sign(signed, ec.ECDSA(hash_type()))
+    elif isinstance(key, rsa.RSAPrivateKey):
+        signature = key.sign(signed, padding.PKCS1v15(), hash_type())
+    else:
+        raise SamlError("configuration: unsupported SP key type")
+    encoded = quote_plus(base64.b64encode(signature).decode("ascii"))
+    return f"{base}?{signed.decode('ascii')}&Signature={encoded}"
 
 
 def _parse_xml(parser: Any, xml: bytes) -> Any:

@@ -17,13 +17,24 @@ for every message the key is `imap:<name>:<uidvalidity>:<uid>`:
 
 - an intake item with that key exists → the message was taken before (the
   worker died before moving it): only move it;
-- a message larger than GARNIZON_MAX_UPLOAD_MB (by RFC822.SIZE) is not fetched:
-  it stays in the folder and every poll reports it;
+- a message larger than GARNIZON_MAX_UPLOAD_MB (by RFC822.SIZE) is refused: it is
+  not fetched (only its header, kept in the quarantine folder on disk), an intake
+  item records it in state `quarantined` with the reason (size, limit, sender,
+  subject) and the audit trail has it; then the message is moved to the
+  mailbox's quarantine folder (`quarantine_folder`, default "Kwarantanna"), so it
+  is kept and no later poll meets it again;
 - otherwise fetch it in 4 MB pieces (`BODY.PEEK[]<offset.length>`, the \\Seen
   flag is left alone) into a temporary file, `intake_add_file(channel=email,
   source_key=key)`, and only after that has committed move the message to the
   done folder (UID MOVE when the server has MOVE; else COPY, \\Deleted, UID
   EXPUNGE).
+
+Only one process on any machine polls a mailbox at a time: a poll takes the
+mailbox's `MailboxLease` row with one compare-and-set UPDATE (free, or its lease
+older than GARNIZON_IMAP_LEASE_SECONDS, 10 minutes by default: its poller died),
+renews the lease before every message, stops when it finds the lease taken over,
+and clears it at the end. A mailbox another process holds is skipped
+(`result.busy`).
 
 A worker killed before `intake_add_file` commits leaves the message in the
 folder: it is fetched again. Killed after it, before the move: the next poll
@@ -41,7 +52,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import fcntl
+import datetime
+import email.parser
+import email.policy
 import hashlib
 import imaplib
 import json
@@ -51,6 +64,7 @@ import re
 import socket
 import ssl
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +81,11 @@ log = logging.getLogger(__name__)
 SECURITY = ("ssl", "starttls", "none")
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 DEFAULT_DONE_FOLDER = "Przyjęte"
+DEFAULT_QUARANTINE_FOLDER = "Kwarantanna"
+# Of a refused (too large) message only this much of its header is read.
+MAX_HEADER = 256 * 1024
+# A poll that has not renewed its lease for this long is taken to be dead.
+DEFAULT_LEASE_SECONDS = 600
 # A message is fetched in pieces of this size (BODY.PEEK[]<offset.length>).
 FETCH_CHUNK = 4 * 1024 * 1024
 _REQUIRED = ("name", "unit", "host", "user", "requested_by")
@@ -77,6 +96,7 @@ _OPTIONAL = (
     "password_file",
     "folder",
     "done_folder",
+    "quarantine_folder",
     "ca_file",
     "timeout",
 )
@@ -96,6 +116,7 @@ class MailboxConfig:
     password_file: str = ""
     folder: str = "INBOX"
     done_folder: str = DEFAULT_DONE_FOLDER
+    quarantine_folder: str = DEFAULT_QUARANTINE_FOLDER
     ca_file: str = ""
     timeout: float = 60.0
 
@@ -194,12 +215,17 @@ def parse_mailboxes(raw: str) -> list[MailboxConfig]:
             password_file=password_file,
             folder=entry.get("folder") or "INBOX",
             done_folder=entry.get("done_folder") or DEFAULT_DONE_FOLDER,
+            quarantine_folder=entry.get("quarantine_folder") or DEFAULT_QUARANTINE_FOLDER,
             ca_file=entry.get("ca_file", ""),
             timeout=float(timeout),
         )
         if config.folder == config.done_folder:
             raise ImproperlyConfigured(
                 f"{where}„done_folder” musi być innym folderem niż „folder”."
+            )
+        if config.quarantine_folder in (config.folder, config.done_folder):
+            raise ImproperlyConfigured(
+                f"{where}„quarantine_folder” musi być innym folderem niż „folder” i „done_folder”."
             )
         if any(m.name == config.name for m in mailboxes):
             raise ImproperlyConfigured(f"{where}nazwa „{config.name}” powtarza się.")
@@ -220,10 +246,12 @@ def configured_mailboxes() -> list[MailboxConfig]:
 class PollResult:
     mailbox: str
     taken: list[IntakeItem] = field(default_factory=list)  # new items, one per message
+    # Too large: not fetched, recorded as quarantined items, moved to the quarantine folder.
+    refused: list[IntakeItem] = field(default_factory=list)
     moved_only: int = 0  # taken by an earlier poll that died before moving them
     failures: list[tuple[str, str]] = field(default_factory=list)  # (UID, reason)
     error: str = ""  # the mailbox could not be read at all (or the connection broke)
-    busy: bool = False  # another process on this machine was polling it; skipped
+    busy: bool = False  # another process (on any machine) was polling it; skipped
 
     @property
     def ok(self) -> bool:
@@ -231,8 +259,9 @@ class PollResult:
 
     def __repr__(self) -> str:  # short, for the scheduler's record and logs
         return (
-            f"PollResult({self.mailbox}: taken={len(self.taken)} moved_only={self.moved_only} "
-            f"failures={len(self.failures)} busy={self.busy} error={self.error!r})"
+            f"PollResult({self.mailbox}: taken={len(self.taken)} refused={len(self.refused)} "
+            f"moved_only={self.moved_only} failures={len(self.failures)} busy={self.busy} "
+            f"error={self.error!r})"
         )
 
 
@@ -250,15 +279,15 @@ def poll_mailbox(
     """Take every message of the mailbox's folder in once and move it to the done folder.
 
     Connection and login errors end the poll with `result.error` (Polish, also logged);
-    nothing is written before the folder has been read. A mailbox another process on this
-    machine is polling right now is skipped (`result.busy`). `progress(done, total)` is
-    called after each message."""
+    nothing is written before the folder has been read. A mailbox another process (on this
+    machine or another) is polling right now is skipped (`result.busy`).
+    `progress(done, total)` is called after each message."""
     result = PollResult(mailbox=config.name)
-    with _mailbox_lock(config) as held:
-        if not held:
+    with _mailbox_lock(config) as lease:
+        if lease is None:
             result.busy = True
             return result
-        _poll_locked(config, result, run_now=run_now, progress=progress)
+        _poll_locked(config, result, run_now=run_now, progress=progress, lease=lease)
     return result
 
 
@@ -268,6 +297,7 @@ def _poll_locked(
     *,
     run_now: bool,
     progress: Callable[[int, int], None] | None,
+    lease: Lease | None = None,
 ) -> None:
     from garnizon.org.models import Person, Unit
 
@@ -288,7 +318,7 @@ def _poll_locked(
         log.error("IMAP %s: %s", config.name, error.message)
         return
     try:
-        _poll(_Session(conn, config, unit, person, result, run_now), progress)
+        _poll(_Session(conn, config, unit, person, result, run_now, lease), progress)
     except MailboxError as error:
         result.error = error.message
         log.error("IMAP %s: %s", config.name, error.message)
@@ -303,26 +333,77 @@ def _poll_locked(
         _logout(conn)
 
 
-@contextlib.contextmanager
-def _mailbox_lock(config: MailboxConfig) -> Iterator[bool]:
-    """An exclusive lock file per mailbox under GARNIZON_INTAKE_DIR (this machine only);
-    yields False when another process holds it."""
+def lease_seconds() -> float:
+    """How long a poll holds its mailbox without renewing (GARNIZON_IMAP_LEASE_SECONDS)."""
     from django.conf import settings
 
-    folder = Path(settings.GARNIZON_INTAKE_DIR) / "imap"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / (re.sub(r"[^A-Za-z0-9_.-]", "_", config.name) + ".lock")
-    with path.open("a") as handle:
+    return float(getattr(settings, "GARNIZON_IMAP_LEASE_SECONDS", DEFAULT_LEASE_SECONDS))
+
+
+@dataclass(frozen=True)
+class Lease:
+    """This poll's hold on a mailbox (`MailboxLease`), on whatever machine it runs."""
+
+    mailbox: str
+    owner: str  # host:pid:random, unique to this poll
+
+    @classmethod
+    def acquire(cls, mailbox: str) -> Lease | None:
+        """The mailbox for this poll (one compare-and-set UPDATE), or None when another
+        poll holds a lease that has not expired."""
+        from django.db.models import Q
+        from django.utils import timezone
+
+        from garnizon.intake.models import MailboxLease
+
+        MailboxLease.objects.get_or_create(mailbox=mailbox)
+        lease = cls(mailbox, f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
+        now = timezone.now()
+        taken = MailboxLease.objects.filter(
+            Q(lease_until__isnull=True) | Q(lease_until__lt=now), mailbox=mailbox
+        ).update(owner=lease.owner, lease_until=lease._until(now), acquired_at=now)
+        return lease if taken == 1 else None
+
+    def renew(self) -> bool:
+        """Extend the lease; False when it expired and another poll took the mailbox."""
+        from django.utils import timezone
+
+        from garnizon.intake.models import MailboxLease
+
+        now = timezone.now()
+        return (
+            MailboxLease.objects.filter(
+                mailbox=self.mailbox, owner=self.owner, lease_until__gte=now
+            ).update(lease_until=self._until(now))
+            == 1
+        )
+
+    def release(self) -> None:
+        from garnizon.intake.models import MailboxLease
+
+        MailboxLease.objects.filter(mailbox=self.mailbox, owner=self.owner).update(lease_until=None)
+
+    @staticmethod
+    def _until(now: datetime.datetime) -> datetime.datetime:
+        return now + datetime.timedelta(seconds=lease_seconds())
+
+
+@contextlib.contextmanager
+def _mailbox_lock(config: MailboxConfig) -> Iterator[Lease | None]:
+    """The mailbox's lease for the poll (released at the end), or None when another
+    process, on this machine or another, holds it."""
+    lease = Lease.acquire(config.name)
+    if lease is None:
+        log.info("IMAP %s: being polled by another process; skipped", config.name)
+        yield None
+        return
+    try:
+        yield lease
+    finally:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log.info("IMAP %s: being polled by another process; skipped", config.name)
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            lease.release()
+        except Exception:  # the database is gone: the lease expires by itself
+            log.exception("IMAP %s: the mailbox's lease was not released", config.name)
 
 
 def _connect(config: MailboxConfig) -> imaplib.IMAP4:
@@ -395,7 +476,9 @@ class _Session:
     person: Any
     result: PollResult
     run_now: bool
+    lease: Lease | None = None
     done_folder: str = ""
+    quarantine_folder: str = ""  # created when the first message is refused
     capabilities: set[str] = field(default_factory=set)
 
     @property
@@ -404,7 +487,7 @@ class _Session:
 
 
 def _poll(session: _Session, progress: Callable[[int, int], None] | None) -> None:
-    from garnizon.intake.models import IntakeItem
+    from garnizon.intake.models import IntakeItem, IntakeState
     from garnizon.registry.models import Channel
 
     conn, config = session.conn, session.config
@@ -416,7 +499,7 @@ def _poll(session: _Session, progress: Callable[[int, int], None] | None) -> Non
         )
     uidvalidity = _uidvalidity(conn)
     session.capabilities = _capabilities(conn)
-    session.done_folder = _ensure_folder(conn, config)
+    session.done_folder = _ensure_folder(conn, config, config.done_folder)
     typ, data = conn.uid("SEARCH", "ALL")
     if typ != "OK":
         raise MailboxError(
@@ -426,11 +509,25 @@ def _poll(session: _Session, progress: Callable[[int, int], None] | None) -> Non
     uids = [uid.decode() for uid in (data[0] or b"").split()]
     flags = _flags(conn, uids)
     for done, uid in enumerate(uids, start=1):
-        key = f"{session.prefix}{uidvalidity}:{uid}"
-        if IntakeItem.objects.filter(channel=Channel.EMAIL, source_key=key).exists():
-            move_message(
-                conn, uid, session.done_folder, session.capabilities, flags.get(uid, set())
+        if session.lease is not None and not session.lease.renew():
+            raise MailboxError(
+                _(
+                    "Sprawdzanie skrzynki „%(name)s” przerwano: przejął ją inny proces (ten "
+                    "nie odnowił dzierżawy na czas). Wiadomości przyjęte do tej chwili są "
+                    "zapisane; resztę pobierze tamten proces."
+                )
+                % {"name": config.name}
             )
+        key = f"{session.prefix}{uidvalidity}:{uid}"
+        earlier = (
+            IntakeItem.objects.filter(channel=Channel.EMAIL, source_key=key)
+            .values_list("state", "blob_sha256")
+            .first()
+        )
+        if earlier is not None:
+            refused = earlier == (IntakeState.QUARANTINED, "")  # too large, never fetched
+            folder = _quarantine_folder(session) if refused else session.done_folder
+            move_message(conn, uid, folder, session.capabilities, flags.get(uid, set()))
             session.result.moved_only += 1
         elif "\\Deleted" not in flags.get(uid, set()):  # else someone is deleting it
             _take(session, uid, key)
@@ -451,14 +548,7 @@ def _take(session: _Session, uid: str, key: str) -> None:
     if size is None:
         return  # expunged by someone else in the meantime
     if size > max_upload_size():
-        limit = max_upload_size() // (1024 * 1024)
-        reason = _(
-            "Wiadomość ma %(size)s MB, więcej niż dopuszczalne %(limit)s MB; zostaje w "
-            "skrzynce „%(name)s”. Poproś nadawcę o podzielenie przesyłki albo zapisz "
-            "załączniki i przyjmij je poleceniem garnizon intake add."
-        ) % {"size": f"{size / (1024 * 1024):.1f}", "limit": limit, "name": config.name}
-        log.warning("IMAP %s: UID %s not taken: %s bytes over the limit", config.name, uid, size)
-        session.result.failures.append((uid, reason))
+        _refuse(session, uid, key, size)
         return
     store = get_blob_store()
     store._makedirs(store.tmp_dir)
@@ -492,6 +582,114 @@ def _take(session: _Session, uid: str, key: str) -> None:
     # Only now, with the item committed, does the message leave the folder.
     move_message(conn, uid, session.done_folder, session.capabilities, set())
     session.result.taken.append(added.item)
+
+
+def _refuse(session: _Session, uid: str, key: str, size: int) -> None:
+    """A message over the size limit: not fetched. Its header goes to the quarantine
+    folder on disk, an intake item records it (`quarantined`, with the reason) and the
+    audit trail too; then the message moves to the mailbox's quarantine folder."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from garnizon.documents.blobstore import max_upload_size
+    from garnizon.intake.models import IntakeItem, IntakeState, IntakeStepResult, StepStatus
+    from garnizon.intake.pipeline import _audit_quarantine
+    from garnizon.registry.models import Channel
+
+    conn, config = session.conn, session.config
+    header = _header(conn, uid)
+    if header is None:
+        return  # expunged by someone else in the meantime
+    fields = email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(header)
+    folder = _quarantine_folder(session)
+    reason = _(
+        "Wiadomość ma %(size)s MB, więcej niż dopuszczalne %(limit)s MB, więc nie została "
+        "pobrana. Zachowano ją w skrzynce „%(name)s”, w folderze „%(folder)s” (od: "
+        "%(sender)s; temat: %(subject)s). Poproś nadawcę o przesłanie jej w częściach albo "
+        "zapisz załączniki i przyjmij je poleceniem garnizon intake add."
+    ) % {
+        "size": f"{size / (1024 * 1024):.1f}".replace(".", ","),
+        "limit": max_upload_size() // (1024 * 1024),
+        "name": config.name,
+        "folder": config.quarantine_folder,
+        "sender": _header_value(fields, "From") or _("nieznany nadawca"),
+        "subject": _header_value(fields, "Subject") or _("bez tematu"),
+    }
+    with transaction.atomic():
+        item, created = IntakeItem.objects.get_or_create(
+            channel=Channel.EMAIL,
+            source_key=key[:200],
+            defaults={
+                "unit": session.unit,
+                "source": f"imap:{config.name}:{config.folder}:{uid}"[:1000],
+                "original_filename": f"wiadomosc-{uid}.eml",
+                "mime_type": "message/rfc822",
+                "size": size,
+                "requested_by": session.person,
+                "state": IntakeState.QUARANTINED,
+                "error_message": reason,
+                "finished_at": timezone.now(),
+            },
+        )
+        if created:
+            item.quarantine_path = str(_keep_header(item, header))
+            item.save(update_fields=["quarantine_path"])
+            IntakeStepResult.objects.create(
+                item=item, step="mail", outcome=StepStatus.FAILED, message=reason
+            )
+    if created:
+        _audit_quarantine(item, reason)
+    log.warning("IMAP %s: UID %s refused: %s bytes over the limit", config.name, uid, size)
+    # Only now, with the item committed, does the message leave the folder.
+    move_message(conn, uid, folder, session.capabilities, set())
+    session.result.refused.append(item)
+
+
+def _header(conn: imaplib.IMAP4, uid: str) -> bytes | None:
+    """The message's header (at most MAX_HEADER bytes; \\Seen is not set)."""
+    typ, data = conn.uid("FETCH", uid, f"(BODY.PEEK[HEADER]<0.{MAX_HEADER}>)")
+    if typ != "OK":
+        return None
+    return next(
+        (p[1] for p in data or [] if isinstance(p, tuple) and b"BODY[HEADER]" in p[0]), None
+    )
+
+
+def _header_value(fields: Any, name: str) -> str:
+    try:
+        value = fields.get(name)
+    except Exception:  # a malformed header: left out of the reason
+        return ""
+    return " ".join(str(value or "").split())[:200]
+
+
+def _keep_header(item: IntakeItem, header: bytes) -> Path:
+    """The refused message's header in the quarantine folder on disk (for the administrator)."""
+    from django.utils import timezone
+
+    from garnizon.documents.blobstore import DIR_MODE, FILE_MODE
+    from garnizon.intake.steps import quarantine_dir
+
+    folder = quarantine_dir() / timezone.localdate().isoformat()
+    folder.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+    target = folder / f"{item.pk}-{item.original_filename}-naglowek.txt"
+    tmp = target.with_name(target.name + ".part")
+    with tmp.open("wb") as out:
+        out.write(header)
+        out.flush()
+        os.fsync(out.fileno())
+    os.chmod(tmp, FILE_MODE)
+    os.replace(tmp, target)
+    return target
+
+
+def _quarantine_folder(session: _Session) -> str:
+    """The mailbox's quarantine folder (created when missing), quoted for commands."""
+    if not session.quarantine_folder:
+        session.quarantine_folder = _ensure_folder(
+            session.conn, session.config, session.config.quarantine_folder
+        )
+    return session.quarantine_folder
 
 
 def _size(conn: imaplib.IMAP4, uid: str) -> int | None:
@@ -570,9 +768,9 @@ def _capabilities(conn: imaplib.IMAP4) -> set[str]:
     return {cap.upper() for cap in b" ".join(d for d in data if d).decode().split()}
 
 
-def _ensure_folder(conn: imaplib.IMAP4, config: MailboxConfig) -> str:
-    """The done folder (created when missing), quoted for commands."""
-    name = quote(imap_utf7(config.done_folder))
+def _ensure_folder(conn: imaplib.IMAP4, config: MailboxConfig, folder: str) -> str:
+    """`folder` of the mailbox (created when missing), quoted for commands."""
+    name = quote(imap_utf7(folder))
     typ, data = conn.list('""', name)
     if typ == "OK" and any(item for item in data if item):
         return name
@@ -580,7 +778,7 @@ def _ensure_folder(conn: imaplib.IMAP4, config: MailboxConfig) -> str:
     if typ != "OK" and b"ALREADYEXISTS" not in b" ".join(d for d in data if d):
         raise MailboxError(
             _("Nie można utworzyć folderu „%(folder)s” w skrzynce „%(name)s” (%(error)s).")
-            % {"folder": config.done_folder, "name": config.name, "error": _text(data)}
+            % {"folder": folder, "name": config.name, "error": _text(data)}
         )
     return name
 

@@ -188,6 +188,7 @@ class Command(BaseCommand):
             self.stderr.write("")
             self._mail_report(polled)
             results += [(i.original_filename, i, True, "") for i in polled.taken]
+            results += [(i.original_filename, i, True, "") for i in polled.refused]
             results += [
                 (_("wiadomość UID %(uid)s") % {"uid": uid}, None, True, reason)
                 for uid, reason in polled.failures
@@ -207,8 +208,15 @@ class Command(BaseCommand):
             line = _("%(name)s: sprawdzana właśnie przez inny proces; pominięto.") % {
                 "name": polled.mailbox
             }
-        elif polled.moved_only:
-            line += "; " + _("przeniesione (przyjęte wcześniej): %(n)s") % {"n": polled.moved_only}
+        else:
+            if polled.refused:
+                line += "; " + _("odrzucone (za duże, w kwarantannie): %(n)s") % {
+                    "n": len(polled.refused)
+                }
+            if polled.moved_only:
+                line += "; " + _("przeniesione (przyjęte wcześniej): %(n)s") % {
+                    "n": polled.moved_only
+                }
         self.stdout.write(line)
         if polled.error:
             self.stdout.write(f"  {polled.error}")
