@@ -19,18 +19,18 @@ from django.utils.translation import gettext as _
 
 from garnizon.common.paging import DEFAULT_PAGE_SIZE, Page, keyset_page
 from garnizon.intake.models import IntakeItem, IntakeState
-from garnizon.org.access import REGISTERING_ROLES, Scope
+from garnizon.org.access import Scope
 from garnizon.registry.models import IncomingItem
 
 # --- whose items ------------------------------------------------------------------------------
 
 
 def registering_unit_ids(scope: Scope) -> set[int] | None:
-    """Units the person may register in; None means every unit (a garrison-wide post)."""
-    grants = [g for g in scope.grants if g.position.role in REGISTERING_ROLES]
-    if any(g.position.garrison_wide for g in grants):
-        return None
-    return {g.position.cell.unit_id for g in grants}
+    """Units the person may register in; None means every unit (a garrison-wide post).
+
+    The one rule for registering, `Scope.registering_unit_ids` (org/access.py).
+    """
+    return scope.registering_unit_ids()
 
 
 def intake_items(scope: Scope, *, unit_id: int | None = None) -> QuerySet[IntakeItem]:

@@ -31,7 +31,7 @@ from garnizon.intake import selectors, services
 from garnizon.intake.barcodes import separator_sheet_pdf
 from garnizon.intake.forms import IntakeUploadForm, MatchForm
 from garnizon.intake.models import IntakeItem, IntakeState
-from garnizon.org.access import Scope
+from garnizon.org.access import Scope, registering_units
 from garnizon.org.models import Unit
 from garnizon.web.views import _int
 
@@ -40,10 +40,7 @@ log = logging.getLogger(__name__)
 
 def _units_or_404(scope: Scope) -> Any:
     """The active units the person may register in; 404 when there are none."""
-    ids = selectors.registering_unit_ids(scope)
-    units = Unit.objects.filter(is_active=True)
-    if ids is not None:
-        units = units.filter(pk__in=ids)
+    units = registering_units(scope)
     if not units.exists():
         raise Http404()
     return units
