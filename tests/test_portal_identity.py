@@ -16,6 +16,7 @@ import re
 import socket
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -74,9 +75,11 @@ def _isolated(settings, tmp_path):
 # --- a real identity provider --------------------------------------------------------------------
 
 
-def make_keypair(folder: Path, name: str) -> tuple[str, str]:
-    """A fresh RSA key and self-signed certificate (PEM files); never committed."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+def make_keypair(folder: Path, name: str, key: Any = None) -> tuple[str, str]:
+    """A fresh key (RSA 2048 unless given) and self-signed certificate (PEM files);
+    never committed."""
+    if key is None:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = datetime.datetime.now(datetime.UTC)
     cert = (
@@ -184,16 +187,23 @@ def _idp_config(key: tuple[str, str], metadata: dict, lifetime_minutes: int = 15
     }
 
 
+def use_idp_metadata(settings, sp: tuple[str, str], idp_config: dict, path: Path) -> Path:
+    """Write the test IdP's metadata (from its pysaml2 config) to `path` and configure the
+    portal's SP with it and with the SP key pair `sp`; return `path`."""
+    config = IdPConfig()
+    config.load(idp_config)
+    path.write_text(str(entity_descriptor(config)))
+    settings.GARNIZON_SAML_SP_KEY, settings.GARNIZON_SAML_SP_CERT = sp
+    settings.GARNIZON_SAML_IDP_METADATA = str(path)
+    return path
+
+
 @pytest.fixture
 def idp_metadata(keys, tmp_path, settings) -> Path:
     """Configure the portal's SP with the IdP's metadata file; return that file."""
-    config = IdPConfig()
-    config.load(_idp_config(keys["idp"], {}))
-    path = tmp_path / "idp-metadata.xml"
-    path.write_text(str(entity_descriptor(config)))
-    settings.GARNIZON_SAML_SP_KEY, settings.GARNIZON_SAML_SP_CERT = keys["sp"]
-    settings.GARNIZON_SAML_IDP_METADATA = str(path)
-    return path
+    return use_idp_metadata(
+        settings, keys["sp"], _idp_config(keys["idp"], {}), tmp_path / "idp-metadata.xml"
+    )
 
 
 @pytest.fixture

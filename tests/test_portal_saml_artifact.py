@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import datetime
 import hashlib
 import threading
 import time
@@ -26,7 +25,6 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from django.conf import settings as django_settings
 from django.test import Client
 from django.urls import reverse
@@ -59,8 +57,10 @@ from tests.test_portal_identity import (
     IdentityProvider,
     _idp_config,
     logged_in_citizen,
+    make_keypair,
     post_acs,
     refused_reasons,
+    use_idp_metadata,
 )
 from tests.test_portal_slo import (
     IDP_SLO,
@@ -82,29 +82,7 @@ ART_PATH = "/ars"
 
 def make_ec_keypair(folder: Path, name: str) -> tuple[str, str]:
     """A fresh EC P-256 key and self-signed certificate (PEM files); never committed."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    key_path, cert_path = folder / f"{name}.key", folder / f"{name}.crt"
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return str(key_path), str(cert_path)
+    return make_keypair(folder, name, key=ec.generate_private_key(ec.SECP256R1()))
 
 
 @pytest.fixture(scope="module")
@@ -542,12 +520,7 @@ def test_an_artifact_index_the_metadata_does_not_name_is_refused(db, art_idp, ba
 
 
 def ec_idp_metadata(settings, tmp_path, sp: tuple[str, str], idp_key: tuple[str, str]) -> None:
-    config = IdPConfig()
-    config.load(_slo_config(idp_key, {}))
-    path = tmp_path / "idp-ec-metadata.xml"
-    path.write_text(str(entity_descriptor(config)))
-    settings.GARNIZON_SAML_SP_KEY, settings.GARNIZON_SAML_SP_CERT = sp
-    settings.GARNIZON_SAML_IDP_METADATA = str(path)
+    use_idp_metadata(settings, sp, _slo_config(idp_key, {}), tmp_path / "idp-ec-metadata.xml")
 
 
 def test_an_ecdsa_signed_response_is_accepted_and_a_forged_one_refused(

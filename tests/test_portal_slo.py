@@ -18,7 +18,6 @@ from django.test import Client
 from django.urls import reverse
 from saml2 import BINDING_HTTP_REDIRECT, samlp
 from saml2.config import IdPConfig
-from saml2.metadata import entity_descriptor
 from saml2.request import IncorrectlySigned
 from saml2.s_utils import decode_base64_and_inflate, error_status_factory
 from saml2.saml import NAMEID_FORMAT_PERSISTENT, NameID
@@ -38,6 +37,7 @@ from tests.test_portal_identity import (
     login_by_email,
     post_acs,
     start_login,
+    use_idp_metadata,
 )
 
 # The fixtures of the login tests, used here by name (keys, the IdP without SLO, isolation).
@@ -169,13 +169,9 @@ def sp_certificate_body() -> str:
 @pytest.fixture
 def slo_metadata(keys, tmp_path, settings) -> Path:
     """Configure the portal's SP with metadata of an IdP that has a SingleLogoutService."""
-    config = IdPConfig()
-    config.load(_slo_config(keys["idp"], {}))
-    path = tmp_path / "idp-slo-metadata.xml"
-    path.write_text(str(entity_descriptor(config)))
-    settings.GARNIZON_SAML_SP_KEY, settings.GARNIZON_SAML_SP_CERT = keys["sp"]
-    settings.GARNIZON_SAML_IDP_METADATA = str(path)
-    return path
+    return use_idp_metadata(
+        settings, keys["sp"], _slo_config(keys["idp"], {}), tmp_path / "idp-slo-metadata.xml"
+    )
 
 
 @pytest.fixture

@@ -42,18 +42,11 @@ def _portal_state(settings, tmp_path, live_server):
 @pytest.fixture
 def saml_configured(settings, tmp_path):
     """The SAML button shows when the SP has a key, a certificate and IdP metadata."""
-    from saml2.config import IdPConfig
-    from saml2.metadata import entity_descriptor
 
-    from tests.test_portal_identity import _idp_config, make_keypair
+    from tests.test_portal_identity import _idp_config, make_keypair, use_idp_metadata
 
-    sp = make_keypair(tmp_path, "sp")
-    config = IdPConfig()
-    config.load(_idp_config(make_keypair(tmp_path, "idp"), {}))
-    metadata = tmp_path / "idp.xml"
-    metadata.write_text(str(entity_descriptor(config)))
-    settings.GARNIZON_SAML_SP_KEY, settings.GARNIZON_SAML_SP_CERT = sp
-    settings.GARNIZON_SAML_IDP_METADATA = str(metadata)
+    idp_config = _idp_config(make_keypair(tmp_path, "idp"), {})
+    use_idp_metadata(settings, make_keypair(tmp_path, "sp"), idp_config, tmp_path / "idp.xml")
 
 
 def link_path(message) -> str:

@@ -165,20 +165,7 @@ def saml_logout_confirmed(
     request_id: str, citizen_id: int | None, *, client_address: str | None = None
 ) -> None:
     """Record that the node confirmed our LogoutRequest (the session ended before)."""
-    audit_record(
-        actor=None,
-        action=AuditAction.LOGOUT,
-        object_type="portal.citizen",
-        object_id=str(citizen_id or ""),
-        details={
-            "portal": True,
-            "method": "saml",
-            "slo": "sp",
-            "slo_request": request_id[:100],
-            "outcome": "confirmed",
-        },
-        remote_addr=client_address,
-    )
+    _slo_audit(citizen_id, client_address, slo="sp", slo_request=request_id, outcome="confirmed")
 
 
 def saml_logout_failed(
@@ -195,19 +182,26 @@ def saml_logout_failed(
     "sp" the session had already ended when our request went out).
     """
     log.warning("portal SAML logout (%s) refused: %s", slo, reason)
+    _slo_audit(
+        citizen_id,
+        client_address,
+        slo=slo,
+        slo_request=slo_request,
+        outcome="refused",
+        reason=reason[:300],
+    )
+
+
+def _slo_audit(
+    citizen_id: int | None, client_address: str | None, *, slo_request: str, **details: str
+) -> None:
+    """A `logout` entry about a single-logout message (no session ends with it)."""
     audit_record(
         actor=None,
         action=AuditAction.LOGOUT,
         object_type="portal.citizen",
         object_id=str(citizen_id or ""),
-        details={
-            "portal": True,
-            "method": "saml",
-            "slo": slo,
-            "slo_request": slo_request[:100],
-            "outcome": "refused",
-            "reason": reason[:300],
-        },
+        details={"portal": True, "method": "saml", "slo_request": slo_request[:100], **details},
         remote_addr=client_address,
     )
 

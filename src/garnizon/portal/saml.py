@@ -395,15 +395,12 @@ def authn_request_redirect(relay_state: str = "") -> tuple[str, str]:
     """A signed AuthnRequest for the HTTP-Redirect binding: (request id, URL to send to)."""
     client = _client()
     binding = response_binding()
-    algorithm = sp_signature_algorithm()
-    ecdsa = algorithm in ECDSA_ALGORITHMS
     try:
         request_id, info = client.prepare_for_authenticate(
             entityid=idp_entity_id(client),
             relay_state=relay_state,
             binding=BINDING_HTTP_REDIRECT,
-            # pysaml2 signs redirect messages with RSA only; an EC key signs here.
-            sign=not ecdsa,
+            sign=_pysaml2_signs(),
             sigalg=SIG_RSA_SHA256,
             digest_alg=DIGEST_SHA256,
             response_binding=binding,
@@ -413,10 +410,7 @@ def authn_request_redirect(relay_state: str = "") -> tuple[str, str]:
         raise
     except Exception as error:  # pysaml2 raises many unrelated types
         raise SamlError(f"{type(error).__name__}: {error}"[:300]) from error
-    location = dict(info["headers"])["Location"]
-    if ecdsa:
-        location = _sign_redirect(location, "SAMLRequest", algorithm)
-    return request_id, location
+    return request_id, _redirect_location(info, "SAMLRequest")
 
 
 def parse_response(saml_response: str, outstanding: dict[str, str]) -> SamlIdentity:
@@ -766,18 +760,14 @@ def logout_request_redirect(session: SamlSession) -> tuple[str, str] | None:
             expire=in_a_while(minutes=LOGOUT_REQUEST_MINUTES),
             sign=False,
         )
-        algorithm = sp_signature_algorithm()
-        ecdsa = algorithm in ECDSA_ALGORITHMS
         info = client.apply_binding(
             BINDING_HTTP_REDIRECT,
             str(message),
             endpoint[0],
-            sign=not ecdsa,
+            sign=_pysaml2_signs(),
             sigalg=SIG_RSA_SHA256,
         )
-        location = dict(info["headers"])["Location"]
-        if ecdsa:
-            location = _sign_redirect(location, "SAMLRequest", algorithm)
+        location = _redirect_location(info, "SAMLRequest")
     except SamlError:
         raise
     except Exception as error:  # pysaml2 raises many unrelated types
@@ -870,20 +860,16 @@ def logout_response_redirect(
             issuer=Issuer(text=client.config.entityid, format=NAMEID_FORMAT_ENTITY),
             status=samlp.Status(status_code=samlp.StatusCode(value=status, status_code=inner)),
         )
-        algorithm = sp_signature_algorithm()
-        ecdsa = algorithm in ECDSA_ALGORITHMS
         info = client.apply_binding(
             BINDING_HTTP_REDIRECT,
             str(response),
             destination,
             relay_state=request.relay_state,
             response=True,
-            sign=not ecdsa,
+            sign=_pysaml2_signs(),
             sigalg=SIG_RSA_SHA256,
         )
-        location = dict(info["headers"])["Location"]
-        if ecdsa:
-            location = _sign_redirect(location, "SAMLResponse", algorithm)
+        location = _redirect_location(info, "SAMLResponse")
     except SamlError:
         raise
     except Exception as error:  # pysaml2 raises many unrelated types
@@ -973,6 +959,20 @@ def _verifies(certificate: str, signature: bytes, signed: bytes, algorithm: str)
     except InvalidSignature:
         return False
     return False
+
+
+def _pysaml2_signs() -> bool:
+    """pysaml2 signs redirect messages with RSA only; with an EC key we sign them here."""
+    return sp_signature_algorithm() not in ECDSA_ALGORITHMS
+
+
+def _redirect_location(info: dict[str, Any], kind: str) -> str:
+    """The URL of a redirect message pysaml2 prepared, signed here if the SP key is EC."""
+    location = dict(info["headers"])["Location"]
+    algorithm = sp_signature_algorithm()
+    if algorithm in ECDSA_ALGORITHMS:
+        location = _sign_redirect(location, kind, algorithm)
+    return location
 
 
 def _sign_redirect(location: str, kind: str, algorithm: str) -> str:
