@@ -5,10 +5,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import io
-import os
 import struct
-import subprocess
-import sys
 import zlib
 from pathlib import Path
 
@@ -27,7 +24,7 @@ from garnizon.intake.pipeline import STALE_AFTER, run_pipeline
 from garnizon.intake.services import intake_add_file, intake_retry
 from garnizon.intake.tasks import process_intake_item
 from garnizon.registry.models import IncomingItem
-from tests.test_audit import database_url
+from tests.workers import run_db_worker_batch
 
 
 @pytest.fixture(autouse=True)
@@ -427,18 +424,9 @@ def test_cli_add_without_sync_enqueues(garrison, tmp_path):
 def test_an_enqueued_item_is_processed_by_a_real_db_worker(garrison, tmp_path, settings):
     item = add(garrison, write(tmp_path, "a.pdf", pdf_bytes()), run_now=False)
     assert item.state == IntakeState.RECEIVED
-    env = os.environ | {
-        "GARNIZON_DATABASE_URL": database_url(),
-        "GARNIZON_BLOB_DIR": str(settings.GARNIZON_BLOB_DIR),
-        "GARNIZON_QUARANTINE_DIR": str(settings.GARNIZON_QUARANTINE_DIR),
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "garnizon.cli", "db_worker", "--batch", "--no-startup-delay"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = run_db_worker_batch(
+        GARNIZON_BLOB_DIR=str(settings.GARNIZON_BLOB_DIR),
+        GARNIZON_QUARANTINE_DIR=str(settings.GARNIZON_QUARANTINE_DIR),
     )
     assert result.returncode == 0, result.stderr
     item.refresh_from_db()

@@ -38,6 +38,7 @@ from garnizon.intake.services import intake_add_file, intake_match, intake_regis
 from garnizon.registry.labels import label_pdf
 from garnizon.registry.models import Channel, IncomingItem
 from garnizon.registry.services import incoming_item_register
+from tests.workers import run_db_worker_batch
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 MM_PER_INCH = 25.4
@@ -696,11 +697,6 @@ def test_a_queued_batch_and_its_parts_are_processed_by_a_real_db_worker(
     garrison, tmp_path, settings
 ):
     """The parts are queued by the split itself; the worker takes them in the same run."""
-    import os
-    import subprocess
-    import sys
-
-    from tests.test_audit import database_url
 
     entries = [register(garrison, subject=f"Pismo {n}") for n in (1, 2)]
     batch = pikepdf.new()
@@ -713,18 +709,10 @@ def test_a_queued_batch_and_its_parts_are_processed_by_a_real_db_worker(
     batch.save(path)
     item = take(garrison, path, run_now=False)
     assert item.state == IntakeState.RECEIVED
-    env = os.environ | {
-        "GARNIZON_DATABASE_URL": database_url(),
-        "GARNIZON_BLOB_DIR": str(settings.GARNIZON_BLOB_DIR),
-        "GARNIZON_QUARANTINE_DIR": str(settings.GARNIZON_QUARANTINE_DIR),
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "garnizon.cli", "db_worker", "--batch", "--no-startup-delay"],
-        env=env,
-        capture_output=True,
-        text=True,
+    result = run_db_worker_batch(
         timeout=180,
-        check=False,
+        GARNIZON_BLOB_DIR=str(settings.GARNIZON_BLOB_DIR),
+        GARNIZON_QUARANTINE_DIR=str(settings.GARNIZON_QUARANTINE_DIR),
     )
     assert result.returncode == 0, result.stderr
     item.refresh_from_db()

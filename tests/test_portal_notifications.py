@@ -4,9 +4,6 @@ note that an answer is waiting; queued after the commit, retried when the relay 
 from __future__ import annotations
 
 import datetime
-import os
-import subprocess
-import sys
 
 import pytest
 from django.core.cache import cache
@@ -23,8 +20,8 @@ from garnizon.portal.notifications import FILED, MAX_ATTEMPTS, REPLY, deliver
 from garnizon.portal.replies import portal_reply_send
 from garnizon.portal.services import portal_submission_file, tracking_token_for
 from garnizon.portal.tasks import deliver_portal_notification
-from tests.test_audit import database_url
 from tests.test_portal import confirmation_token, fill_complaint, fill_letter, submit
+from tests.workers import run_db_worker_batch
 
 pytestmark = pytest.mark.django_db
 
@@ -257,20 +254,11 @@ def test_a_real_db_worker_sends_the_confirmation(garrison, smtp_server, settings
     DBTaskResult.objects.exclude(task_path=deliver_portal_notification.module_path).delete()
     assert len(queued()) == 1
     port = settings.MAILERS["default"]["OPTIONS"]["port"]
-    env = os.environ | {
-        "GARNIZON_DATABASE_URL": database_url(),
-        "GARNIZON_BLOB_DIR": str(settings.GARNIZON_BLOB_DIR),
-        "GARNIZON_SMTP_HOST": "127.0.0.1",
-        "GARNIZON_SMTP_PORT": str(port),
-        "GARNIZON_PORTAL_URL": PORTAL_URL,
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "garnizon.cli", "db_worker", "--batch", "--no-startup-delay"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = run_db_worker_batch(
+        GARNIZON_BLOB_DIR=str(settings.GARNIZON_BLOB_DIR),
+        GARNIZON_SMTP_HOST="127.0.0.1",
+        GARNIZON_SMTP_PORT=str(port),
+        GARNIZON_PORTAL_URL=PORTAL_URL,
     )
     assert result.returncode == 0, result.stderr
     [message] = smtp_server

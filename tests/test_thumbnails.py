@@ -4,10 +4,7 @@ version's column, the view's need-to-know and headers, web uploads and the intak
 from __future__ import annotations
 
 import io
-import os
 import re
-import subprocess
-import sys
 
 import pikepdf
 import pytest
@@ -28,9 +25,9 @@ from garnizon.intake.pipeline import run_pipeline
 from garnizon.intake.steps import MAX_IMAGE_PIXELS, STEPS
 from garnizon.intake.thumbnails import Thumbnail
 from tests import test_documents
-from tests.test_audit import database_url
 from tests.test_documents import CASE_READERS, client_for, upload
 from tests.test_intake import add, png_claiming, steps, write
+from tests.workers import run_db_worker_batch
 
 world = test_documents.world  # the case, items and people of the documents tests
 
@@ -258,17 +255,8 @@ def test_a_web_upload_gets_a_thumbnail_shown_on_the_item_and_document_pages(worl
     pdf_version = DocumentVersion.objects.get(mime_type="application/pdf")
     assert queued.args_kwargs["args"] == [pdf_version.pk]
 
-    env = os.environ | {
-        "GARNIZON_DATABASE_URL": database_url(),
-        "GARNIZON_BLOB_DIR": str(settings.GARNIZON_BLOB_DIR),
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "garnizon.cli", "db_worker", "--batch", "--no-startup-delay"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = run_db_worker_batch(
+        GARNIZON_BLOB_DIR=str(settings.GARNIZON_BLOB_DIR),
     )
     assert result.returncode == 0, result.stderr
     pdf_version.refresh_from_db()

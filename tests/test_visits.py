@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import datetime
-import os
 import re
 import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,7 +35,7 @@ from garnizon.portal.visits.models import (
 )
 from garnizon.portal.visits.tasks import send_booking_mail
 from tests.factories import PASSWORD, make_garrison
-from tests.test_audit import database_url
+from tests.workers import run_db_worker_batch
 
 START = "portal:portal_visits:start"
 
@@ -811,18 +808,9 @@ def test_a_real_db_worker_sends_the_confirmation(smtp_server, settings):
     kind = with_slots(make_kind(g.kwp))
     booking = book(first_free_slot(kind), email="ewa@example.pl")
     assert len(queued_mail()) == 1 and smtp_server == []
-    env = os.environ | {
-        "GARNIZON_DATABASE_URL": database_url(),
-        "GARNIZON_SMTP_HOST": "127.0.0.1",
-        "GARNIZON_SMTP_PORT": str(settings.MAILERS["default"]["OPTIONS"]["port"]),
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "garnizon.cli", "db_worker", "--batch", "--no-startup-delay"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = run_db_worker_batch(
+        GARNIZON_SMTP_HOST="127.0.0.1",
+        GARNIZON_SMTP_PORT=str(settings.MAILERS["default"]["OPTIONS"]["port"]),
     )
     assert result.returncode == 0, result.stderr
     [message] = smtp_server
