@@ -115,7 +115,7 @@ def test_nothing_is_queued_when_the_filing_rolls_back(
     def intake_down(*args, **kwargs):
         raise RuntimeError("intake unavailable")
 
-    monkeypatch.setattr(services, "_send_to_intake", intake_down)
+    monkeypatch.setattr(services, "intake_add_files", intake_down)
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError):
         file_complaint(garrison)
     assert Submission.objects.count() == 0

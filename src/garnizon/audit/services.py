@@ -44,41 +44,92 @@ def audit_record(
     its write lock at BEGIN IMMEDIATE), so entries are chained one at a time.
     `remote_addr` defaults to the address the middleware put in the context.
     """
+    return audit_record_many(
+        [
+            {
+                "actor": actor,
+                "action": action,
+                "obj": obj,
+                "object_type": object_type,
+                "object_id": object_id,
+                "object_repr": object_repr,
+                "unit_id": unit_id,
+                "on_behalf_of": on_behalf_of,
+                "details": details,
+                "remote_addr": remote_addr,
+            }
+        ]
+    )[0]
+
+
+def audit_record_many(records: list[dict[str, Any]]) -> list[AuditEntry]:
+    """Append several entries in one turn: the head is read and written once.
+
+    Each record holds `audit_record`'s keyword arguments. The entries are
+    chained in the order given, inside the caller's transaction if any.
+    """
+    if not records:
+        return []
+    default_addr = context.remote_addr.get()
+    # Without an outer transaction this is the transaction; inside one, no savepoint
+    # is needed: an error here rolls the caller's transaction back anyway.
+    connection = transaction.get_connection()
+    with transaction.atomic(savepoint=not connection.in_atomic_block):
+        head, _ = AuditHead.objects.select_for_update().get_or_create(pk=1)
+        entries = []
+        seq, prev_hash = head.last_seq, head.last_hash
+        now = timezone.now()
+        for record in records:
+            entry = _entry(record, default_addr)
+            seq += 1
+            entry.seq, entry.occurred_at, entry.prev_hash = seq, now, prev_hash
+            entry.entry_hash = prev_hash = entry_hash(entry)
+            entries.append(entry)
+        AuditEntry.objects.bulk_create(entries)
+        # One step per entry: the database lets the head move forward only by one
+        # (migration 0003_immutable).
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {AuditHead._meta.db_table} SET last_seq = %s, last_hash = %s "
+                "WHERE id = %s",
+                [(entry.seq, entry.entry_hash, head.pk) for entry in entries],
+            )
+    return entries
+
+
+def _entry(record: Mapping[str, Any], default_addr: str | None) -> AuditEntry:
+    """The entry of one record, every value cut to its column and cleaned *before*
+    hashing, so the hash covers exactly what the database gives back (PostgreSQL
+    would refuse what SQLite silently keeps: over-long text, NUL characters)."""
+    obj = record.get("obj")
+    actor = record.get("actor")
+    on_behalf_of = record.get("on_behalf_of")
+    object_type = record.get("object_type") or ""
+    object_id = record.get("object_id") or ""
+    object_repr = record.get("object_repr") or ""
+    unit_id = record.get("unit_id")
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(obj.pk)
         object_repr = object_repr or str(obj)
         if unit_id is None:
             unit_id = getattr(obj, "unit_id", None)
+    remote_addr = record.get("remote_addr")
     if remote_addr is None:
-        remote_addr = context.remote_addr.get()
-    with transaction.atomic():
-        head, _ = AuditHead.objects.select_for_update().get_or_create(pk=1)
-        # Every value is cut to its column and cleaned *before* hashing, so the
-        # hash covers exactly what the database gives back (PostgreSQL would
-        # refuse what SQLite silently keeps: over-long text, NUL characters).
-        entry = AuditEntry(
-            seq=head.last_seq + 1,
-            occurred_at=timezone.now(),
-            actor=actor if getattr(actor, "pk", None) else None,
-            actor_username=_text(getattr(actor, "username", "") or "", 150),
-            on_behalf_of_username=_text(getattr(on_behalf_of, "username", "") or "", 150),
-            action=AuditAction(action).value,
-            object_type=_text(object_type, 60),
-            object_id=_text(object_id, 64),
-            object_repr=_text(object_repr, 300),
-            # A string id would be read back as an int and change the hash.
-            unit_id=int(unit_id) if unit_id is not None else None,
-            details=_canonical(dict(details or {})),
-            remote_addr=_text(remote_addr, 64),
-            prev_hash=head.last_hash,
-        )
-        entry.entry_hash = entry_hash(entry)
-        entry.save(force_insert=True)
-        head.last_seq = entry.seq
-        head.last_hash = entry.entry_hash
-        head.save(update_fields=["last_seq", "last_hash"])
-    return entry
+        remote_addr = default_addr
+    return AuditEntry(
+        actor=actor if getattr(actor, "pk", None) else None,
+        actor_username=_text(getattr(actor, "username", "") or "", 150),
+        on_behalf_of_username=_text(getattr(on_behalf_of, "username", "") or "", 150),
+        action=AuditAction(record["action"]).value,
+        object_type=_text(object_type, 60),
+        object_id=_text(object_id, 64),
+        object_repr=_text(object_repr, 300),
+        # A string id would be read back as an int and change the hash.
+        unit_id=int(unit_id) if unit_id is not None else None,
+        details=_canonical(dict(record.get("details") or {})),
+        remote_addr=_text(remote_addr, 64),
+    )
 
 
 def entry_hash(entry: AuditEntry) -> str:

@@ -13,12 +13,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
 from garnizon.audit.services import audit_record
 from garnizon.common.errors import AccessDenied, DomainError
+from garnizon.common.tasks import enqueue_many
 from garnizon.documents.blobstore import CHUNK, get_blob_store, max_upload_size
 from garnizon.documents.metadata import safe_filename
 from garnizon.intake.models import (
@@ -37,6 +38,24 @@ from garnizon.registry.models import Channel, IncomingItem
 class IntakeResult:
     item: IntakeItem
     created: bool
+
+
+@dataclass
+class IntakeFile:
+    """One file for `intake_add_files` (the keyword arguments of `intake_add_file`)."""
+
+    path: str | os.PathLike[str]
+    unit: Unit
+    channel: str
+    requested_by: Person
+    source: str = ""
+    filename: str | None = None
+    source_key: str | None = None
+    mode: str = IntakeMode.REGISTER
+    parent: IntakeItem | None = None
+    incoming_item: IncomingItem | None = None
+    scope: Scope | None = None
+    stored_sha256: str | None = None
 
 
 def intake_add_file(
@@ -70,14 +89,92 @@ def intake_add_file(
     attachments, stored and hashed when they came in): it is not read again here,
     which matters inside a caller's transaction, and every later read verifies it.
     """
+    (result,) = intake_add_files(
+        [
+            IntakeFile(
+                path=path,
+                unit=unit,
+                channel=channel,
+                requested_by=requested_by,
+                source=source,
+                filename=filename,
+                source_key=source_key,
+                mode=mode,
+                parent=parent,
+                incoming_item=incoming_item,
+                scope=scope,
+                stored_sha256=stored_sha256,
+            )
+        ],
+        run_now=run_now,
+    )
+    return result
+
+
+def intake_add_files(files: list[IntakeFile], *, run_now: bool = False) -> list[IntakeResult]:
+    """Several files into the pipeline, as `intake_add_file` each, with one INSERT for
+    the new items and one for their queued tasks. Every file is checked first; one
+    that breaks a rule refuses the whole call (`DomainError`), before anything is
+    written."""
+    items = [_intake_item_build(file) for file in files]
+    created: list[IntakeItem] = []
+    results: list[IntakeResult] = []
+    connection = transaction.get_connection()
+    with transaction.atomic(savepoint=not connection.in_atomic_block):
+        keys = {item.source_key for item in items}
+        existing = {
+            (found.channel, found.source_key): found
+            for found in IntakeItem.objects.filter(source_key__in=keys)
+        }
+        new: dict[tuple[str, str], IntakeItem] = {}
+        for item in items:
+            key = (item.channel, item.source_key)
+            if key not in existing and key not in new:
+                new[key] = item
+        try:
+            with transaction.atomic():
+                IntakeItem.objects.bulk_create(list(new.values()))
+        except IntegrityError:
+            # A concurrent transaction took a key: each as `get_or_create` would.
+            for key, item in list(new.items()):
+                found, made = _get_or_create(item)
+                if not made:
+                    existing[key] = found
+                    del new[key]
+                else:
+                    new[key] = found
+        for item in items:
+            key = (item.channel, item.source_key)
+            if key in existing:
+                results.append(IntakeResult(existing[key], False))
+            else:
+                first = new[key]
+                results.append(IntakeResult(first, item is first))
+                if item is first:
+                    created.append(first)
+    if run_now:
+        for item in created:
+            dispatch(item, run_now=True)
+            item.refresh_from_db()  # the pipeline has changed the row; queued, it is as written
+    else:
+        from garnizon.intake.tasks import process_intake_item
+
+        enqueue_many(process_intake_item, [(item.pk,) for item in created])
+    return results
+
+
+def _intake_item_build(file: IntakeFile) -> IntakeItem:
+    """The checked, unsaved intake item of one file (stored or hashed first)."""
     from garnizon.registry.services import can_register_in
 
+    mode, unit, channel, requested_by = file.mode, file.unit, file.channel, file.requested_by
     if mode not in IntakeMode.values:
         raise DomainError(_("Nieznany tryb przyjęcia: %(mode)s.") % {"mode": mode})
-    if incoming_item is not None and incoming_item.unit_id != unit.pk:
+    if file.incoming_item is not None and file.incoming_item.unit_id != unit.pk:
         raise DomainError(_("Przesyłka należy do innej jednostki niż przyjmowany plik."))
     if channel not in Channel.values:
         raise DomainError(_("Nieznany kanał wpływu: %(channel)s.") % {"channel": channel})
+    scope = file.scope
     if scope is None or scope.person.pk != requested_by.pk:
         scope = Scope.for_person(requested_by)
     if not can_register_in(scope, unit.pk):
@@ -86,12 +183,12 @@ def intake_add_file(
             % {"person": requested_by, "unit": unit},
             code="forbidden",
         )
-    path = Path(path)
+    path = Path(file.path)
     try:
-        if stored_sha256 is not None:
-            if path != get_blob_store().path(stored_sha256):
+        if file.stored_sha256 is not None:
+            if path != get_blob_store().path(file.stored_sha256):
                 raise DomainError(_("Plik nie pochodzi z magazynu dokumentów."))
-            sha256, size, stored = stored_sha256, path.stat().st_size, True
+            sha256, size, stored = file.stored_sha256, path.stat().st_size, True
         else:
             sha256, size, stored = _store_or_hash(path)
     except OSError as error:
@@ -99,28 +196,29 @@ def intake_add_file(
             _("Nie można odczytać pliku %(name)s: %(error)s.")
             % {"name": path.name, "error": error.strerror or error}
         ) from error
-    with transaction.atomic():
-        item, created = IntakeItem.objects.get_or_create(
-            channel=channel,
-            # The same file sent to two units is two intakes, one per unit.
-            source_key=(source_key or f"sha256:{sha256}:unit:{unit.pk}")[:200],
-            defaults={
-                "mode": mode,
-                "parent": parent,
-                "incoming_item": incoming_item,
-                "unit": unit,
-                "source": str(source or path)[:1000],
-                "original_filename": safe_filename(filename or path.name),
-                "blob_sha256": sha256 if stored else "",
-                "size": size,
-                "requested_by": requested_by,
-            },
-        )
-    if created:
-        dispatch(item, run_now=run_now)
-        if run_now:  # the pipeline has changed the row; queued, it is as written
-            item.refresh_from_db()
-    return IntakeResult(item, created)
+    return IntakeItem(
+        channel=channel,
+        # The same file sent to two units is two intakes, one per unit.
+        source_key=(file.source_key or f"sha256:{sha256}:unit:{unit.pk}")[:200],
+        mode=mode,
+        parent=file.parent,
+        incoming_item=file.incoming_item,
+        unit=unit,
+        source=str(file.source or path)[:1000],
+        original_filename=safe_filename(file.filename or path.name),
+        blob_sha256=sha256 if stored else "",
+        size=size,
+        requested_by=requested_by,
+    )
+
+
+def _get_or_create(item: IntakeItem) -> tuple[IntakeItem, bool]:
+    fields = ("mode", "parent", "incoming_item", "unit", "source", "original_filename")
+    defaults = {name: getattr(item, name) for name in fields}
+    defaults.update(blob_sha256=item.blob_sha256, size=item.size, requested_by=item.requested_by)
+    return IntakeItem.objects.get_or_create(
+        channel=item.channel, source_key=item.source_key, defaults=defaults
+    )
 
 
 def intake_retry(*, item_id: int, run_now: bool = False) -> IntakeItem:

@@ -28,6 +28,7 @@ from django.utils import timezone, translation
 
 from garnizon.audit.models import AuditEntry
 from garnizon.audit.services import audit_record
+from garnizon.common.tasks import enqueue_many
 from garnizon.portal.models import PortalReply, Submission
 from garnizon.portal.services import tracking_token_for
 
@@ -54,6 +55,13 @@ SUPPORTED_LANGUAGES = {"pl", "en", "uk"}
 def notify_filed(submission_id: int) -> None:
     """Queue the filing confirmation (call after the commit: `transaction.on_commit`)."""
     _enqueue(FILED, submission_id)
+
+
+def notify_filed_many(submission_ids: list[int]) -> None:
+    """Queue the filing confirmations of several filings (one INSERT), as `notify_filed`."""
+    from garnizon.portal.tasks import deliver_portal_notification
+
+    enqueue_many(deliver_portal_notification, [(FILED, pk, 1) for pk in submission_ids])
 
 
 def notify_reply(reply_id: int) -> None:

@@ -2,7 +2,8 @@
 
 Views call these; nothing here reads the request. The portal files as one
 service account (`portal`, no password) that holds a registry clerk's position in
-each unit it files to, so every filing goes through `incoming_item_register`
+each unit it files to, so every filing goes through the register's own
+`incoming_items_register`
 with its ordinary checks, numbering, deadline and audit trail.
 """
 
@@ -13,12 +14,13 @@ import hmac
 import io
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import translation
@@ -29,7 +31,7 @@ from garnizon.common.errors import DomainError
 from garnizon.documents.blobstore import BlobEmpty, BlobRef, BlobTooLarge, get_blob_store
 from garnizon.documents.imagemeta import NotAnImage, strip_image_metadata
 from garnizon.documents.metadata import detect_mime, safe_filename
-from garnizon.intake.services import intake_add_file
+from garnizon.intake.services import IntakeFile, intake_add_files
 from garnizon.org.access import Grant, Scope
 from garnizon.org.models import Cell, Person, Position, Role, Unit
 from garnizon.portal import conf
@@ -37,9 +39,12 @@ from garnizon.portal.drafts import mark_draft_blob
 from garnizon.portal.eservices import FLOWS
 from garnizon.portal.models import Citizen, EService, Submission
 from garnizon.registry.models import Channel, IncomingItem
-from garnizon.registry.services import incoming_item_register
+from garnizon.registry.services import IncomingRegistration, incoming_items_register
 from garnizon.search.models import ObjectType
 from garnizon.search.signals import left_to_intake
+
+if TYPE_CHECKING:
+    from garnizon.portal.flows import Flow, Registration
 
 PORTAL_USERNAME = "portal"
 
@@ -171,6 +176,28 @@ def canonical_json(*, service: str, unit: Unit, fields: dict[str, Any], attachme
     return json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
+@dataclass
+class PreparedFiling:
+    """A filing checked and with its text stored, ready to be registered."""
+
+    service: str
+    flow: Flow
+    unit: Unit
+    fields: dict[str, Any]
+    attachments: list[dict[str, Any]]
+    client_token: str
+    language: str
+    client_address: str | None
+    citizen: Citizen | None
+    registration: Registration
+    email: str
+    canonical_json: str
+    content_hash: str
+    content_ref: BlobRef
+    actor: Person
+    scope: Scope
+
+
 def portal_submission_file(
     *,
     service: str,
@@ -194,6 +221,36 @@ def portal_submission_file(
     the filer's request does not wait for the text analysis, and on SQLite the
     filing takes one turn of the write lock instead of two.
     """
+    prepared = portal_filing_prepare(
+        service=service,
+        unit=unit,
+        fields=fields,
+        attachments=attachments,
+        client_token=client_token,
+        language=language,
+        client_address=client_address,
+        citizen=citizen,
+    )
+    (result,) = portal_filings_register([prepared])
+    if isinstance(result, DomainError):
+        raise result
+    return result
+
+
+def portal_filing_prepare(
+    *,
+    service: str,
+    unit: Unit,
+    fields: dict[str, Any],
+    attachments: list[dict[str, Any]],
+    client_token: str,
+    language: str = "pl",
+    client_address: str | None = None,
+    citizen: Citizen | None = None,
+) -> PreparedFiling:
+    """Everything of a filing that needs no transaction: the checks, the filed text
+    written to the blob store (its fsync is not made while the register, and on
+    SQLite the database, is held) and the service account's Scope."""
     flow = FLOWS.get(service)
     if flow is None:
         raise DomainError(_("Nieznana e-usługa."))
@@ -212,12 +269,8 @@ def portal_submission_file(
                 field="files",
             )
     registration = flow.register(fields, unit)
-    email = registration.email or (citizen.email if citizen is not None else "")
     text = canonical_json(service=service, unit=unit, fields=fields, attachments=attachments)
     content_hash = hashlib.sha256(text.encode()).hexdigest()
-    # The filed text is written to the blob store before the transaction, so the
-    # file's fsync is not made while the register (and, on SQLite, the database)
-    # is held for this filing; inside, intake finds it stored.
     content = content_text(
         service=service,
         unit=unit,
@@ -226,83 +279,170 @@ def portal_submission_file(
         attachments=attachments,
         content_sha256=content_hash,
     ).encode()
-    content_ref = get_blob_store().put(io.BytesIO(content))
-    # Read before the transaction too: on SQLite everything inside it holds the
-    # database's write lock, which every other filing is waiting for.
+    content_ref = store.put(io.BytesIO(content))
     actor, scope = portal_actor_scope(unit)
+    return PreparedFiling(
+        service=service,
+        flow=flow,
+        unit=unit,
+        fields=fields,
+        attachments=attachments,
+        client_token=client_token,
+        language=language,
+        client_address=client_address,
+        citizen=citizen,
+        registration=registration,
+        email=registration.email or (citizen.email if citizen is not None else ""),
+        canonical_json=text,
+        content_hash=content_hash,
+        content_ref=content_ref,
+        actor=actor,
+        scope=scope,
+    )
+
+
+def portal_filings_register(
+    filings: Sequence[PreparedFiling],
+) -> list[Submission | DomainError]:
+    """Register prepared filings in one transaction; one result per filing.
+
+    A filing the register refuses gets its `DomainError` and the others are
+    registered. Anything else that fails (a token taken by another process at the
+    same moment, a service's own step refusing) rolls the batch back, and each
+    filing is then registered alone, so one filing's problem is only its own.
+    """
+    if len(filings) > 1:
+        try:
+            return _register(filings)
+        except Exception:
+            pass
+    results: list[Submission | DomainError] = []
+    for filing in filings:
+        try:
+            results.extend(_register([filing]))
+        except IntegrityError:
+            # The same token raced in another process; its filing is the answer.
+            submission = Submission.objects.filter(client_token=filing.client_token).first()
+            if submission is None:
+                raise
+            results.append(submission)
+        except DomainError as problem:
+            results.append(problem)
+    return results
+
+
+def _register(filings: Sequence[PreparedFiling]) -> list[Submission | DomainError]:
     with transaction.atomic(), left_to_intake(ObjectType.INCOMING):
-        item = incoming_item_register(
-            scope=scope,
-            actor=actor,
-            unit=unit,
-            subject=registration.subject,
-            channel=Channel.PORTAL,
-            sender_name=registration.sender_name,
-            attachments_count=len(attachments),
-            kind=registration.kind,
-            remarks="\n".join(registration.remarks),
-            assigned_cell=registration.cell,
-            client_token=client_token,
+        entries = incoming_items_register(
+            [
+                IncomingRegistration(
+                    scope=filing.scope,
+                    actor=filing.actor,
+                    unit=filing.unit,
+                    subject=filing.registration.subject,
+                    channel=Channel.PORTAL,
+                    sender_name=filing.registration.sender_name,
+                    attachments_count=len(filing.attachments),
+                    kind=filing.registration.kind,
+                    remarks="\n".join(filing.registration.remarks),
+                    assigned_cell=filing.registration.cell,
+                    client_token=filing.client_token,
+                )
+                for filing in filings
+            ]
         )
-        if getattr(item, "replayed", False):
-            return Submission.objects.get(incoming_item=item)
-        submission = Submission.objects.create(
-            service=service,
-            incoming_item=item,
-            unit=unit,
-            client_token=client_token,
-            tracking_token_sha256=token_sha256(tracking_token_for(client_token)),
-            canonical_json=text,
-            content_sha256=content_hash,
-            attachments=attachments,
-            is_anonymous=registration.anonymous,
-            language=language,
-            client_address=client_address,
-            citizen=citizen,
-            email="" if registration.anonymous else email,
+        # A replayed entry (its token filed before, or twice in this batch) is the
+        # first filing's: its submission exists or is made here for that first one.
+        new = [
+            (filing, entry)
+            for filing, entry in zip(filings, entries, strict=True)
+            if isinstance(entry, IncomingItem) and not getattr(entry, "replayed", False)
+        ]
+        replayed = {
+            entry.pk
+            for entry in entries
+            if isinstance(entry, IncomingItem) and getattr(entry, "replayed", False)
+        }
+        submissions = Submission.objects.bulk_create(
+            [
+                Submission(
+                    service=filing.service,
+                    incoming_item=entry,
+                    unit=filing.unit,
+                    client_token=filing.client_token,
+                    tracking_token_sha256=token_sha256(tracking_token_for(filing.client_token)),
+                    canonical_json=filing.canonical_json,
+                    content_sha256=filing.content_hash,
+                    attachments=filing.attachments,
+                    is_anonymous=filing.registration.anonymous,
+                    language=filing.language,
+                    client_address=filing.client_address,
+                    citizen=filing.citizen,
+                    email="" if filing.registration.anonymous else filing.email,
+                )
+                for filing, entry in new
+            ]
         )
-        from garnizon.portal.notifications import notify_filed
+        by_entry = {submission.incoming_item_id: submission for submission in submissions}
+        missing = replayed - by_entry.keys()
+        if missing:
+            by_entry.update(
+                (submission.incoming_item_id, submission)
+                for submission in Submission.objects.filter(incoming_item_id__in=missing)
+            )
+        from garnizon.portal.notifications import notify_filed_many
 
         # Queued in the filing's transaction: the task row commits with it (a worker
         # cannot see it earlier) and costs no write of its own after the commit.
-        notify_filed(submission.pk)
-        if flow.after_file is not None:
-            flow.after_file(submission, fields)
-        _send_to_intake(submission, item, actor, content_ref.sha256, scope)
-    return submission
+        notify_filed_many([submission.pk for submission in submissions])
+        for (filing, _entry), submission in zip(new, submissions, strict=True):
+            if filing.flow.after_file is not None:
+                filing.flow.after_file(submission, filing.fields)
+        intake_add_files(
+            [
+                file
+                for (filing, entry), submission in zip(new, submissions, strict=True)
+                for file in _intake_files(filing, entry, submission)
+            ]
+        )
+    return [by_entry[entry.pk] if isinstance(entry, IncomingItem) else entry for entry in entries]
 
 
-def _send_to_intake(
-    submission: Submission,
-    item: IncomingItem,
-    actor: Person,
-    content_sha256: str,
-    scope: Scope | None = None,
-) -> None:
+def _intake_files(
+    filing: PreparedFiling, item: IncomingItem, submission: Submission
+) -> list[IntakeFile]:
     """The filed text (a UTF-8 file), then each attachment, into intake on the entry.
 
     All are already in the blob store, hashed when they came in, so nothing is
     read or written again while the caller's transaction holds the register.
     """
     store = get_blob_store()
-    files = [(content_sha256, f"{item.registration_number.replace('/', '-')}-tresc.txt", "content")]
+    files = [
+        (
+            filing.content_ref.sha256,
+            f"{item.registration_number.replace('/', '-')}-tresc.txt",
+            "content",
+        )
+    ]
     files += [
         (attachment["sha256"], attachment["name"], str(index))
         for index, attachment in enumerate(submission.attachments, start=1)
     ]
-    for sha256, filename, key in files:
-        intake_add_file(
+    return [
+        IntakeFile(
             path=store.path(sha256),
             stored_sha256=sha256,
             unit=item.unit,
             channel=Channel.PORTAL,
-            requested_by=actor,
+            requested_by=filing.actor,
             source=f"portal:{submission.pk}",
             filename=filename,
             source_key=f"portal:{submission.pk}:{key}",
             incoming_item=item,
-            scope=scope,
+            scope=filing.scope,
         )
+        for sha256, filename, key in files
+    ]
 
 
 def content_text(

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import copy
 import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
+from django.db.models.signals import post_save
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from garnizon.audit.services import audit_record
+from garnizon.audit.services import audit_record, audit_record_many
 from garnizon.cases.deadlines import DeadlineKind, official_deadline
+from garnizon.cases.models import Assignment
 from garnizon.cases.services import DERIVED_KINDS
 from garnizon.common.errors import AccessDenied, DomainError, NotVisible
-from garnizon.common.sequences import next_value
+from garnizon.common.sequences import next_value, next_values
 from garnizon.org.access import Scope, acting_on_behalf
 from garnizon.org.models import Cell, Person, Position, Role, Unit
 from garnizon.registry.models import (
@@ -30,6 +35,30 @@ from garnizon.registry.selectors import incoming_visibility_q
 def can_register_in(scope: Scope, unit_id: int) -> bool:
     """The one rule for registering, `Scope.can_register_in` (org/access.py)."""
     return scope.can_register_in(unit_id)
+
+
+@dataclass
+class IncomingRegistration:
+    """What `incoming_item_register` is asked to register (its keyword arguments)."""
+
+    actor: Person
+    unit: Unit
+    subject: str
+    channel: str
+    received_at: datetime.datetime | None = None
+    sender: Correspondent | None = None
+    sender_name: str = ""
+    letter_date: datetime.date | None = None
+    letter_reference: str = ""
+    attachments_count: int | None = None
+    kind: str = DeadlineKind.NONE
+    assigned_cell: Cell | None = None
+    assigned_person: Person | None = None
+    paper_location: str = ""
+    remarks: str = ""
+    is_restricted: bool = False
+    client_token: str | None = None
+    scope: Scope | None = None
 
 
 def incoming_item_register(
@@ -60,17 +89,160 @@ def incoming_item_register(
     Scope when the caller already holds it (or a part of it: fewer grants only
     ever refuse more).
     """
-    if scope is None or scope.person.pk != actor.pk:
-        scope = Scope.for_person(actor)
-    if not can_register_in(scope, unit.pk):
-        raise AccessDenied(
-            _("Nie możesz rejestrować przesyłek w jednostce %(unit)s.") % {"unit": unit}
-        )
-    if client_token:
-        existing = IncomingItem.objects.filter(client_token=client_token).first()
-        if existing is not None:
-            return _replay(existing, actor, unit_id=unit.pk, subject=(subject or "").strip()[:500])
+    registration = IncomingRegistration(
+        actor=actor,
+        unit=unit,
+        subject=subject,
+        channel=channel,
+        received_at=received_at,
+        sender=sender,
+        sender_name=sender_name,
+        letter_date=letter_date,
+        letter_reference=letter_reference,
+        attachments_count=attachments_count,
+        kind=kind,
+        assigned_cell=assigned_cell,
+        assigned_person=assigned_person,
+        paper_location=paper_location,
+        remarks=remarks,
+        is_restricted=is_restricted,
+        client_token=client_token,
+        scope=scope,
+    )
+    try:
+        (result,) = incoming_items_register([registration])
+    except IntegrityError:
+        # Two requests with the same token raced; the other one's entry is the answer.
+        if client_token:
+            existing = IncomingItem.objects.filter(client_token=client_token).first()
+            if existing is not None:
+                return _replay(
+                    existing, actor, unit_id=unit.pk, subject=(subject or "").strip()[:500]
+                )
+        raise
+    if isinstance(result, DomainError):
+        raise result
+    return result
 
+
+def incoming_items_register(
+    registrations: Sequence[IncomingRegistration],
+) -> list[IncomingItem | DomainError]:
+    """Register several incoming items in one transaction; one result per registration.
+
+    Each registration is checked as `incoming_item_register` checks it; one that
+    breaks a rule gets its `DomainError` as its result and the others are
+    registered. The numbers of a unit and year are taken in one statement and
+    the entries, their assignments and their audit entries are written in one
+    INSERT each. A token already used (or used twice in the batch) gives the
+    first entry, marked `replayed`. An `IntegrityError` (a token taken by a
+    concurrent transaction) rolls back the whole batch: the caller registers
+    its registrations one at a time to find out which.
+    """
+    results: list[IncomingItem | DomainError | None] = [None] * len(registrations)
+    tokens = [r.client_token for r in registrations if r.client_token]
+    existing = (
+        {item.client_token: item for item in IncomingItem.objects.filter(client_token__in=tokens)}
+        if tokens
+        else {}
+    )
+    built: list[tuple[int, IncomingItem, Person | None]] = []
+    first_with_token: dict[str, int] = {}
+    repeats: list[tuple[int, int]] = []
+    for index, registration in enumerate(registrations):
+        token = registration.client_token
+        try:
+            _registering_scope(registration)
+            if token and token in existing:
+                results[index] = _replay(
+                    existing[token], registration.actor, **_replay_expectation(registration)
+                )
+            elif token and token in first_with_token:
+                repeats.append((index, first_with_token[token]))
+            else:
+                item, on_behalf = _incoming_item_build(registration)
+                built.append((index, item, on_behalf))
+                if token:
+                    first_with_token[token] = index
+        except DomainError as problem:
+            results[index] = problem
+    if built:
+        with transaction.atomic(), translation.override("pl"):
+            by_register: dict[tuple[int, int], list[IncomingItem]] = {}
+            for _index, item, _on_behalf in built:
+                by_register.setdefault((item.unit.pk, item.year), []).append(item)
+            for (unit_id, year), items in by_register.items():
+                numbers = next_values(f"rpw:{unit_id}:{year}", len(items))
+                for item, number in zip(items, numbers, strict=True):
+                    item.number = number
+                    item.registration_number = incoming_registration_number(item.unit, number, year)
+            items = IncomingItem.objects.bulk_create([item for _index, item, _on_behalf in built])
+            _saved(IncomingItem, items)
+            _saved(Assignment, _assignments_create(built))
+            audit_record_many(
+                [
+                    {
+                        "actor": item.registered_by,
+                        "action": "create",
+                        "obj": item,
+                        "on_behalf_of": on_behalf,
+                        "details": {
+                            "registration_number": item.registration_number,
+                            "channel": item.channel,
+                            "kind": item.kind,
+                        },
+                    }
+                    for _index, item, on_behalf in built
+                ]
+            )
+        for index, item, _on_behalf in built:
+            results[index] = item
+    for index, first in repeats:
+        registration = registrations[index]
+        first_result = results[first]
+        if isinstance(first_result, IncomingItem):
+            try:
+                results[index] = _replay(
+                    copy.copy(first_result),
+                    registration.actor,
+                    **_replay_expectation(registration),
+                )
+            except DomainError as problem:
+                results[index] = problem
+        else:
+            results[index] = first_result
+    return results  # type: ignore[return-value]
+
+
+def _replay_expectation(registration: IncomingRegistration) -> dict[str, object]:
+    return {
+        "unit_id": registration.unit.pk,
+        "subject": (registration.subject or "").strip()[:500],
+    }
+
+
+def _registering_scope(r: IncomingRegistration) -> Scope:
+    """The registrar's Scope, refused unless it may register in the unit."""
+    scope = r.scope
+    if scope is None or scope.person.pk != r.actor.pk:
+        scope = Scope.for_person(r.actor)
+    if not can_register_in(scope, r.unit.pk):
+        raise AccessDenied(
+            _("Nie możesz rejestrować przesyłek w jednostce %(unit)s.") % {"unit": r.unit}
+        )
+    r.scope = scope
+    return scope
+
+
+def _incoming_item_build(r: IncomingRegistration) -> tuple[IncomingItem, Person | None]:
+    """The checked, unsaved entry of a registration (without its number) and the person
+    its registrar acts on behalf of, if any."""
+    actor, unit = r.actor, r.unit
+    scope = _registering_scope(r)
+    subject, channel, kind = r.subject, r.channel, r.kind
+    received_at, letter_date = r.received_at, r.letter_date
+    attachments_count, assigned_cell = r.attachments_count, r.assigned_cell
+    assigned_person, is_restricted = r.assigned_person, r.is_restricted
     subject = (subject or "").strip()
     if not subject:
         raise DomainError(_("Podaj, czego dotyczy przesyłka."), field="subject")
@@ -136,69 +308,57 @@ def incoming_item_register(
                 % {"person": assigned_person, "cell": assigned_cell},
                 field="assigned_person",
             )
-    sender_name = (sender_name or "").strip() or (sender.name if sender else "")
+    sender = r.sender
+    sender_name = (r.sender_name or "").strip() or (sender.name if sender else "")
     deadline = official_deadline(kind, received_on)
     on_behalf = acting_on_behalf(scope, lambda s: can_register_in(s, unit.pk))
+    item = IncomingItem(
+        unit=unit,
+        year=received_on.year,
+        received_at=received_at,
+        channel=channel,
+        subject=subject[:500],
+        sender=sender,
+        sender_name=sender_name[:300],
+        letter_date=letter_date,
+        letter_reference=r.letter_reference.strip()[:100],
+        attachments_count=attachments_count,
+        kind=kind,
+        due_date=deadline.due_date,
+        deadline_basis=deadline.basis,
+        deadline_explanation=deadline.explanation,
+        assigned_cell=assigned_cell,
+        assigned_person=assigned_person,
+        paper_location=r.paper_location.strip()[:200],
+        remarks=r.remarks.strip(),
+        is_restricted=is_restricted,
+        registered_by=actor,
+        client_token=r.client_token or None,
+    )
+    return item, on_behalf
 
-    try:
-        with transaction.atomic(), translation.override("pl"):
-            year = received_on.year
-            number = next_value(f"rpw:{unit.pk}:{year}")
-            item = IncomingItem.objects.create(
-                unit=unit,
-                year=year,
-                number=number,
-                registration_number=incoming_registration_number(unit, number, year),
-                received_at=received_at,
-                channel=channel,
-                subject=subject[:500],
-                sender=sender,
-                sender_name=sender_name[:300],
-                letter_date=letter_date,
-                letter_reference=letter_reference.strip()[:100],
-                attachments_count=attachments_count,
-                kind=kind,
-                due_date=deadline.due_date,
-                deadline_basis=deadline.basis,
-                deadline_explanation=deadline.explanation,
-                assigned_cell=assigned_cell,
-                assigned_person=assigned_person,
-                paper_location=paper_location.strip()[:200],
-                remarks=remarks.strip(),
-                is_restricted=is_restricted,
-                registered_by=actor,
-                client_token=client_token or None,
-            )
-            if assigned_cell is not None:
-                from garnizon.cases.models import Assignment
 
-                Assignment.objects.create(
-                    incoming_item=item,
-                    to_cell=assigned_cell,
-                    to_person=assigned_person,
-                    assigned_by=actor,
-                    on_behalf_of=on_behalf,
-                )
-            audit_record(
-                actor=actor,
-                action="create",
-                obj=item,
+def _saved(model: type[models.Model], objects: list[models.Model]) -> None:
+    """`post_save` for rows written by `bulk_create`, as `save()` would have sent it
+    (the search index and other receivers follow the registers through it)."""
+    for obj in objects:
+        post_save.send(sender=model, instance=obj, created=True, update_fields=None, raw=False)
+
+
+def _assignments_create(built: list[tuple[int, IncomingItem, Person | None]]) -> list[Assignment]:
+    return Assignment.objects.bulk_create(
+        [
+            Assignment(
+                incoming_item=item,
+                to_cell=item.assigned_cell,
+                to_person=item.assigned_person,
+                assigned_by=item.registered_by,
                 on_behalf_of=on_behalf,
-                details={
-                    "registration_number": item.registration_number,
-                    "channel": channel,
-                    "kind": kind,
-                },
             )
-    except IntegrityError:
-        if client_token:
-            existing = IncomingItem.objects.filter(client_token=client_token).first()
-            if existing is not None:
-                return _replay(
-                    existing, actor, unit_id=unit.pk, subject=(subject or "").strip()[:500]
-                )
-        raise
-    return item
+            for _index, item, on_behalf in built
+            if item.assigned_cell is not None
+        ]
+    )
 
 
 def incoming_registration_number(unit: Unit, number: int, year: int) -> str:
