@@ -19,6 +19,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from reportlab.pdfgen import canvas
 
+from garnizon.common.models import Lease as LeaseRow
 from garnizon.documents.blobstore import get_blob_store
 from garnizon.documents.metadata import detect_mime
 from garnizon.documents.models import Document
@@ -628,34 +629,32 @@ def test_tls_and_starttls_with_the_units_ca(garrison, dovecot):
 def test_a_mailbox_being_polled_elsewhere_is_skipped(garrison, dovecot):
     """Another machine's poll holds the mailbox's lease in the database: skipped; once
     that lease has expired (its poller died), the mailbox is taken over."""
-    from garnizon.intake.models import MailboxLease
-
     dovecot.append(message())
-    MailboxLease.objects.create(
-        mailbox="kwp",
+    LeaseRow.objects.create(
+        name="imap:kwp",
         owner="kpp-swidnik:4242:0a1b2c3d",
         lease_until=timezone.now() + datetime.timedelta(minutes=5),
     )
     result = poll(dovecot)
     assert result.busy and result.taken == [] and not result.error
     assert IntakeItem.objects.count() == 0 and len(dovecot.uids()) == 1
-    assert MailboxLease.objects.get().owner == "kpp-swidnik:4242:0a1b2c3d"  # untouched
+    assert LeaseRow.objects.get().owner == "kpp-swidnik:4242:0a1b2c3d"  # untouched
 
-    MailboxLease.objects.update(lease_until=timezone.now() - datetime.timedelta(seconds=1))
+    LeaseRow.objects.update(lease_until=timezone.now() - datetime.timedelta(seconds=1))
     assert len(poll(dovecot).taken) == 1
-    lease = MailboxLease.objects.get()
+    lease = LeaseRow.objects.get()
     assert lease.lease_until is None  # released at the end of the poll
     assert lease.owner.startswith(f"{socket.gethostname()}:{os.getpid()}:")
 
 
 def test_the_mailbox_lease_is_taken_once_and_released(garrison):
-    first = imap.Lease.acquire("kwp")
-    assert first is not None
-    assert imap.Lease.acquire("kwp") is None  # a second poller, here or on another machine
-    assert imap.Lease.acquire("kpp") is not None  # other mailboxes are independent
+    first = imap.mailbox_lease("kwp")
+    assert first is not None and first.name == "imap:kwp"
+    assert imap.mailbox_lease("kwp") is None  # a second poller, here or on another machine
+    assert imap.mailbox_lease("kpp") is not None  # other mailboxes are independent
     assert first.renew()
     first.release()
-    second = imap.Lease.acquire("kwp")
+    second = imap.mailbox_lease("kwp")
     assert second is not None and second.owner != first.owner
     assert not first.renew()  # the old holder cannot extend a lease it no longer has
 
@@ -663,13 +662,11 @@ def test_the_mailbox_lease_is_taken_once_and_released(garrison):
 def test_a_poll_that_lost_its_lease_stops_before_the_next_message(garrison, dovecot):
     """A poll too slow to renew its lease, whose mailbox another machine took over, takes
     no further message: that poll goes on with them."""
-    from garnizon.intake.models import MailboxLease
-
     dovecot.append(message(subject="Pierwsza"))
     dovecot.append(message(subject="Druga"))
 
     def taken_over(done: int, total: int) -> None:
-        MailboxLease.objects.update(
+        LeaseRow.objects.update(
             owner="kpp-swidnik:4242:0a1b2c3d",
             lease_until=timezone.now() + datetime.timedelta(minutes=5),
         )
@@ -677,7 +674,7 @@ def test_a_poll_that_lost_its_lease_stops_before_the_next_message(garrison, dove
     result = poll_mailbox(mailbox(dovecot), run_now=True, progress=taken_over)
     assert len(result.taken) == 1 and "przejął ją inny proces" in result.error
     assert len(dovecot.uids()) == 1 and IncomingItem.objects.get().subject == "Pierwsza"
-    assert MailboxLease.objects.get().owner == "kpp-swidnik:4242:0a1b2c3d"  # not released
+    assert LeaseRow.objects.get().owner == "kpp-swidnik:4242:0a1b2c3d"  # not released
 
 
 def test_unknown_folder_and_unit(garrison, dovecot):

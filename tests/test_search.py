@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 from io import StringIO
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection, transaction
+from django.utils import timezone
 
 from garnizon.audit.models import AuditEntry
 from garnizon.cases.models import Case
 from garnizon.cases.selectors import cases_visible_to
 from garnizon.cases.services import case_open
 from garnizon.common.errors import DomainError, NotVisible
+from garnizon.common.models import Lease as LeaseRow
 from garnizon.documents.models import DocumentVersion
 from garnizon.documents.selectors import versions_visible_to
 from garnizon.documents.services import document_add, document_add_version
@@ -1159,6 +1163,55 @@ def test_an_unfinished_rebuild_leaves_the_index_serving_and_the_next_one_starts_
     rebuild()
     assert found(handler, "kradzież") == after
     assert not RebuildChange.objects.exists()
+
+
+def test_a_second_rebuild_is_refused_while_one_runs_and_the_first_finishes(corpus):
+    """Two rebuilds at once would drop each other's new index: the second is refused
+    with who runs the first, and the first goes on to the swap."""
+    handler = corpus["g"].people["handler"]
+    before = found(handler, "kradzież")
+    refused: list[str] = []
+
+    def second_rebuild() -> None:
+        with pytest.raises(DomainError) as error:
+            rebuild()
+        refused.append(str(error.value.message))
+        err = StringIO()
+        with pytest.raises(CommandError, match="już przebudowywany"):
+            call_command("search", "reindex", stdout=StringIO(), stderr=err)
+
+    rebuild(before_swap=second_rebuild)
+    assert len(refused) == 1
+    assert "już przebudowywany" in refused[0] and f":{os.getpid()}:" in refused[0]
+    assert found(handler, "kradzież") == before  # the first one swapped its index in
+    # Released at the end: the next rebuild runs.
+    rebuild()
+    assert found(handler, "kradzież") == before
+
+
+def test_a_rebuild_whose_lease_was_taken_over_stops_before_the_swap(corpus):
+    """A rebuild that stalled past its lease, taken over by another machine, must not
+    swap in its (stale) index: it stops with a message, the index in use unchanged."""
+    handler = corpus["g"].people["handler"]
+    before = found(handler, "kradzież")
+    index_rows = SearchEntry.objects.count()
+
+    def taken_over() -> None:
+        LeaseRow.objects.filter(name="search:rebuild").update(
+            owner="kpp-swidnik:4242:0a1b2c3d",
+            lease_until=timezone.now() + datetime.timedelta(minutes=5),
+        )
+
+    with pytest.raises(DomainError, match="przejął ją inny proces"):
+        rebuild(before_swap=taken_over)
+    assert found(handler, "kradzież") == before
+    assert SearchEntry.objects.count() == index_rows
+    # Not released by the loser: the other holder keeps it.
+    assert LeaseRow.objects.get(name="search:rebuild").owner == "kpp-swidnik:4242:0a1b2c3d"
+    # Once that lease expires (its holder died), a rebuild runs again.
+    LeaseRow.objects.update(lease_until=timezone.now() - datetime.timedelta(seconds=1))
+    rebuild()
+    assert found(handler, "kradzież") == before
 
 
 def test_without_a_rebuild_nothing_is_logged(corpus):

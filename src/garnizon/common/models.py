@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Sequence(models.Model):
@@ -76,3 +77,25 @@ class RateCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}={self.count}"
+
+
+class Lease(models.Model):
+    """Who holds a named piece of work right now, on any machine (`common/leases.py`):
+    an IMAP mailbox's poll (`imap:<mailbox>`), a full rebuild of the search index
+    (`search:rebuild`).
+
+    Taken with one compare-and-set UPDATE (free, or expired), renewed as the work
+    goes on and cleared at the end; a holder that dies leaves a lease that expires.
+    """
+
+    name = models.CharField(_("zadanie"), max_length=200, unique=True)
+    owner = models.CharField(_("proces"), max_length=200, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    acquired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("dzierżawa zadania")
+        verbose_name_plural = _("dzierżawy zadań")
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.owner or '-'}"

@@ -112,24 +112,3 @@ class IntakeStepResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.step}: {self.outcome}"
-
-
-class MailboxLease(models.Model):
-    """Who polls an IMAP mailbox right now, on any machine (`channels/imap.py`).
-
-    One row per mailbox name. A poll takes the mailbox with one compare-and-set
-    UPDATE (free, or its lease expired), renews the lease after every message and
-    clears it at the end, like the scheduler's job leases (`common/scheduler.py`).
-    """
-
-    mailbox = models.CharField(_("skrzynka"), max_length=200, unique=True)
-    owner = models.CharField(_("sprawdzający proces"), max_length=200, blank=True)
-    lease_until = models.DateTimeField(null=True, blank=True)
-    acquired_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("dzierżawa skrzynki pocztowej")
-        verbose_name_plural = _("dzierżawy skrzynek pocztowych")
-
-    def __str__(self) -> str:
-        return f"{self.mailbox}: {self.owner or '-'}"

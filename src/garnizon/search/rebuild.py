@@ -20,6 +20,11 @@ those writers off (`build_lock`), indexes every logged object again into the
 new index, then swaps: a change made during the rebuild is never lost, and a
 stale copy the rebuild wrote of an object changed under it is replaced.
 
+One rebuild at a time, on any machine: it holds the lease `search:rebuild`
+(`common/leases.py`), renewed after every batch; a second one is refused with
+who holds it, and a rebuild that finds its lease taken over stops before the
+swap. A rebuild that dies leaves a lease that expires by itself.
+
 `--workers N` loads and analyses in N forked processes; on PostgreSQL they
 also write in parallel (one COPY per batch each), on SQLite their writes take
 turns on the one write lock.
@@ -31,13 +36,22 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from django.db import connections, transaction
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
 
+from garnizon.common.errors import DomainError
+from garnizon.common.leases import Lease, lease_holder
 from garnizon.search.analysis import analyse
 from garnizon.search.backends import get_backend
 from garnizon.search.indexing import analysed_rows, source_ids
 from garnizon.search.models import ObjectType, RebuildChange
 
 Progress = Callable[[str, int, int], None]
+
+REBUILD_LEASE = "search:rebuild"
+# Renewed after every batch and before the finish and the swap; the finish (FTS5
+# merge, PostgreSQL's indexes) is one long statement, so the lease outlasts it.
+REBUILD_LEASE_SECONDS = 1800.0
 
 
 def _build_job(job: tuple[str, list[int]]) -> tuple[str, int, int]:
@@ -59,6 +73,46 @@ def rebuild(
 
     `progress(object_type, objects_done, objects_of_that_type)` is called after
     every batch; `before_swap` (tests) runs between the load and the swap."""
+    lease = Lease.acquire(REBUILD_LEASE, REBUILD_LEASE_SECONDS)
+    if lease is None:
+        raise DomainError(_busy_message())
+    try:
+        return _rebuild(lease, workers, batch, progress, before_swap)
+    finally:
+        lease.release()
+
+
+def _busy_message() -> str:
+    held = lease_holder(REBUILD_LEASE)
+    if held is None:  # released a moment ago
+        return _("Przebudowa indeksu wyszukiwania właśnie się zakończyła. Uruchom ją ponownie.")
+    return _(
+        "Indeks wyszukiwania jest już przebudowywany (proces %(owner)s, od %(since)s). "
+        "Poczekaj, aż przebudowa się skończy; przerwana zwalnia się sama najpóźniej o %(until)s."
+    ) % {
+        "owner": held.owner,
+        "since": formats.date_format(timezone.localtime(held.acquired_at), "DATETIME_FORMAT"),
+        "until": formats.date_format(timezone.localtime(held.lease_until), "DATETIME_FORMAT"),
+    }
+
+
+def _still_ours(lease: Lease) -> None:
+    if not lease.renew():
+        raise DomainError(
+            _(
+                "Przebudowa indeksu wyszukiwania przerwana: jej dzierżawa wygasła i przejął ją "
+                "inny proces. Indeks w użyciu nie został zmieniony."
+            )
+        )
+
+
+def _rebuild(
+    lease: Lease,
+    workers: int,
+    batch: int,
+    progress: Progress | None,
+    before_swap: Callable[[], None] | None,
+) -> int:
     backend = get_backend()
     with transaction.atomic():
         backend.build_begin()
@@ -78,6 +132,7 @@ def rebuild(
         object_type, objects, entries = result
         written += entries
         done[object_type] += objects
+        _still_ours(lease)
         if progress:
             progress(object_type, done[object_type], totals[object_type])
 
@@ -92,9 +147,11 @@ def rebuild(
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             for result in pool.imap(_build_job, jobs):
                 finished(result)
+    _still_ours(lease)
     backend.build_finish(workers)
     if before_swap:
         before_swap()
+    _still_ours(lease)
     with transaction.atomic():
         backend.build_lock()
         _replay(backend)

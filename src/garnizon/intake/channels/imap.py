@@ -30,7 +30,8 @@ for every message the key is `imap:<name>:<uidvalidity>:<uid>`:
   EXPUNGE).
 
 Only one process on any machine polls a mailbox at a time: a poll takes the
-mailbox's `MailboxLease` row with one compare-and-set UPDATE (free, or its lease
+mailbox's lease (`common/leases.py`, named `imap:<mailbox>`) with one
+compare-and-set UPDATE (free, or its lease
 older than GARNIZON_IMAP_LEASE_SECONDS, 10 minutes by default: its poller died),
 renews the lease before every message, stops when it finds the lease taken over,
 and clears it at the end. A mailbox another process holds is skipped
@@ -52,7 +53,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import datetime
 import email.parser
 import email.policy
 import hashlib
@@ -64,7 +64,6 @@ import re
 import socket
 import ssl
 import tempfile
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +73,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext as _
 
 if TYPE_CHECKING:
+    from garnizon.common.leases import Lease
     from garnizon.intake.models import IntakeItem
 
 log = logging.getLogger(__name__)
@@ -340,59 +340,19 @@ def lease_seconds() -> float:
     return float(getattr(settings, "GARNIZON_IMAP_LEASE_SECONDS", DEFAULT_LEASE_SECONDS))
 
 
-@dataclass(frozen=True)
-class Lease:
-    """This poll's hold on a mailbox (`MailboxLease`), on whatever machine it runs."""
+def mailbox_lease(mailbox: str) -> Lease | None:
+    """This poll's hold on a mailbox, on whatever machine it runs, or None when
+    another poll holds it."""
+    from garnizon.common.leases import Lease
 
-    mailbox: str
-    owner: str  # host:pid:random, unique to this poll
-
-    @classmethod
-    def acquire(cls, mailbox: str) -> Lease | None:
-        """The mailbox for this poll (one compare-and-set UPDATE), or None when another
-        poll holds a lease that has not expired."""
-        from django.db.models import Q
-        from django.utils import timezone
-
-        from garnizon.intake.models import MailboxLease
-
-        MailboxLease.objects.get_or_create(mailbox=mailbox)
-        lease = cls(mailbox, f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
-        now = timezone.now()
-        taken = MailboxLease.objects.filter(
-            Q(lease_until__isnull=True) | Q(lease_until__lt=now), mailbox=mailbox
-        ).update(owner=lease.owner, lease_until=lease._until(now), acquired_at=now)
-        return lease if taken == 1 else None
-
-    def renew(self) -> bool:
-        """Extend the lease; False when it expired and another poll took the mailbox."""
-        from django.utils import timezone
-
-        from garnizon.intake.models import MailboxLease
-
-        now = timezone.now()
-        return (
-            MailboxLease.objects.filter(
-                mailbox=self.mailbox, owner=self.owner, lease_until__gte=now
-            ).update(lease_until=self._until(now))
-            == 1
-        )
-
-    def release(self) -> None:
-        from garnizon.intake.models import MailboxLease
-
-        MailboxLease.objects.filter(mailbox=self.mailbox, owner=self.owner).update(lease_until=None)
-
-    @staticmethod
-    def _until(now: datetime.datetime) -> datetime.datetime:
-        return now + datetime.timedelta(seconds=lease_seconds())
+    return Lease.acquire(f"imap:{mailbox}", lease_seconds())
 
 
 @contextlib.contextmanager
 def _mailbox_lock(config: MailboxConfig) -> Iterator[Lease | None]:
     """The mailbox's lease for the poll (released at the end), or None when another
     process, on this machine or another, holds it."""
-    lease = Lease.acquire(config.name)
+    lease = mailbox_lease(config.name)
     if lease is None:
         log.info("IMAP %s: being polled by another process; skipped", config.name)
         yield None

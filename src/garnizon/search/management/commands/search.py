@@ -102,7 +102,12 @@ class Command(BaseCommand):
                 current.append(object_type)
             self._progress(done, total, labels[object_type])
 
-        written = rebuild(workers=workers, batch=batch, progress=progress)
+        try:
+            written = rebuild(workers=workers, batch=batch, progress=progress)
+        except DomainError as error:
+            if current:
+                self.stderr.write("")
+            raise CommandError(str(error.message)) from error
         self.stderr.write("")
         if not options["no_prune"]:
             for object_type in ObjectType:
