@@ -142,14 +142,20 @@ class UnitForm(PortalForm):
 
 
 class _UnitChoices:
-    """The active units as (id, name), read lazily: no query unless the select is drawn."""
+    """The active units as (id, name), read lazily (no query unless the select is
+    drawn) and once: the widget goes over its choices several times."""
 
     def __init__(self, empty_label: Any) -> None:
         self.empty_label = empty_label
+        self._units: list[tuple[int, str]] | None = None
 
     def __iter__(self) -> Any:
+        if self._units is None:
+            self._units = list(
+                Unit.objects.filter(is_active=True).order_by("id").values_list("pk", "name")
+            )
         yield ("", self.empty_label)
-        yield from Unit.objects.filter(is_active=True).order_by("id").values_list("pk", "name")
+        yield from self._units
 
 
 class SenderForm(PortalForm):
