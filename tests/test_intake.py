@@ -21,7 +21,7 @@ from garnizon.documents.models import Document
 from garnizon.intake.channels.hotfolder import scan_hot_folder
 from garnizon.intake.models import IntakeItem, IntakeState, IntakeStepResult
 from garnizon.intake.pipeline import STALE_AFTER, run_pipeline
-from garnizon.intake.services import intake_add_file, intake_retry
+from garnizon.intake.services import IntakeFile, intake_add_file, intake_add_files, intake_retry
 from garnizon.intake.tasks import process_intake_item
 from garnizon.registry.models import IncomingItem
 from tests.workers import run_db_worker_batch
@@ -152,6 +152,60 @@ def test_the_same_file_again_returns_the_first_item(garrison, tmp_path):
     )
     assert again.created is False and again.item.pk == first.pk
     assert IntakeItem.objects.count() == 1
+
+
+def queued_items() -> list[int]:
+    from django_tasks_db.models import DBTaskResult
+
+    tasks = DBTaskResult.objects.filter(task_path=process_intake_item.module_path)
+    return sorted(task.args_kwargs["args"][0] for task in tasks)
+
+
+def test_several_files_at_once_each_once_and_queued_once(garrison, tmp_path):
+    old = add(garrison, write(tmp_path, "old.pdf", pdf_bytes()), run_now=False)
+    new_path = write(tmp_path, "new.txt", "Treść pisma".encode())
+    files = [
+        IntakeFile(
+            path=path, unit=garrison.kwp, channel="paper", requested_by=garrison.people["clerk"]
+        )
+        for path in (tmp_path / "old.pdf", new_path, new_path)
+    ]
+    known, made, twice = intake_add_files(files)
+    assert (known.item.pk, known.created) == (old.pk, False)
+    assert made.created is True and made.item.original_filename == "new.txt"
+    assert (twice.item.pk, twice.created) == (made.item.pk, False)
+    assert IntakeItem.objects.count() == 2
+    assert queued_items() == sorted([old.pk, made.item.pk])  # each item queued once
+
+
+def test_a_file_taken_by_a_concurrent_intake_is_returned_not_doubled(
+    garrison, tmp_path, monkeypatch
+):
+    """Another transaction inserts the same file between this call's check and its
+    INSERT (the check cannot see it yet): the INSERT fails on the unique key and
+    each file is then taken as `get_or_create` takes it."""
+    path = write(tmp_path, "a.txt", b"raz")
+    other = write(tmp_path, "b.txt", b"dwa")
+    clerk = garrison.people["clerk"]
+    raced = intake_add_file(path=path, unit=garrison.kwp, channel="paper", requested_by=clerk)
+    real_filter = type(IntakeItem.objects).filter
+
+    def check_not_seeing_it(manager, *args, **kwargs):
+        if "source_key__in" in kwargs:  # the other transaction has not committed yet
+            return IntakeItem.objects.none()
+        return real_filter(manager, *args, **kwargs)
+
+    monkeypatch.setattr(type(IntakeItem.objects), "filter", check_not_seeing_it)
+    first, second = intake_add_files(
+        [
+            IntakeFile(path=path, unit=garrison.kwp, channel="paper", requested_by=clerk),
+            IntakeFile(path=other, unit=garrison.kwp, channel="paper", requested_by=clerk),
+        ]
+    )
+    assert (first.item.pk, first.created) == (raced.item.pk, False)
+    assert second.created is True
+    assert IntakeItem.objects.count() == 2
+    assert queued_items() == sorted([raced.item.pk, second.item.pk])
 
 
 def test_a_rerun_after_a_crash_reuses_what_was_already_created(garrison, tmp_path):

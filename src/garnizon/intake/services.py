@@ -138,20 +138,20 @@ def intake_add_files(files: list[IntakeFile], *, run_now: bool = False) -> list[
             # A concurrent transaction took a key: each as `get_or_create` would.
             for key, item in list(new.items()):
                 found, made = _get_or_create(item)
-                if not made:
+                if made:
+                    new[key] = found
+                else:
                     existing[key] = found
                     del new[key]
-                else:
-                    new[key] = found
         for item in items:
             key = (item.channel, item.source_key)
             if key in existing:
                 results.append(IntakeResult(existing[key], False))
+            elif new[key] in created:  # the same file twice in this call
+                results.append(IntakeResult(new[key], False))
             else:
-                first = new[key]
-                results.append(IntakeResult(first, item is first))
-                if item is first:
-                    created.append(first)
+                created.append(new[key])
+                results.append(IntakeResult(new[key], True))
     if run_now:
         for item in created:
             dispatch(item, run_now=True)

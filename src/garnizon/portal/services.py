@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import io
 import json
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ from garnizon.search.signals import left_to_intake
 
 if TYPE_CHECKING:
     from garnizon.portal.flows import Flow, Registration
+
+log = logging.getLogger(__name__)
 
 PORTAL_USERNAME = "portal"
 
@@ -315,7 +318,7 @@ def portal_filings_register(
         try:
             return _register(filings)
         except Exception:
-            pass
+            log.info("Portal: a batch of %s filings failed; registering each alone", len(filings))
     results: list[Submission | DomainError] = []
     for filing in filings:
         try:
