@@ -176,8 +176,8 @@ def incoming_items_register(
                 for item, number in zip(items, numbers, strict=True):
                     item.number = number
                     item.registration_number = incoming_registration_number(item.unit, number, year)
-            items = IncomingItem.objects.bulk_create([item for _index, item, _on_behalf in built])
-            _saved(IncomingItem, items)
+            saved = IncomingItem.objects.bulk_create([item for _index, item, _on_behalf in built])
+            _saved(IncomingItem, saved)
             _saved(Assignment, _assignments_create(built))
             audit_record_many(
                 [
