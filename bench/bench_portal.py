@@ -48,6 +48,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,6 +157,7 @@ class PhaseResult:
     p50: float
     p99: float
     server_cpu: float
+    client_cpu: float | None = None
 
     @property
     def rate(self) -> float:
@@ -168,6 +170,11 @@ class PhaseResult:
             f"  p99 {self.p99 * 1000:6.1f} ms  errors {self.errors}"
             f"  server CPU {self.server_cpu:5.1f} s"
             f" ({self.server_cpu / max(self.requests, 1) * 1000:.1f} ms a request)"
+            + (
+                f", load generator CPU {self.client_cpu:.1f} s"
+                if self.client_cpu is not None
+                else ""
+            )
         )
 
 
@@ -181,8 +188,10 @@ def phase(
 ) -> tuple[PhaseResult, list[Outcome]]:
     pids = _server_pids(server)
     cpu_before = _cpu_seconds(pids)
+    client_before = time.process_time()
     outcomes, seconds = run_load(host, port, requests, connections)
     cpu = _cpu_seconds(pids) - cpu_before
+    client_cpu = time.process_time() - client_before
     if set(_server_pids(server)) != set(pids):
         print(f"warning: gunicorn replaced a worker during {name}: its CPU time is missing")
     # Outcomes arrive in completion order: count statuses against the expected set.
@@ -197,6 +206,7 @@ def phase(
         statistics.median(latencies),
         percentile(latencies, 0.99),
         cpu,
+        client_cpu,
     )
     return result, outcomes
 
@@ -355,7 +365,9 @@ def _reset_database(env: dict[str, str], database_url: str | None) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
     garnizon = str(VENV_BIN / "garnizon")
     subprocess.run([garnizon, "migrate", "--noinput", "-v", "0"], env=env, check=True, cwd=ROOT)
-    subprocess.run([garnizon, "seed"], env=env, check=True, cwd=ROOT, capture_output=True)
+    subprocess.run(
+        [garnizon, "seed", "--no-demo-staff"], env=env, check=True, cwd=ROOT, capture_output=True
+    )
 
 
 def _start_server(env: dict[str, str], port: int, workers: int, threads: int) -> subprocess.Popen:
@@ -406,19 +418,14 @@ def _server_pids(server: subprocess.Popen) -> list[int]:
 # --- inside Django: prepare drafts, count the results -----------------------------------
 
 
-def django_prepare(count: int) -> None:
-    """Sessions with a complete letter draft each, and one filing to track; JSON on stdout."""
-    import django
-
-    django.setup()
-    from django.contrib.sessions.backends.db import SessionStore
-
-    from garnizon.org.models import Unit
+def _drafts_create(
+    SessionStore: type,
+    units: list[int],
+    count: int,
+    drafts: list[dict],
+) -> None:
     from garnizon.portal.models import EService
-    from garnizon.portal.services import portal_submission_file, tracking_token_for
 
-    units = list(Unit.objects.filter(is_active=True).values_list("pk", flat=True))
-    drafts = []
     for index in range(count):
         session = SessionStore()
         token = secrets.token_hex(32)
@@ -438,9 +445,30 @@ def django_prepare(count: int) -> None:
             },
             "attachments": [],
         }
-        session.create()
-        session.save()
+        session.create()  # saves the draft with the new key
         drafts.append({"session": session.session_key, "token": token})
+
+
+def django_prepare(count: int) -> None:
+    """Sessions with a complete letter draft each, and one filing to track; JSON on stdout."""
+    import django
+
+    django.setup()
+    from importlib import import_module
+
+    from django.conf import settings
+
+    SessionStore = import_module(settings.SESSION_ENGINE).SessionStore
+    from django.db import transaction
+
+    from garnizon.org.models import Unit
+    from garnizon.portal.models import EService
+    from garnizon.portal.services import portal_submission_file, tracking_token_for
+
+    units = list(Unit.objects.filter(is_active=True).values_list("pk", flat=True))
+    drafts = []
+    with transaction.atomic():  # one write transaction for the sessions, not one each
+        _drafts_create(SessionStore, units, count, drafts)
     unit = Unit.objects.get(pk=units[0])
     fields = {
         "name": "Anna Śledząca",
@@ -488,6 +516,19 @@ def django_count(tokens_file: str) -> None:
         .filter(n__gt=1)
         .count()
     )
+    # The register entries of one transaction share their audit entries' time
+    # (audit_record_many): the sizes of the batches the group commit formed.
+    from garnizon.audit.models import AuditEntry
+
+    ids = [str(pk) for pk in items.values_list("pk", flat=True)]
+    batches = Counter(
+        AuditEntry.objects.filter(
+            object_type="registry.incomingitem", action="create", object_id__in=ids
+        )
+        .values("occurred_at")
+        .annotate(n=Count("id"))
+        .values_list("n", flat=True)
+    )
     gaps = 0
     for unit_id in items.values_list("unit_id", flat=True).distinct():
         numbers = sorted(
@@ -506,6 +547,7 @@ def django_count(tokens_file: str) -> None:
                 "entries": items.count(),
                 "duplicated_tokens": duplicates,
                 "units_with_gaps": gaps,
+                "batches": sorted(batches.items()),
             }
         )
     )
@@ -644,6 +686,11 @@ def main() -> None:
             f"{counts['units_with_gaps']} units with number gaps; "
             f"{len(filings) - len(tokens)} double clicks; {len(wrong)} filing responses "
             "not a redirect to the confirmation"
+        )
+        batches = counts["batches"]
+        print(
+            f"registered in {sum(n for _size, n in batches)} transactions; filings in a "
+            "transaction: " + ", ".join(f"{size}: {n}" for size, n in batches)
         )
         ceiling = results[0].rate
         print(

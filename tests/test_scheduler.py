@@ -325,3 +325,25 @@ def test_the_mail_job_calls_poll_all(monkeypatch):
     fake.poll_all = lambda: "2 messages"  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "garnizon.intake.channels.imap", fake)
     assert poll_mail() == "2 messages"
+
+
+def test_the_session_purge_removes_only_expired_sessions(db, settings):
+    import re
+    from importlib import import_module
+
+    from garnizon.common.sessions import purge
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    kept, expired = store(), store()
+    kept["portal:pismo"] = {"token": "a"}
+    kept.create()
+    expired["portal:pismo"] = {"token": "b"}
+    expired.set_expiry(-60)  # a minute ago
+    expired.create()
+
+    # Other tests' sessions may share the directory: at least this one went.
+    removed = re.fullmatch(r"(\d+) expired sessions removed", purge())
+    assert removed and int(removed.group(1)) >= 1
+    assert store().exists(kept.session_key)
+    assert not store().exists(expired.session_key)
+    assert "garnizon.common.sessions.purge" in {job.target for job in JOBS}

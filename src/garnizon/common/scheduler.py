@@ -78,6 +78,7 @@ JOBS: tuple[Job, ...] = (
         datetime.timedelta(hours=1),
         "garnizon.common.ratelimit.rate_counters_purge",
     ),
+    Job("common.sessions_purge", datetime.timedelta(hours=1), "garnizon.common.sessions.purge"),
 )
 
 

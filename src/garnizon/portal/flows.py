@@ -148,6 +148,11 @@ def draft_get(session: SessionBase, service: str) -> dict[str, Any]:
     return draft
 
 
+def draft_peek(session: SessionBase, service: str) -> dict[str, Any] | None:
+    """The service's draft in this session, or None (nothing is started)."""
+    return session.get(f"portal:{service}") or None
+
+
 def draft_save(session: SessionBase, service: str, draft: dict[str, Any]) -> None:
     session[f"portal:{service}"] = draft
     session.modified = True

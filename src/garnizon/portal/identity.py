@@ -25,6 +25,7 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from garnizon.audit.models import AuditAction
 from garnizon.audit.services import audit_record
@@ -463,24 +464,54 @@ def _limit_hit(kind: str, value: str, limit: int) -> bool:
     )
 
 
-def portal_filing_limit_passed(*, client_address: str, email: str) -> str | None:
-    """Count one filing against its address's and its e-mail's limits, in one write.
+class FilingLimited(DomainError):
+    """A filing over its address's (`limit == "address"`) or its e-mail's limit."""
 
-    Returns which limit the filing passed, `"address"` or `"email"`, or None.
-    Both counters are counted in one transaction: on SQLite, one turn of the
-    database's write lock for both.
+    def __init__(self, limit: str) -> None:
+        if limit == "address":
+            message = gettext_lazy(
+                "Z tego adresu wysłano w ostatnim czasie zbyt wiele zgłoszeń. Spróbuj "
+                "ponownie za godzinę albo napisz do jednostki pocztą."
+            )
+        else:
+            message = gettext_lazy(
+                "Z tego adresu e-mail wysłano w ostatnim czasie zbyt wiele zgłoszeń. "
+                "Spróbuj ponownie za godzinę albo napisz do jednostki pocztą."
+            )
+        super().__init__(message, code="rate_limited")
+        self.limit = limit
+
+
+def portal_filing_limit_checks(*, client_address: str, email: str) -> list[RateCheck]:
+    """The limits one filing counts against: its address's, and its e-mail's if it has one.
+
+    The portal counts them in the filing's own transaction (`portal_submission_file`
+    with `limits`): on SQLite, no turn of the write lock of their own.
     """
     window = conf.rate_window_seconds()
     checks = [RateCheck("portal.filing.address", client_address, conf.rate_limit(), window)]
     email = normalize_email(email).lower()
     if email:
         checks.append(RateCheck("portal.rate:email", email, filings_per_email(), window))
-    hits = rate_limits_hit(checks)
-    if hits[0]:
-        return "address"
-    if email and hits[1]:
-        return "email"
+    return checks
+
+
+def filing_limits_passed(checks: list[RateCheck], hits: list[bool]) -> FilingLimited | None:
+    """Which of a filing's limits (`portal_filing_limit_checks`) its counts passed, if any."""
+    for check, hit in zip(checks, hits, strict=True):
+        if hit:
+            return FilingLimited("address" if check.name == "portal.filing.address" else "email")
     return None
+
+
+def portal_filing_limit_passed(*, client_address: str, email: str) -> str | None:
+    """Count one filing against its address's and its e-mail's limits, in one write.
+
+    Returns which limit the filing passed, `"address"` or `"email"`, or None.
+    """
+    checks = portal_filing_limit_checks(client_address=client_address, email=email)
+    passed = filing_limits_passed(checks, rate_limits_hit(checks))
+    return passed.limit if passed is not None else None
 
 
 # --- the citizen's filings ---------------------------------------------------------------------

@@ -28,7 +28,9 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from garnizon.audit import context as audit_context
 from garnizon.common.errors import DomainError
+from garnizon.common.ratelimit import RateCheck, rate_limits_hit
 from garnizon.documents.blobstore import BlobEmpty, BlobRef, BlobTooLarge, get_blob_store
 from garnizon.documents.imagemeta import NotAnImage, strip_image_metadata
 from garnizon.documents.metadata import detect_mime, safe_filename
@@ -38,6 +40,8 @@ from garnizon.org.models import Cell, Person, Position, Role, Unit
 from garnizon.portal import conf
 from garnizon.portal.drafts import mark_draft_blob
 from garnizon.portal.eservices import FLOWS
+from garnizon.portal.group_commit import filing_group
+from garnizon.portal.identity import FilingLimited, filing_limits_passed
 from garnizon.portal.models import Citizen, EService, Submission
 from garnizon.registry.models import Channel, IncomingItem
 from garnizon.registry.services import IncomingRegistration, incoming_items_register
@@ -199,6 +203,8 @@ class PreparedFiling:
     content_ref: BlobRef
     actor: Person
     scope: Scope
+    # Counted in the filing's transaction; a filing over one is not registered.
+    limits: Sequence[RateCheck] = ()
 
 
 def portal_submission_file(
@@ -211,6 +217,7 @@ def portal_submission_file(
     language: str = "pl",
     client_address: str | None = None,
     citizen: Citizen | None = None,
+    limits: Sequence[RateCheck] = (),
 ) -> Submission:
     """Register a filing in the unit's incoming register, in one transaction.
 
@@ -218,6 +225,12 @@ def portal_submission_file(
     attachments and the queued confirmation e-mail are written together or not
     at all. The same `client_token` a second time returns the first submission
     (the register's own replay check finds it, also for two racing requests).
+
+    Filings that arrive in this process while another is being registered are
+    registered together with it, in one transaction (group_commit.py).
+
+    `limits` (`identity.portal_filing_limit_checks`) are counted in the same
+    transaction; a filing over one raises `FilingLimited` and is not registered.
 
     The entry is not indexed for search here but by the intake item of its
     content, whose `index` step runs a moment later in a worker (search/steps.py):
@@ -233,9 +246,13 @@ def portal_submission_file(
         language=language,
         client_address=client_address,
         citizen=citizen,
+        limits=limits,
     )
-    (result,) = portal_filings_register([prepared])
+    result = filing_group.register(prepared)
     if isinstance(result, DomainError):
+        # Its filed text is in the blob store already: removed later unless
+        # something comes to refer to it (portal/drafts.py).
+        mark_draft_blob(prepared.content_ref.sha256)
         raise result
     return result
 
@@ -250,6 +267,7 @@ def portal_filing_prepare(
     language: str = "pl",
     client_address: str | None = None,
     citizen: Citizen | None = None,
+    limits: Sequence[RateCheck] = (),
 ) -> PreparedFiling:
     """Everything of a filing that needs no transaction: the checks, the filed text
     written to the blob store (its fsync is not made while the register, and on
@@ -301,6 +319,7 @@ def portal_filing_prepare(
         content_ref=content_ref,
         actor=actor,
         scope=scope,
+        limits=limits,
     )
 
 
@@ -335,7 +354,26 @@ def portal_filings_register(
 
 
 def _register(filings: Sequence[PreparedFiling]) -> list[Submission | DomainError]:
-    with transaction.atomic(), left_to_intake(ObjectType.INCOMING):
+    with transaction.atomic():
+        checks = [check for filing in filings for check in filing.limits]
+        hits = iter(rate_limits_hit(checks) if checks else [])
+        limited: dict[int, FilingLimited] = {}
+        for index, filing in enumerate(filings):
+            passed = filing_limits_passed(
+                list(filing.limits), [next(hits) for _check in filing.limits]
+            )
+            if passed is not None:
+                limited[index] = passed
+        admitted = [filing for index, filing in enumerate(filings) if index not in limited]
+        results = iter(_register_admitted(admitted) if admitted else [])
+        return [
+            limited[index] if index in limited else next(results) for index in range(len(filings))
+        ]
+
+
+def _register_admitted(filings: Sequence[PreparedFiling]) -> list[Submission | DomainError]:
+    # Inside `_register`'s transaction: no savepoint of its own.
+    with transaction.atomic(savepoint=False), left_to_intake(ObjectType.INCOMING):
         entries = incoming_items_register(
             [
                 IncomingRegistration(
@@ -350,6 +388,7 @@ def _register(filings: Sequence[PreparedFiling]) -> list[Submission | DomainErro
                     remarks="\n".join(filing.registration.remarks),
                     assigned_cell=filing.registration.cell,
                     client_token=filing.client_token,
+                    remote_addr=filing.client_address,
                 )
                 for filing in filings
             ]
@@ -400,7 +439,9 @@ def _register(filings: Sequence[PreparedFiling]) -> list[Submission | DomainErro
         notify_filed_many([submission.pk for submission in submissions])
         for (filing, _entry), submission in zip(new, submissions, strict=True):
             if filing.flow.after_file is not None:
-                filing.flow.after_file(submission, filing.fields)
+                # Perhaps on another request's thread (group_commit.py): its own address.
+                with audit_context.remote_addr_set(filing.client_address):
+                    filing.flow.after_file(submission, filing.fields)
         intake_add_files(
             [
                 file

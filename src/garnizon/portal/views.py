@@ -30,15 +30,17 @@ from garnizon.portal.flows import (
     Step,
     draft_clear,
     draft_get,
+    draft_peek,
     draft_save,
     merged,
 )
 from garnizon.portal.forms import HONEYPOT, AttachmentsForm, PortalForm, honeypot_message
 from garnizon.portal.identity import (
     NAME_KEY,
+    FilingLimited,
     citizen_from_session,
     filing_email,
-    portal_filing_limit_passed,
+    portal_filing_limit_checks,
 )
 from garnizon.portal.receipts import receipt_pdf
 from garnizon.portal.services import (
@@ -248,10 +250,14 @@ def check(request: HttpRequest, service: str) -> HttpResponse:
         if request.POST.get(HONEYPOT):
             return _refused(request, honeypot_message(), status=400)
         # A resubmitted form (double click, back button) carries a token already filed.
+        # The form of the draft still in the session is not looked up: if it was
+        # filed meanwhile, the register's replay check gives the first filing.
         token = request.POST.get("form_token", "")
-        done = _filed(token)
-        if done is not None:
-            return done
+        pending = draft_peek(request.session, service)
+        if pending is None or pending.get("token") != token:
+            done = _filed(token)
+            if done is not None:
+                return done
     draft = draft_get(request.session, service)
     missing = flow.first_missing(draft)
     if missing is not None:
@@ -263,23 +269,6 @@ def check(request: HttpRequest, service: str) -> HttpResponse:
     if request.method == "POST" and error is None:
         if request.POST.get("form_token") != draft["token"]:
             error = _("Ten formularz wygasł. Sprawdź odpowiedzi i wyślij go jeszcze raz.")
-        elif passed := portal_filing_limit_passed(
-            client_address=_client_address(request),
-            email=filing_email(request.session, flow.fields(draft)),
-        ):
-            return _refused(
-                request,
-                _(
-                    "Z tego adresu wysłano w ostatnim czasie zbyt wiele zgłoszeń. Spróbuj "
-                    "ponownie za godzinę albo napisz do jednostki pocztą."
-                )
-                if passed == "address"
-                else _(
-                    "Z tego adresu e-mail wysłano w ostatnim czasie zbyt wiele zgłoszeń. "
-                    "Spróbuj ponownie za godzinę albo napisz do jednostki pocztą."
-                ),
-                status=429,
-            )
         else:
             try:
                 submission = portal_submission_file(
@@ -291,7 +280,13 @@ def check(request: HttpRequest, service: str) -> HttpResponse:
                     language=translation.get_language() or "pl",
                     client_address=_client_address(request),
                     citizen=citizen_from_session(request.session),
+                    limits=portal_filing_limit_checks(
+                        client_address=_client_address(request),
+                        email=filing_email(request.session, flow.fields(draft)),
+                    ),
                 )
+            except FilingLimited as problem:
+                return _refused(request, problem.message, status=429)
             except DomainError as problem:
                 error = problem.message
             else:

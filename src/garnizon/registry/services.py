@@ -59,6 +59,9 @@ class IncomingRegistration:
     is_restricted: bool = False
     client_token: str | None = None
     scope: Scope | None = None
+    # The client's address for the audit trail, when the registration is written on
+    # another request's thread (portal/group_commit.py); None: the current request's.
+    remote_addr: str | None = None
 
 
 def incoming_item_register(
@@ -191,8 +194,9 @@ def incoming_items_register(
                             "channel": item.channel,
                             "kind": item.kind,
                         },
+                        "remote_addr": registrations[index].remote_addr,
                     }
-                    for _index, item, on_behalf in built
+                    for index, item, on_behalf in built
                 ]
             )
         for index, item, _on_behalf in built:

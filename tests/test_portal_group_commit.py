@@ -1,0 +1,205 @@
+"""The portal's group commit: filings handed in by several threads at once are
+registered together, each with its own result, and a failure stays contained."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+
+from garnizon.audit.models import AuditEntry
+from garnizon.audit.services import audit_verify
+from garnizon.common.ratelimit import RateCheck
+from garnizon.documents.blobstore import get_blob_store
+from garnizon.portal import group_commit
+from garnizon.portal.drafts import MARKERS
+from garnizon.portal.group_commit import FilingGroup
+from garnizon.portal.identity import FilingLimited
+from garnizon.portal.models import Submission
+from garnizon.portal.services import portal_filing_prepare, portal_submission_file
+from garnizon.registry.models import IncomingItem
+
+# Threads open their own connections: the filings must really be committed.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(settings, tmp_path):
+    settings.GARNIZON_BLOB_DIR = tmp_path / "blobs"
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def prepared(unit, index: int, limits=()):
+    return portal_filing_prepare(
+        service="pismo",
+        unit=unit,
+        attachments=[],
+        client_token=f"{index:064x}",
+        client_address=f"198.51.100.{index}",
+        fields={
+            "name": "Jan Nowak",
+            "email": f"jan{index}@example.pl",
+            "address": "",
+            "subject": f"Temat {index}",
+            "text": f"Treść {index}",
+        },
+        limits=limits,
+    )
+
+
+def in_threads(group: FilingGroup, filings, first_taken: Callable[[], bool] | None = None) -> list:
+    """Hand each filing to `group` from a thread of its own; the results (or errors)."""
+    results: list = [None] * len(filings)
+
+    def run(index: int) -> None:
+        try:
+            results[index] = group.register(filings[index])
+        except BaseException as error:  # the test looks at it
+            results[index] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(filings))]
+    threads[0].start()
+    if first_taken is not None:  # the first leads alone; the others queue behind it
+        _wait_for(first_taken)
+    for thread in threads[1:]:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+        assert not thread.is_alive()
+    return results
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def holding_first_batch(monkeypatch, group: FilingGroup, waiting: int, fail_second=False):
+    """Record each batch's tokens; hold the first until `waiting` filings queue behind it."""
+    batches: list[list[str]] = []
+    original = group_commit._register
+
+    def register(filings):
+        batches.append([f.client_token for f in filings])
+        if len(batches) == 1:
+            _wait_for(lambda: len(group._queue) >= waiting)
+        elif fail_second:
+            raise RuntimeError("the database went away")
+        return original(filings)
+
+    monkeypatch.setattr(group_commit, "_register", register)
+    return batches
+
+
+def test_filings_queued_behind_a_batch_are_registered_together(garrison, monkeypatch):
+    filings = [prepared(garrison.kwp, i) for i in range(1, 9)]
+    group = FilingGroup()
+    batches = holding_first_batch(monkeypatch, group, waiting=7)
+
+    results = in_threads(group, filings, lambda: bool(batches))
+
+    # The first alone, the seven that queued meanwhile in one transaction.
+    assert [len(batch) for batch in batches] == [1, 7]
+    assert batches[0] == [filings[0].client_token]
+    assert sorted(batches[1]) == sorted(f.client_token for f in filings[1:])
+    # Each thread got its own filing back, with its own entry and number.
+    assert all(isinstance(result, Submission) for result in results), results
+    assert [r.client_token for r in results] == [f.client_token for f in filings]
+    entries = [r.incoming_item for r in results]
+    assert [e.subject for e in entries] == [f"Temat {i}" for i in range(1, 9)]
+    assert sorted(e.number for e in entries) == list(range(1, 9))
+    # The leader's thread wrote them, but each audit entry has its own filer's address.
+    for index, entry in enumerate(entries, start=1):
+        audit = AuditEntry.objects.get(
+            action="create", object_type="registry.incomingitem", object_id=str(entry.pk)
+        )
+        assert audit.remote_addr == f"198.51.100.{index}"
+    assert list(audit_verify()) == []
+    assert not group._leading and not group._queue
+
+
+def test_a_filing_over_its_limit_in_a_batch_is_refused_and_the_others_filed(garrison, monkeypatch):
+    spent = RateCheck("portal.filing.address", "198.51.100.3", 0, 3600)  # limit 0: over at once
+    filings = [prepared(garrison.kwp, i, limits=[spent] if i == 3 else []) for i in range(1, 5)]
+    group = FilingGroup()
+    batches = holding_first_batch(monkeypatch, group, waiting=3)
+
+    results = in_threads(group, filings, lambda: bool(batches))
+
+    assert [len(batch) for batch in batches] == [1, 3]
+    assert isinstance(results[2], FilingLimited) and results[2].limit == "address"
+    assert [isinstance(r, Submission) for r in results] == [True, True, False, True]
+    assert IncomingItem.objects.count() == 3
+    assert not Submission.objects.filter(client_token=filings[2].client_token).exists()
+
+
+def test_an_error_escaping_a_batch_reaches_each_of_its_filings_and_the_group_recovers(
+    garrison, monkeypatch
+):
+    filings = [prepared(garrison.kwp, i) for i in range(1, 5)]
+    group = FilingGroup()
+    batches = holding_first_batch(monkeypatch, group, waiting=3, fail_second=True)
+
+    results = in_threads(group, filings, lambda: bool(batches))
+
+    assert isinstance(results[0], Submission)
+    assert all(isinstance(r, RuntimeError) for r in results[1:]), results
+    # None of the failed batch is half-written.
+    assert list(Submission.objects.values_list("client_token", flat=True)) == [
+        filings[0].client_token
+    ]
+    assert IncomingItem.objects.count() == 1
+    # Nobody is left leading: the next filing is registered at once.
+    assert not group._leading and not group._queue
+    monkeypatch.undo()
+    assert isinstance(group.register(prepared(garrison.kwp, 9)), Submission)
+
+
+def test_many_threads_at_once_file_each_letter_exactly_once(garrison):
+    # No hook: whatever batches form, every filing is registered once, numbered
+    # without a gap, and a double click (the same token twice) gives one filing.
+    filings = [prepared(garrison.kwp, i) for i in range(1, 13)]
+    filings.append(filings[4])
+    group = FilingGroup()
+
+    results = in_threads(group, filings)
+
+    assert all(isinstance(r, Submission) for r in results), results
+    assert results[-1].pk == results[4].pk
+    assert Submission.objects.count() == 12
+    numbers = sorted(IncomingItem.objects.values_list("number", flat=True))
+    assert numbers == list(range(1, 13))
+
+
+def test_a_refused_filing_leaves_its_text_to_the_draft_cleanup(garrison, settings):
+    settings.GARNIZON_PORTAL_RATE_LIMIT = 0
+    with pytest.raises(FilingLimited):
+        portal_submission_file(
+            service="pismo",
+            unit=garrison.kwp,
+            attachments=[],
+            client_token="e" * 64,
+            fields={
+                "name": "Jan Nowak",
+                "email": "",
+                "address": "",
+                "subject": "Temat",
+                "text": "Treść",
+            },
+            limits=[RateCheck("portal.filing.address", "198.51.100.77", 0, 3600)],
+        )
+    assert IncomingItem.objects.count() == 0
+    # The filed text was stored before the refusal; a marker hands it to the
+    # scheduled removal of unfiled draft files.
+    markers = list((get_blob_store().root / MARKERS).iterdir())
+    assert len([m for m in markers if m.is_file()]) == 1
