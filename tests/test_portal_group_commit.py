@@ -165,6 +165,26 @@ def test_an_error_escaping_a_batch_reaches_each_of_its_filings_and_the_group_rec
     assert isinstance(group.register(prepared(garrison.kwp, 9)), Submission)
 
 
+def test_a_transaction_that_cannot_begin_fails_its_filing_and_leaves_no_one_stuck(
+    garrison, monkeypatch
+):
+    from django.db import OperationalError, transaction
+
+    class Refusing:
+        get_connection = staticmethod(transaction.get_connection)
+
+        def atomic(self, *args, **kwargs):
+            raise OperationalError("database is locked")
+
+    group = FilingGroup()
+    monkeypatch.setattr(group_commit, "transaction", Refusing())
+    with pytest.raises(OperationalError):
+        group.register(prepared(garrison.kwp, 1))
+    assert not group._leading and not group._queue
+    monkeypatch.setattr(group_commit, "transaction", transaction)
+    assert isinstance(group.register(prepared(garrison.kwp, 2)), Submission)
+
+
 def test_many_threads_at_once_file_each_letter_exactly_once(garrison):
     # No hook: whatever batches form, every filing is registered once, numbered
     # without a gap, and a double click (the same token twice) gives one filing.

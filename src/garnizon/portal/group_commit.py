@@ -86,13 +86,14 @@ class FilingGroup:
         if not waiting.leads:
             waiting.woken.wait()
         if not waiting.finished:  # it leads (first, or handed the lead)
-            self._lead()
+            self._lead(waiting)
         if waiting.error is not None:
             raise waiting.error
         assert waiting.result is not None
         return waiting.result
 
-    def _lead(self) -> None:
+    def _lead(self, own: _Waiting) -> None:
+        """Register a batch, its leader's filing first; then hand the lead on."""
         batch: list[_Waiting] = []
         try:
             with transaction.atomic():
@@ -103,6 +104,10 @@ class FilingGroup:
                         batch.append(self._queue.popleft())
                 results = _register([waiting.filing for waiting in batch])
         except BaseException as error:  # every request of the batch hears of it
+            with self._lock:
+                if own not in batch:  # it failed before the batch was taken
+                    self._queue.remove(own)
+                    batch.append(own)
             for waiting in batch:
                 waiting.error = error
         else:
