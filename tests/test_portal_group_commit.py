@@ -223,3 +223,17 @@ def test_a_refused_filing_leaves_its_text_to_the_draft_cleanup(garrison, setting
     # scheduled removal of unfiled draft files.
     markers = list((get_blob_store().root / MARKERS).iterdir())
     assert len([m for m in markers if m.is_file()]) == 1
+
+
+def test_the_audit_turn_is_taken_only_inside_a_transaction(db):
+    from django.db import transaction
+
+    from garnizon.audit.models import AuditHead
+    from garnizon.audit.services import audit_chain_lock
+
+    with pytest.raises(RuntimeError):
+        audit_chain_lock()
+    with transaction.atomic():
+        audit_chain_lock()
+    if connection.features.has_select_for_update:  # PostgreSQL: the head row exists now
+        assert AuditHead.objects.filter(pk=1).exists()

@@ -8,9 +8,10 @@ is Django building the statements, once per batch instead of once per filing.
 How a batch forms, without any timer:
 
 - the first filing to arrive while no batch is being registered in this process
-  *leads*: it opens the transaction, which on SQLite waits for the write lock
-  (`BEGIN IMMEDIATE`) while another process commits, and only then takes every
-  filing queued so far, its own first;
+  *leads*: it opens the transaction and waits for the turn that every
+  registration waits for anyway, its audit entry's (on SQLite the write lock,
+  `BEGIN IMMEDIATE`; on PostgreSQL the audit head's row lock) while another
+  process commits, and only then takes every filing queued so far, its own first;
 - filings that arrive meanwhile queue and wait; when the leader has committed,
   each gets its result (a `Submission` or the register's `DomainError`), and the
   oldest filing still queued becomes the next leader.
@@ -41,6 +42,7 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 
+from garnizon.audit.services import audit_chain_lock
 from garnizon.common.errors import DomainError
 
 if TYPE_CHECKING:
@@ -97,8 +99,10 @@ class FilingGroup:
         batch: list[_Waiting] = []
         try:
             with transaction.atomic():
-                # The transaction has begun (on SQLite: the write lock is held), so
-                # everything queued while it waited comes along.
+                # Wait for the turn every registration waits for (its audit entry):
+                # on SQLite the write lock, taken at BEGIN; on PostgreSQL the audit
+                # head's row lock. Everything queued meanwhile comes along.
+                audit_chain_lock()
                 with self._lock:
                     for _ in range(min(self.max_batch, len(self._queue))):
                         batch.append(self._queue.popleft())
