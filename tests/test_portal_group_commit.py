@@ -225,15 +225,49 @@ def test_a_refused_filing_leaves_its_text_to_the_draft_cleanup(garrison, setting
     assert len([m for m in markers if m.is_file()]) == 1
 
 
-def test_the_audit_turn_is_taken_only_inside_a_transaction(db):
-    from django.db import transaction
+def test_a_batch_waits_for_another_process_batch_and_gathers_meanwhile(garrison, monkeypatch):
+    # Two groups stand for two web processes. While the first writes its batch,
+    # the second's leader waits for its turn (SQLite: the write lock; PostgreSQL:
+    # the portal's advisory lock) and the filing arriving meanwhile joins it.
+    filings = [prepared(garrison.kwp, i) for i in range(1, 4)]
+    first, second = FilingGroup(), FilingGroup()
+    batches: list[list[str]] = []
+    release = threading.Event()
+    original = group_commit._register
 
-    from garnizon.audit.models import AuditHead
-    from garnizon.audit.services import audit_chain_lock
+    def register(batch):
+        batches.append([f.client_token for f in batch])
+        if len(batches) == 1:
+            assert release.wait(30)
+        return original(batch)
 
-    with pytest.raises(RuntimeError):
-        audit_chain_lock()
-    with transaction.atomic():
-        audit_chain_lock()
-    if connection.features.has_select_for_update:  # PostgreSQL: the head row exists now
-        assert AuditHead.objects.filter(pk=1).exists()
+    monkeypatch.setattr(group_commit, "_register", register)
+    results: list = [None] * 3
+
+    def run(index: int, group: FilingGroup) -> None:
+        # Connected beforehand: opening the connection inside the batch's
+        # transaction would itself give the next filing time to queue.
+        connection.ensure_connection()
+        try:
+            results[index] = group.register(filings[index])
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=run, args=(0, first)),
+        threading.Thread(target=run, args=(1, second)),
+        threading.Thread(target=run, args=(2, second)),
+    ]
+    threads[0].start()
+    _wait_for(lambda: len(batches) == 1)
+    threads[1].start()
+    _wait_for(lambda: second._leading)
+    threads[2].start()
+    _wait_for(lambda: len(second._queue) == 2)  # the leader has not taken its batch
+    release.set()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert batches == [[filings[0].client_token], [f.client_token for f in filings[1:]]]
+    assert all(isinstance(r, Submission) for r in results), results
+    assert sorted(r.incoming_item.number for r in results) == [1, 2, 3]

@@ -62,18 +62,6 @@ def audit_record(
     )[0]
 
 
-def audit_chain_lock() -> None:
-    """Take the audit trail's head now, in the caller's transaction, as every entry
-    appended in it would later: on PostgreSQL its row lock, which writers of the
-    trail wait for in turn (on SQLite the write lock taken at BEGIN already orders
-    them). For a caller that gathers work while it waits (portal/group_commit.py)."""
-    connection = transaction.get_connection()
-    if not connection.in_atomic_block:
-        raise RuntimeError("audit_chain_lock() needs a transaction")
-    if connection.features.has_select_for_update:
-        AuditHead.objects.select_for_update().get_or_create(pk=1)
-
-
 def audit_record_many(records: list[dict[str, Any]]) -> list[AuditEntry]:
     """Append several entries in one turn: the head is read and written once.
 

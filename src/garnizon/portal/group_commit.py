@@ -8,10 +8,10 @@ is Django building the statements, once per batch instead of once per filing.
 How a batch forms, without any timer:
 
 - the first filing to arrive while no batch is being registered in this process
-  *leads*: it opens the transaction and waits for the turn that every
-  registration waits for anyway, its audit entry's (on SQLite the write lock,
-  `BEGIN IMMEDIATE`; on PostgreSQL the audit head's row lock) while another
-  process commits, and only then takes every filing queued so far, its own first;
+  *leads*: it opens the transaction and waits while another process writes a
+  batch (on SQLite for the write lock, `BEGIN IMMEDIATE`; on PostgreSQL for an
+  advisory lock, `_batch_turn`), and only then takes every filing queued so
+  far, its own first;
 - filings that arrive meanwhile queue and wait; when the leader has committed,
   each gets its result (a `Submission` or the register's `DomainError`), and the
   oldest filing still queued becomes the next leader.
@@ -34,6 +34,7 @@ leader's request context.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from collections import deque
@@ -42,7 +43,6 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 
-from garnizon.audit.services import audit_chain_lock
 from garnizon.common.errors import DomainError
 
 if TYPE_CHECKING:
@@ -99,10 +99,9 @@ class FilingGroup:
         batch: list[_Waiting] = []
         try:
             with transaction.atomic():
-                # Wait for the turn every registration waits for (its audit entry):
-                # on SQLite the write lock, taken at BEGIN; on PostgreSQL the audit
-                # head's row lock. Everything queued meanwhile comes along.
-                audit_chain_lock()
+                # Wait for the other processes' batches; everything queued in this
+                # process meanwhile comes along.
+                _batch_turn()
                 with self._lock:
                     for _ in range(min(self.max_batch, len(self._queue))):
                         batch.append(self._queue.popleft())
@@ -134,6 +133,27 @@ class FilingGroup:
         self._lock = threading.Lock()
         self._queue.clear()
         self._leading = False
+
+
+# The key of the PostgreSQL advisory lock that orders the batches of all processes.
+_BATCH_LOCK_KEY = int.from_bytes(
+    hashlib.sha256(b"garnizon:portal:filings").digest()[:8], "big", signed=True
+)
+
+
+def _batch_turn() -> None:
+    """Wait, inside the batch's transaction, until no other process is writing a batch.
+
+    SQLite: nothing to do, `BEGIN IMMEDIATE` took the write lock. PostgreSQL: a
+    transaction-level advisory lock of the portal's own. Not the audit head's row
+    lock, although every registration waits for that one too: a clerk's
+    registration takes its register's number first and the audit head after, so a
+    batch that held the head first would deadlock with it.
+    """
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_BATCH_LOCK_KEY])
 
 
 def _register(filings: list[PreparedFiling]) -> list[Submission | DomainError]:
