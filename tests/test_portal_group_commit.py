@@ -3,6 +3,7 @@ registered together, each with its own result, and a failure stays contained."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -10,9 +11,11 @@ from collections.abc import Callable
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.utils import translation
 
 from garnizon.audit.models import AuditEntry
 from garnizon.audit.services import audit_verify
+from garnizon.common.errors import DomainError
 from garnizon.common.ratelimit import RateCheck
 from garnizon.documents.blobstore import get_blob_store
 from garnizon.portal import group_commit
@@ -53,11 +56,17 @@ def prepared(unit, index: int, limits=()):
     )
 
 
-def in_threads(group: FilingGroup, filings, first_taken: Callable[[], bool] | None = None) -> list:
+def in_threads(
+    group: FilingGroup,
+    filings,
+    first_taken: Callable[[], bool] | None = None,
+    languages: dict[int, str] | None = None,
+) -> list:
     """Hand each filing to `group` from a thread of its own; the results (or errors)."""
     results: list = [None] * len(filings)
 
     def run(index: int) -> None:
+        translation.activate((languages or {}).get(index, "pl"))
         try:
             results[index] = group.register(filings[index])
         except BaseException as error:  # the test looks at it
@@ -143,46 +152,85 @@ def test_a_filing_over_its_limit_in_a_batch_is_refused_and_the_others_filed(garr
     assert not Submission.objects.filter(client_token=filings[2].client_token).exists()
 
 
-def test_an_error_escaping_a_batch_reaches_each_of_its_filings_and_the_group_recovers(
+def test_a_batch_failing_as_a_whole_writes_nothing_and_each_filing_is_then_registered_alone(
     garrison, monkeypatch
 ):
+    def broken(submission, fields):
+        raise ValueError("a step's own bug")
+
     filings = [prepared(garrison.kwp, i) for i in range(1, 5)]
+    filings[2] = dataclasses.replace(
+        filings[2], flow=dataclasses.replace(filings[2].flow, after_file=broken)
+    )
     group = FilingGroup()
-    batches = holding_first_batch(monkeypatch, group, waiting=3, fail_second=True)
+    batches = holding_first_batch(monkeypatch, group, waiting=3)
 
     results = in_threads(group, filings, lambda: bool(batches))
 
-    assert isinstance(results[0], Submission)
-    assert all(isinstance(r, RuntimeError) for r in results[1:]), results
-    # None of the failed batch is half-written.
-    assert list(Submission.objects.values_list("client_token", flat=True)) == [
-        filings[0].client_token
-    ]
-    assert IncomingItem.objects.count() == 1
-    # Nobody is left leading: the next filing is registered at once.
+    # The batch of three failed; each was then registered alone, in its own thread:
+    # the two good ones are filed, the broken one fails only its own request.
+    assert [len(batch) for batch in batches] == [1, 3]
+    assert [type(r) for r in results] == [Submission, Submission, ValueError, Submission]
+    assert not IncomingItem.objects.filter(client_token=filings[2].client_token).exists()
+    assert sorted(IncomingItem.objects.values_list("number", flat=True)) == [1, 2, 3]
+    for index in (1, 3):  # written on their own threads: their own addresses
+        entry = results[index].incoming_item
+        audit = AuditEntry.objects.get(
+            action="create", object_type="registry.incomingitem", object_id=str(entry.pk)
+        )
+        assert audit.remote_addr == f"198.51.100.{index + 1}"
     assert not group._leading and not group._queue
-    monkeypatch.undo()
-    assert isinstance(group.register(prepared(garrison.kwp, 9)), Submission)
 
 
-def test_a_transaction_that_cannot_begin_fails_its_filing_and_leaves_no_one_stuck(
+def test_a_filing_the_register_refuses_in_a_batch_hears_it_in_its_own_language(
+    garrison, monkeypatch
+):
+    first = prepared(garrison.kwp, 1)
+    group = FilingGroup()
+    assert isinstance(group.register(first), Submission)
+    # The same form token with other answers: the register refuses it.
+    reused = dataclasses.replace(prepared(garrison.kwp, 7), client_token=first.client_token)
+    filings = [prepared(garrison.kwp, 2), reused, prepared(garrison.kwp, 3)]
+    batches = holding_first_batch(monkeypatch, group, waiting=2)
+    languages = {1: "en"}  # the refused filing's request is in English, the leader's in Polish
+
+    results = in_threads(group, filings, lambda: bool(batches), languages)
+
+    assert [len(batch) for batch in batches] == [1, 2]  # refused in the batch, then alone
+    assert isinstance(results[0], Submission) and isinstance(results[2], Submission)
+    assert isinstance(results[1], DomainError)
+    assert results[1].message == "This form identifier has already been used for another entry."
+    assert IncomingItem.objects.count() == 3
+
+
+def test_a_transaction_that_cannot_begin_fails_everything_queued_and_leaves_no_one_stuck(
     garrison, monkeypatch
 ):
     from django.db import OperationalError, transaction
+
+    group = FilingGroup()
 
     class Refusing:
         get_connection = staticmethod(transaction.get_connection)
 
         def atomic(self, *args, **kwargs):
+            _wait_for(lambda: len(group._queue) >= 3)  # two more queued behind the leader
             raise OperationalError("database is locked")
 
-    group = FilingGroup()
     monkeypatch.setattr(group_commit, "transaction", Refusing())
-    with pytest.raises(OperationalError):
-        group.register(prepared(garrison.kwp, 1))
+    filings = [prepared(garrison.kwp, i) for i in range(1, 4)]
+
+    results = in_threads(group, filings, lambda: group._leading)
+
+    # The leader hears the database's error; the others, queued behind it, fail at
+    # once with it rather than each waiting for the database in turn.
+    assert isinstance(results[0], OperationalError)
+    assert all(isinstance(r, group_commit.FilingBatchError) for r in results[1:]), results
+    assert isinstance(results[1].__cause__, OperationalError)
     assert not group._leading and not group._queue
+    assert IncomingItem.objects.count() == 0
     monkeypatch.setattr(group_commit, "transaction", transaction)
-    assert isinstance(group.register(prepared(garrison.kwp, 2)), Submission)
+    assert isinstance(group.register(prepared(garrison.kwp, 9)), Submission)
 
 
 def test_many_threads_at_once_file_each_letter_exactly_once(garrison):

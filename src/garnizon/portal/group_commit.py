@@ -17,11 +17,16 @@ How a batch forms, without any timer:
   oldest filing still queued becomes the next leader.
 
 So a filing never waits for a timer: alone it is registered at once, as before,
-and under load the batches grow with the queue. A batch that fails as a whole is
-registered one filing at a time inside the same transaction
-(`portal_filings_register`), so one filing's problem stays its own; an error that
-escapes even that (the database gone) is raised in every request of the batch,
-none of which was registered.
+and under load the batches grow with the queue.
+
+When a batch fails as a whole (an exception; nothing of it is written), each of
+its filings is registered again alone, in its own request's thread and
+transaction, so one filing's problem stays its own. A filing the register
+refuses in a batch is also refused again alone, so that its message comes in its
+own request's language (the leader's thread runs in the leader's). When the
+transaction cannot even begin (the database locked or gone), every filing
+queued at that moment fails with that error (`FilingBatchError` in the other
+requests) instead of each waiting out its own timeout in turn.
 
 Inside a caller's transaction (a test, another service filing on behalf of a
 citizen) there is no grouping: the filing is registered on the caller's
@@ -34,7 +39,9 @@ leader's request context.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import logging
 import os
 import threading
 from collections import deque
@@ -44,14 +51,21 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 
 from garnizon.common.errors import DomainError
+from garnizon.portal.identity import FilingLimited
 
 if TYPE_CHECKING:
     from garnizon.portal.models import Submission
     from garnizon.portal.services import PreparedFiling
 
+log = logging.getLogger(__name__)
+
 # A batch's statements grow with it; past this the gain per filing is nil
 # (docs/benchmarks.md) and one transaction would hold the register too long.
 MAX_BATCH = 64
+
+
+class FilingBatchError(RuntimeError):
+    """The transaction of the batch a filing waited in could not begin."""
 
 
 @dataclass(eq=False)
@@ -61,6 +75,9 @@ class _Waiting:
     leads: bool = False
     finished: bool = False
     result: Submission | DomainError | None = None
+    # Register it alone, in its own thread: the batch failed as a whole, or the
+    # register refused it (its message then comes in its own request's language).
+    alone: bool = False
     error: BaseException | None = None
 
 
@@ -75,11 +92,8 @@ class FilingGroup:
 
     def register(self, filing: PreparedFiling) -> Submission | DomainError:
         """Register one filing, in a batch with the others waiting; its result."""
-        from garnizon.portal.services import portal_filings_register
-
         if transaction.get_connection().in_atomic_block:
-            (result,) = portal_filings_register([filing])
-            return result
+            return _register_alone(filing)
         waiting = _Waiting(filing)
         with self._lock:
             self._queue.append(waiting)
@@ -90,7 +104,11 @@ class FilingGroup:
         if not waiting.finished:  # it leads (first, or handed the lead)
             self._lead(waiting)
         if waiting.error is not None:
-            raise waiting.error
+            if waiting.leads:
+                raise waiting.error
+            raise FilingBatchError(str(waiting.error)) from waiting.error
+        if waiting.alone:
+            return _register_alone(waiting.filing)
         assert waiting.result is not None
         return waiting.result
 
@@ -106,16 +124,39 @@ class FilingGroup:
                     for _ in range(min(self.max_batch, len(self._queue))):
                         batch.append(self._queue.popleft())
                 results = _register([waiting.filing for waiting in batch])
-        except BaseException as error:  # every request of the batch hears of it
+        except Exception as error:
+            if own not in batch:
+                # The transaction could not begin (the database is locked or gone):
+                # every filing queued now fails with it rather than each waiting
+                # its own timeout in turn.
+                with self._lock:
+                    batch.extend(self._queue)
+                    self._queue.clear()
+                for waiting in batch:
+                    waiting.error = error
+            elif len(batch) == 1:
+                own.error = error
+            else:
+                # The batch as a whole failed and nothing of it was written: each
+                # filing is registered alone in its own request, so one filing's
+                # problem stays its own.
+                log.warning("Portal: a batch of %s filings failed (%r)", len(batch), error)
+                for waiting in batch:
+                    waiting.alone = True
+        except BaseException as error:  # KeyboardInterrupt, SystemExit: let all hear of it
             with self._lock:
-                if own not in batch:  # it failed before the batch was taken
+                if own not in batch:
                     self._queue.remove(own)
                     batch.append(own)
             for waiting in batch:
                 waiting.error = error
         else:
             for waiting, result in zip(batch, results, strict=True):
-                waiting.result = result
+                if isinstance(result, DomainError) and not isinstance(result, FilingLimited):
+                    waiting.alone = True  # refused, nothing written: refused again, in its words
+                    waiting.filing = dataclasses.replace(waiting.filing, limits=())
+                else:
+                    waiting.result = result
         finally:
             with self._lock:
                 if self._queue:
@@ -157,9 +198,19 @@ def _batch_turn() -> None:
 
 
 def _register(filings: list[PreparedFiling]) -> list[Submission | DomainError]:
+    """A batch in the caller's transaction; several together raise if the batch fails."""
+    from garnizon.portal.services import portal_filings_register_together
+
+    if len(filings) == 1:
+        return [_register_alone(filings[0])]
+    return portal_filings_register_together(filings)
+
+
+def _register_alone(filing: PreparedFiling) -> Submission | DomainError:
     from garnizon.portal.services import portal_filings_register
 
-    return portal_filings_register(filings)
+    (result,) = portal_filings_register([filing])
+    return result
 
 
 filing_group = FilingGroup()

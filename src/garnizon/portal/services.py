@@ -353,6 +353,16 @@ def portal_filings_register(
     return results
 
 
+def portal_filings_register_together(
+    filings: Sequence[PreparedFiling],
+) -> list[Submission | DomainError]:
+    """Register prepared filings in one transaction (the caller's, if any), without
+    `portal_filings_register`'s one-at-a-time fallback: anything that fails the batch
+    as a whole raises, and nothing of it is written. A filing the register refuses
+    gets its `DomainError` (`FilingLimited` over a rate limit)."""
+    return _register(filings)
+
+
 def _register(filings: Sequence[PreparedFiling]) -> list[Submission | DomainError]:
     with transaction.atomic():
         checks = [check for filing in filings for check in filing.limits]
