@@ -418,16 +418,18 @@ def _server_pids(server: subprocess.Popen) -> list[int]:
 # --- inside Django: prepare drafts, count the results -----------------------------------
 
 
-def _drafts_create(
-    SessionStore: type,
-    units: list[int],
-    count: int,
-    drafts: list[dict],
-) -> None:
+def _drafts_create(units: list[int], count: int) -> list[dict]:
+    """`count` sessions, each with a complete letter draft; their keys and form tokens."""
+    from importlib import import_module
+
+    from django.conf import settings
+
+    session_store = import_module(settings.SESSION_ENGINE).SessionStore
     from garnizon.portal.models import EService
 
+    drafts = []
     for index in range(count):
-        session = SessionStore()
+        session = session_store()
         token = secrets.token_hex(32)
         session[f"portal:{EService.LETTER}"] = {
             "token": token,
@@ -447,6 +449,7 @@ def _drafts_create(
         }
         session.create()  # saves the draft with the new key
         drafts.append({"session": session.session_key, "token": token})
+    return drafts
 
 
 def django_prepare(count: int) -> None:
@@ -457,8 +460,6 @@ def django_prepare(count: int) -> None:
     from importlib import import_module
 
     from django.conf import settings
-
-    SessionStore = import_module(settings.SESSION_ENGINE).SessionStore
     from django.db import transaction
 
     from garnizon.org.models import Unit
@@ -466,9 +467,8 @@ def django_prepare(count: int) -> None:
     from garnizon.portal.services import portal_submission_file, tracking_token_for
 
     units = list(Unit.objects.filter(is_active=True).values_list("pk", flat=True))
-    drafts = []
-    with transaction.atomic():  # one write transaction for the sessions, not one each
-        _drafts_create(SessionStore, units, count, drafts)
+    with transaction.atomic():  # one write transaction for database sessions, not one each
+        drafts = _drafts_create(units, count)
     unit = Unit.objects.get(pk=units[0])
     fields = {
         "name": "Anna Śledząca",
@@ -481,7 +481,7 @@ def django_prepare(count: int) -> None:
         service=EService.LETTER, unit=unit, fields=fields, attachments=[], client_token="b" * 64
     )
     # A visitor's session with the draft started (a question page reads it).
-    visitor = SessionStore()
+    visitor = import_module(settings.SESSION_ENGINE).SessionStore()
     visitor[f"portal:{EService.LETTER}"] = {"token": "c" * 64, "pages": {}, "attachments": []}
     visitor.create()
     visitor.save()

@@ -17,3 +17,14 @@ def _fast_password_hashing(settings) -> None:
 @pytest.fixture
 def garrison(db) -> Garrison:
     return make_garrison()
+
+
+@pytest.fixture
+def portal_isolated(settings, tmp_path):
+    """A blob store of the test's own and an empty cache (rate counts, cached pages)."""
+    from django.core.cache import cache
+
+    settings.GARNIZON_BLOB_DIR = tmp_path / "blobs"
+    cache.clear()
+    yield
+    cache.clear()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from django.core.cache import cache
 from django_tasks_db.models import DBTaskResult
 
 from garnizon.audit.models import AuditEntry
@@ -19,15 +18,7 @@ from garnizon.portal.services import portal_filing_prepare, portal_filings_regis
 from garnizon.portal.tasks import deliver_portal_notification
 from garnizon.registry.models import Channel, IncomingItem
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _isolated(settings, tmp_path):
-    settings.GARNIZON_BLOB_DIR = tmp_path / "blobs"
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("portal_isolated")]
 
 
 def prepared(unit, token: str, subject: str = "Temat"):

@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.utils import translation
 
@@ -27,15 +26,18 @@ from garnizon.portal.services import portal_filing_prepare, portal_submission_fi
 from garnizon.registry.models import IncomingItem
 
 # Threads open their own connections: the filings must really be committed.
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("portal_isolated")]
 
 
-@pytest.fixture(autouse=True)
-def _isolated(settings, tmp_path):
-    settings.GARNIZON_BLOB_DIR = tmp_path / "blobs"
-    cache.clear()
-    yield
-    cache.clear()
+def letter(index: int) -> dict[str, str]:
+    """The answers of letter number `index`."""
+    return {
+        "name": "Jan Nowak",
+        "email": f"jan{index}@example.pl",
+        "address": "",
+        "subject": f"Temat {index}",
+        "text": f"Treść {index}",
+    }
 
 
 def prepared(unit, index: int, limits=()):
@@ -45,13 +47,7 @@ def prepared(unit, index: int, limits=()):
         attachments=[],
         client_token=f"{index:064x}",
         client_address=f"198.51.100.{index}",
-        fields={
-            "name": "Jan Nowak",
-            "email": f"jan{index}@example.pl",
-            "address": "",
-            "subject": f"Temat {index}",
-            "text": f"Treść {index}",
-        },
+        fields=letter(index),
         limits=limits,
     )
 
@@ -257,13 +253,7 @@ def test_a_refused_filing_leaves_its_text_to_the_draft_cleanup(garrison, setting
             unit=garrison.kwp,
             attachments=[],
             client_token="e" * 64,
-            fields={
-                "name": "Jan Nowak",
-                "email": "",
-                "address": "",
-                "subject": "Temat",
-                "text": "Treść",
-            },
+            fields=letter(77),
             limits=[RateCheck("portal.filing.address", "198.51.100.77", 0, 3600)],
         )
     assert IncomingItem.objects.count() == 0

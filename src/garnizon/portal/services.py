@@ -335,13 +335,13 @@ def portal_filings_register(
     """
     if len(filings) > 1:
         try:
-            return _register(filings)
+            return portal_filings_register_together(filings)
         except Exception:
             log.info("Portal: a batch of %s filings failed; registering each alone", len(filings))
     results: list[Submission | DomainError] = []
     for filing in filings:
         try:
-            results.extend(_register([filing]))
+            results.extend(portal_filings_register_together([filing]))
         except IntegrityError:
             # The same token raced in another process; its filing is the answer.
             submission = Submission.objects.filter(client_token=filing.client_token).first()
@@ -360,10 +360,6 @@ def portal_filings_register_together(
     `portal_filings_register`'s one-at-a-time fallback: anything that fails the batch
     as a whole raises, and nothing of it is written. A filing the register refuses
     gets its `DomainError` (`FilingLimited` over a rate limit)."""
-    return _register(filings)
-
-
-def _register(filings: Sequence[PreparedFiling]) -> list[Submission | DomainError]:
     with transaction.atomic():
         checks = [check for filing in filings for check in filing.limits]
         hits = iter(rate_limits_hit(checks) if checks else [])
@@ -382,7 +378,7 @@ def _register(filings: Sequence[PreparedFiling]) -> list[Submission | DomainErro
 
 
 def _register_admitted(filings: Sequence[PreparedFiling]) -> list[Submission | DomainError]:
-    # Inside `_register`'s transaction: no savepoint of its own.
+    # Inside `portal_filings_register_together`'s transaction: no savepoint of its own.
     with transaction.atomic(savepoint=False), left_to_intake(ObjectType.INCOMING):
         entries = incoming_items_register(
             [
