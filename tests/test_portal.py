@@ -648,6 +648,92 @@ def test_a_cached_public_page_never_shows_one_citizens_header_to_another(garriso
     assert "Ewa Kowalska" not in Client().get("/portal/").content.decode()
 
 
+def _csrf(body: str) -> str:
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', body).group(1)
+
+
+def test_a_blank_question_page_is_reused_with_each_visitors_own_working_csrf_token(garrison):
+    url = step_url("pismo", "jednostka")
+    first, second = Client(enforce_csrf_checks=True), Client(enforce_csrf_checks=True)
+    first_page = first.get(url).content.decode()
+    assert any(key.startswith(":1:portal:blank:") for key in cache._cache)  # kept for the next
+    second_page = second.get(url).content.decode()  # drawn from the kept page
+    assert "\x00" not in second_page and _csrf(first_page) != _csrf(second_page)
+    assert first_page.replace(_csrf(first_page), "") == second_page.replace(_csrf(second_page), "")
+    # The token drawn into the kept page is this visitor's own: the answer is accepted.
+    answered = second.post(
+        url, {"unit": garrison.kwp.pk, "csrfmiddlewaretoken": _csrf(second_page)}
+    )
+    assert answered.status_code == 302 and answered["Location"].endswith("/nadawca/")
+    # Another visitor's token is refused (the page did not carry a shared token).
+    refused = first.post(url, {"unit": garrison.kwp.pk, "csrfmiddlewaretoken": _csrf(second_page)})
+    assert refused.status_code == 403
+
+
+def test_a_reused_question_page_never_shows_one_filers_answers_or_name_to_another(garrison):
+    from garnizon.portal.identity import NAME_KEY, SESSION_KEY
+    from garnizon.portal.models import Citizen
+
+    url = step_url("pismo", "jednostka")
+    selected = f'<option value="{garrison.kmp.pk}" selected>'
+    Client().get(url)  # the blank page is kept now
+    answering = Client()
+    post_ok(answering, url, {"unit": garrison.kmp.pk})
+    assert selected in answering.get(url).content.decode()  # its own answer, drawn anew
+    assert selected not in Client().get(url).content.decode()
+    citizen = Citizen.objects.create(method="email", email="ewa@example.pl", first_name="Ewa")
+    logged_in = Client()
+    session = logged_in.session
+    session[SESSION_KEY] = citizen.pk
+    session[NAME_KEY] = "Ewa Kowalska"
+    session.save()
+    logged_in.cookies["sessionid"] = session.session_key
+    assert "Ewa Kowalska" in logged_in.get(url).content.decode()
+    assert "Ewa Kowalska" not in Client().get(url).content.decode()
+    # The change link's page goes back to the check page, not to the service's start.
+    changing = Client().get(url, {"zmien": "1"}).content.decode()
+    assert f'href="{reverse("portal:check", args=["pismo"])}"' in changing
+    assert (
+        f'href="{reverse("portal:service", args=["pismo"])}"' in Client().get(url).content.decode()
+    )
+
+
+def test_a_reused_question_page_follows_the_language(garrison):
+    url = step_url("pismo", "jednostka")
+    polish = Client().get(url).content.decode()
+    english = Client()
+    english.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = english.get(url).content.decode()
+    assert 'lang="en"' in page and page != polish and 'lang="pl"' in polish
+
+
+def test_only_the_plain_address_and_the_change_link_are_kept(garrison, rf):
+    from django.contrib.sessions.backends.file import SessionStore
+
+    from garnizon.portal.views import _blank_page_key
+
+    position = ("/portal/pismo/", 1, 4)
+    keys = []
+    for query in ("", "?zmien=1", "?zmien=1&x=1", "?utm=abc"):
+        request = rf.get(step_url("pismo", "jednostka") + query)
+        request.session = SessionStore()
+        keys.append(_blank_page_key(request, position))
+    assert keys[0] and keys[1] and keys[0] != keys[1] and keys[2:] == [None, None]
+
+
+def test_the_language_links_lead_back_to_the_page_they_are_on(garrison):
+    client = Client()
+    client.get("/portal/")  # draws and keeps the header
+    fill_complaint(client, garrison.kwp)
+    token = confirmation_token(submit(client, "skarga")[0])
+    tracking = reverse("portal:tracking", args=[token])
+    page = client.get(tracking).content.decode()
+    assert f'{reverse("portal:language", args=["en"])}?next={tracking}"' in page
+    assert '?next=/portal/"' not in page
+    step = Client().get(step_url("pismo", "jednostka"), {"zmien": "1"}).content.decode()
+    assert "?next=/portal/pismo/jednostka/%3Fzmien%3D1" in step
+
+
 def test_dates_follow_the_chosen_language(garrison):
     client = Client()
     fill_complaint(client, garrison.kwp)

@@ -163,11 +163,13 @@ def submission_for_token(token: str) -> Submission | None:
     """The filing a tracking token opens, or None (an unknown or malformed token)."""
     if not token or len(token) > 128:
         return None
-    return (
-        Submission.objects.filter(tracking_token_sha256=token_sha256(token))
-        .select_related("incoming_item", "unit")
-        .first()
-    )
+    # get(), not first(): the hash is unique, and first() would order by id for nothing.
+    try:
+        return Submission.objects.select_related("incoming_item", "unit").get(
+            tracking_token_sha256=token_sha256(token)
+        )
+    except Submission.DoesNotExist:
+        return None
 
 
 def canonical_json(*, service: str, unit: Unit, fields: dict[str, Any], attachments: list) -> str:

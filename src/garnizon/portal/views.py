@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime
 import functools
+import hashlib
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +16,7 @@ from django import forms as django_forms
 from django.conf import settings
 from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import formats, translation
@@ -87,6 +90,28 @@ def public_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
         return response
 
     return wrapper
+
+
+# The CSRF field in a rendered question page, and what stands for it in the cache.
+_CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="[^"]*"')
+_CSRF_SLOT = 'name="csrfmiddlewaretoken" value="\x00csrf\x00"'
+
+
+def _blank_page_key(request: HttpRequest, position: tuple[str, int, int]) -> str | None:
+    """The cache key of a blank question page, or None where the page must be drawn.
+
+    A question page not yet answered, for a visitor not logged in, is the same
+    for every filer at the same place in the same service but for the CSRF
+    token: its path, language, back link and "step n of m" are the key. Only
+    the plain path and the change link (``?zmien=1``) are kept, so no query
+    string can fill the cache.
+    """
+    if request.GET and dict(request.GET.items()) != {"zmien": "1"}:
+        return None
+    if request.session.get(NAME_KEY):
+        return None
+    parts = f"{translation.get_language()}\0{request.get_full_path()}\0{position!r}"
+    return "portal:blank:" + hashlib.sha256(parts.encode()).hexdigest()
 
 
 def language(request: HttpRequest, code: str) -> HttpResponse:
@@ -175,7 +200,24 @@ def step(request: HttpRequest, service: str, slug: str) -> HttpResponse:
             return redirect(_next_url(flow, page, draft, changing))
     else:
         initial = draft["pages"].get(page.slug) or _from_account(request, page.form)
+        key = (
+            None
+            if initial or extra
+            else _blank_page_key(request, _position(flow, page, draft, changing))
+        )
+        cached = cache.get(key) if key else None
+        if cached is not None:
+            return HttpResponse(
+                cached.replace("\x00csrf\x00", get_token(request)),
+                content_type="text/html; charset=utf-8",
+            )
         form = page.form(initial=initial, **extra)
+        response = _render_step(request, flow, page, draft, form, changing)
+        if key and response.status_code == 200:
+            blank, fields = _CSRF_FIELD.subn(_CSRF_SLOT, response.content.decode())
+            if fields == 1:
+                cache.set(key, blank, PUBLIC_PAGE_SECONDS)
+        return response
     return _render_step(request, flow, page, draft, form, changing)
 
 
@@ -386,14 +428,10 @@ def _next_url(flow: Flow, page: Step, draft: dict[str, Any], changing: bool) -> 
     return _step_url(flow, following.slug, changing=False)
 
 
-def _render_step(
-    request: HttpRequest,
-    flow: Flow,
-    page: Step,
-    draft: dict[str, Any],
-    form: PortalForm,
-    changing: bool,
-) -> HttpResponse:
+def _position(
+    flow: Flow, page: Step, draft: dict[str, Any], changing: bool
+) -> tuple[str, int, int]:
+    """Where a question page stands: its back link, its number and the number of pages."""
     previous = flow.previous_before(page.slug, draft)
     if changing:
         back = reverse("portal:check", args=[flow.service])
@@ -403,6 +441,18 @@ def _render_step(
         back = reverse("portal:service", args=[flow.service])
     steps = flow.active_steps(merged(draft))
     number = [s.slug for s in steps].index(page.slug) + 1 if page in steps else 1
+    return back, number, len(steps)
+
+
+def _render_step(
+    request: HttpRequest,
+    flow: Flow,
+    page: Step,
+    draft: dict[str, Any],
+    form: PortalForm,
+    changing: bool,
+) -> HttpResponse:
+    back, number, count = _position(flow, page, draft, changing)
     return render(
         request,
         "portal/attachments.html" if page.slug == ATTACHMENTS else "portal/step.html",
@@ -412,7 +462,7 @@ def _render_step(
             "form": form,
             "back": back,
             "step_number": number,
-            "step_count": len(steps),
+            "step_count": count,
             "attachments": draft["attachments"],
             "errors": [
                 (form.anchor(name), message)
