@@ -24,7 +24,9 @@ from garnizon.portal.threats import threat_status_for
 
 def tracking_context(submission: Submission, token: str) -> dict[str, Any]:
     """Status and replies for the tracking page; showing a reply is opening it (`opened_at`)."""
-    replies = list(submission.replies.select_related("outgoing_item"))
+    # The outgoing item is read only for a reply not opened before (its first opening is
+    # audited in its unit), not joined on every view of the page.
+    replies = list(submission.replies.all())
     status = submission_status(submission, has_replies=bool(replies))
     for reply in replies:
         if reply.opened_at is None:
