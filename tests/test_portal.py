@@ -492,20 +492,27 @@ def test_the_honeypot_refuses_and_files_nothing(garrison):
 
 
 def test_the_rate_limit_refuses_with_a_clear_message(garrison, settings):
+    from garnizon.common.models import RateCounter
+
     settings.GARNIZON_PORTAL_RATE_LIMIT = 2
     for _ in range(2):
         client = Client(REMOTE_ADDR="203.0.113.7")
         fill_letter(client, garrison.kwp)
         confirmation_token(submit(client, "pismo")[0])
+    blobs = {p for p in Path(django_settings.GARNIZON_BLOB_DIR).rglob("*") if p.is_file()}
     client = Client(REMOTE_ADDR="203.0.113.7")
-    fill_letter(client, garrison.kwp)
+    fill_letter(client, garrison.kwp, subject="Trzecie pismo z tego adresu")
     response, _ = submit(client, "pismo")
     assert response.status_code == 429
     assert "zbyt wiele zgłoszeń" in response.content.decode()
     assert IncomingItem.objects.count() == 2
+    # Refused before anything was done for it: its text is not in the blob store,
+    # and the refusal is not counted as one more filing.
+    assert {p for p in Path(django_settings.GARNIZON_BLOB_DIR).rglob("*") if p.is_file()} == blobs
+    assert sorted(RateCounter.objects.values_list("count", flat=True)) == [2, 2]  # address, e-mail
     # Another address is not affected.
     other = Client(REMOTE_ADDR="203.0.113.8")
-    fill_letter(other, garrison.kwp)
+    fill_letter(other, garrison.kwp, email="ktos.inny@example.pl")
     confirmation_token(submit(other, "pismo")[0])
     assert IncomingItem.objects.count() == 3
 

@@ -245,8 +245,13 @@ def test_many_threads_at_once_file_each_letter_exactly_once(garrison):
     assert numbers == list(range(1, 13))
 
 
-def test_a_refused_filing_leaves_its_text_to_the_draft_cleanup(garrison, settings):
-    settings.GARNIZON_PORTAL_RATE_LIMIT = 0
+def test_a_refused_filing_leaves_its_text_to_the_draft_cleanup(garrison, monkeypatch):
+    # A filing at its limit is refused before its text is stored; this one passed
+    # that look and is refused when counted in its transaction (another request
+    # from the address was counted in between).
+    from garnizon.portal import services
+
+    monkeypatch.setattr(services, "rate_limits_reached", lambda checks: [False] * len(checks))
     with pytest.raises(FilingLimited):
         portal_submission_file(
             service="pismo",
@@ -309,3 +314,111 @@ def test_a_batch_waits_for_another_process_batch_and_gathers_meanwhile(garrison,
     assert batches == [[filings[0].client_token], [f.client_token for f in filings[1:]]]
     assert all(isinstance(r, Submission) for r in results), results
     assert sorted(r.incoming_item.number for r in results) == [1, 2, 3]
+
+
+def test_a_batch_not_given_its_turn_in_time_fails_with_an_error_instead_of_waiting(
+    garrison, monkeypatch
+):
+    # Another process holds the turn (SQLite: the write lock; PostgreSQL: the
+    # portal's advisory lock) and does not give it up: the filing fails with the
+    # database's error after the wait's bound, nothing written, no one stuck.
+    from django.db import OperationalError, connections
+
+    holder = connections.create_connection("default")
+    holder.ensure_connection()
+    if connection.vendor == "postgresql":
+        monkeypatch.setattr(group_commit, "BATCH_TURN_TIMEOUT_MS", 300)
+        holder.set_autocommit(False)
+        holder.cursor().execute("SELECT pg_advisory_xact_lock(%s)", [group_commit._BATCH_LOCK_KEY])
+        # Were the turn's bound missing, this would end the wait (and fail the test below).
+        connection.cursor().execute("SET statement_timeout = '5s'")
+    else:
+        holder.cursor().execute("BEGIN IMMEDIATE")
+        connection.cursor().execute("PRAGMA busy_timeout = 300")
+    group = FilingGroup()
+    started = time.monotonic()
+    try:
+        with pytest.raises(OperationalError):
+            group.register(prepared(garrison.kwp, 1))
+        waited = time.monotonic() - started
+    finally:
+        holder.rollback() if connection.vendor == "postgresql" else holder.cursor().execute(
+            "ROLLBACK"
+        )
+        holder.close()
+    assert 0.25 < waited < 3
+    assert not group._leading and not group._queue
+    assert IncomingItem.objects.count() == 0
+
+    # Once the turn is free, the next filing is registered, and the batch's own
+    # statements run under the server's lock timeout, not the turn's bound.
+    seen: list[str] = []
+    original = group_commit._register
+
+    def register(filings):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW lock_timeout")
+                seen.append(cursor.fetchone()[0])
+        return original(filings)
+
+    monkeypatch.setattr(group_commit, "_register", register)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SHOW lock_timeout")
+            server_setting = cursor.fetchone()[0]
+    assert isinstance(group.register(prepared(garrison.kwp, 2)), Submission)
+    if connection.vendor == "postgresql":
+        connection.cursor().execute("RESET statement_timeout")
+        assert seen == [server_setting] and server_setting != "300ms"
+
+
+def test_clerks_and_portal_batches_at_once_neither_deadlock_nor_skip_a_number(garrison):
+    # A clerk's registration takes the register's number, then the audit head; a
+    # portal batch waits for its turn, then takes numbers and the head in the same
+    # order. Both at once, in one unit, from several threads: all registered, the
+    # numbers without a gap, the audit chain whole.
+    from garnizon.registry.models import Channel
+    from garnizon.registry.services import incoming_item_register
+
+    clerk = garrison.people["clerk"]
+    group = FilingGroup()
+    filings = [prepared(garrison.kwp, i) for i in range(1, 13)]
+    errors: list[BaseException] = []
+
+    def file(start: int) -> None:
+        try:
+            for filing in filings[start::3]:
+                assert isinstance(group.register(filing), Submission)
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    def register_by_hand(index: int) -> None:
+        try:
+            for n in range(6):
+                incoming_item_register(
+                    actor=clerk,
+                    unit=garrison.kwp,
+                    subject=f"Pismo papierowe {index}-{n}",
+                    channel=Channel.PAPER,
+                )
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=file, args=(i,)) for i in range(3)]
+    threads += [threading.Thread(target=register_by_hand, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+        assert not thread.is_alive()
+
+    assert errors == []
+    numbers = sorted(IncomingItem.objects.values_list("number", flat=True))
+    assert numbers == list(range(1, 25))
+    assert Submission.objects.count() == 12
+    assert list(audit_verify()) == []

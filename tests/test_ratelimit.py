@@ -10,7 +10,12 @@ from django.db import connection
 from django.utils import timezone
 
 from garnizon.common.models import RateCounter
-from garnizon.common.ratelimit import rate_counters_purge, rate_limit_hit
+from garnizon.common.ratelimit import (
+    RateCheck,
+    rate_counters_purge,
+    rate_limit_hit,
+    rate_limits_reached,
+)
 
 
 @pytest.mark.django_db
@@ -20,6 +25,22 @@ def test_the_limit_is_passed_on_the_attempt_after_the_last_allowed():
     # Another subject and another limit name count on their own.
     assert rate_limit_hit("t", "10.0.0.2", limit=3, window_seconds=3600) is False
     assert rate_limit_hit("u", "10.0.0.1", limit=3, window_seconds=3600) is False
+
+
+@pytest.mark.django_db
+def test_reaching_the_limit_is_read_without_counting_an_attempt():
+    checks = [RateCheck("t", "10.0.0.1", 2, 3600), RateCheck("t", "10.0.0.2", 2, 3600)]
+    assert rate_limits_reached(checks) == [False, False]
+    rate_limit_hit("t", "10.0.0.1", limit=2, window_seconds=3600)
+    assert rate_limits_reached(checks) == [False, False]
+    rate_limit_hit("t", "10.0.0.1", limit=2, window_seconds=3600)
+    for _ in range(3):  # looking does not count
+        assert rate_limits_reached(checks) == [True, False]
+    assert list(RateCounter.objects.values_list("count", flat=True)) == [2]
+    assert rate_limits_reached([]) == []
+    # The same subject under another limit name, or in its own case, is its own count.
+    assert rate_limits_reached([RateCheck("u", "10.0.0.1", 2, 3600)]) == [False]
+    assert rate_limits_reached([RateCheck("t", " 10.0.0.1 ", 2, 3600)]) == [True]
 
 
 @pytest.mark.django_db

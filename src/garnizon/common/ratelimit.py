@@ -49,17 +49,43 @@ def rate_limits_hit(checks: Sequence[RateCheck]) -> list[bool]:
     results = []
     with transaction.atomic(), connection.cursor() as cursor:
         for check in checks:
-            window = int(now) // check.window_seconds
-            digest = hashlib.sha256(check.subject.strip().lower().encode()).hexdigest()[:32]
             expires_at = timezone.now() + datetime.timedelta(seconds=check.window_seconds)
             cursor.execute(
                 f"INSERT INTO {table} (key, count, expires_at) VALUES (%s, 1, %s) "
                 f"ON CONFLICT (key) DO UPDATE SET count = {table}.count + 1 RETURNING count",
-                [f"{check.name}:{digest}:{window}", expires_at],
+                [_key(check, int(now)), expires_at],
             )
             (count,) = cursor.fetchone()
             results.append(count > check.limit)
     return results
+
+
+def rate_limits_reached(checks: Sequence[RateCheck]) -> list[bool]:
+    """For each check, True when its window's count is already at its limit: read only.
+
+    The next attempt would pass the limit, so a caller can refuse it before doing
+    any work. It counts nothing: `rate_limits_hit` still counts the attempt (two
+    attempts racing past this look are both counted there).
+    """
+    if not checks:
+        return []
+    now = int(time.time())
+    keys = [_key(check, now) for check in checks]
+    table = connection.ops.quote_name(RateCounter._meta.db_table)
+    with connection.cursor() as cursor:  # plain SQL: it runs before every portal filing
+        cursor.execute(
+            f"SELECT key, count FROM {table} WHERE key IN ({', '.join(['%s'] * len(keys))})",
+            keys,
+        )
+        counts = dict(cursor.fetchall())
+    return [counts.get(key, 0) >= check.limit for key, check in zip(keys, checks, strict=True)]
+
+
+def _key(check: RateCheck, now: int) -> str:
+    """The counter of `check`'s subject in the window `now` falls in."""
+    window = now // check.window_seconds
+    digest = hashlib.sha256(check.subject.strip().lower().encode()).hexdigest()[:32]
+    return f"{check.name}:{digest}:{window}"
 
 
 def rate_counters_purge() -> str:

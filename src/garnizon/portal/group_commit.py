@@ -176,6 +176,10 @@ class FilingGroup:
         self._leading = False
 
 
+# How long a batch's leader waits for its turn on PostgreSQL before the filings
+# queued fail with a message (as SQLite's busy timeout, settings.py, for its lock).
+BATCH_TURN_TIMEOUT_MS = 20_000
+
 # The key of the PostgreSQL advisory lock that orders the batches of all processes.
 _BATCH_LOCK_KEY = int.from_bytes(
     hashlib.sha256(b"garnizon:portal:filings").digest()[:8], "big", signed=True
@@ -190,11 +194,25 @@ def _batch_turn() -> None:
     lock, although every registration waits for that one too: a clerk's
     registration takes its register's number first and the audit head after, so a
     batch that held the head first would deadlock with it.
+
+    The wait is bounded by `BATCH_TURN_TIMEOUT_MS` (PostgreSQL's `lock_timeout`,
+    set for the wait only: the batch's own statements keep the server's setting),
+    so a batch stuck in another process fails the filings queued here with an
+    error instead of holding every request for ever.
     """
     connection = transaction.get_connection()
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_BATCH_LOCK_KEY])
+            # The select list is evaluated in order: read, set; lock, restore.
+            cursor.execute(
+                "SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, true)",
+                [f"{BATCH_TURN_TIMEOUT_MS}ms"],
+            )
+            (previous, _) = cursor.fetchone()
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s), set_config('lock_timeout', %s, true)",
+                [_BATCH_LOCK_KEY, previous],
+            )
 
 
 def _register(filings: list[PreparedFiling]) -> list[Submission | DomainError]:

@@ -30,7 +30,7 @@ from django.utils.translation import gettext_lazy
 
 from garnizon.audit import context as audit_context
 from garnizon.common.errors import DomainError
-from garnizon.common.ratelimit import RateCheck, rate_limits_hit
+from garnizon.common.ratelimit import RateCheck, rate_limits_hit, rate_limits_reached
 from garnizon.documents.blobstore import BlobEmpty, BlobRef, BlobTooLarge, get_blob_store
 from garnizon.documents.imagemeta import NotAnImage, strip_image_metadata
 from garnizon.documents.metadata import detect_mime, safe_filename
@@ -233,12 +233,17 @@ def portal_submission_file(
 
     `limits` (`identity.portal_filing_limit_checks`) are counted in the same
     transaction; a filing over one raises `FilingLimited` and is not registered.
+    A filing from an address or e-mail already at its limit is refused before
+    anything is done for it (nothing written, not even its text to the blob store).
 
     The entry is not indexed for search here but by the intake item of its
     content, whose `index` step runs a moment later in a worker (search/steps.py):
     the filer's request does not wait for the text analysis, and on SQLite the
     filing takes one turn of the write lock instead of two.
     """
+    passed = filing_limits_passed(list(limits), rate_limits_reached(limits))
+    if passed is not None:
+        raise passed
     prepared = portal_filing_prepare(
         service=service,
         unit=unit,
