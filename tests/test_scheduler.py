@@ -347,3 +347,31 @@ def test_the_session_purge_removes_only_expired_sessions(db, settings):
     assert store().exists(kept.session_key)
     assert not store().exists(expired.session_key)
     assert "garnizon.common.sessions.purge" in {job.target for job in JOBS}
+
+
+def test_the_sessions_folder_is_made_private_even_if_it_existed_open(tmp_path):
+    # On SQLite the sessions are files; a folder left readable by others (made by
+    # hand, copied) is closed when the settings load.
+    data = tmp_path / "data"
+    (data / "sessions").mkdir(parents=True)
+    (data / "sessions").chmod(0o755)
+    env = {
+        **os.environ,
+        "GARNIZON_DATA_DIR": str(data),
+        "DJANGO_SETTINGS_MODULE": "garnizon.settings",
+    }
+    env.pop("GARNIZON_DATABASE_URL", None)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; "
+            "print(settings.SESSION_ENGINE)",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "django.contrib.sessions.backends.file"
+    assert (data / "sessions").stat().st_mode & 0o777 == 0o700

@@ -212,7 +212,12 @@ if _db["ENGINE"] == "garnizon.common.sqlite":
     # database. Expired ones are removed by the scheduled job `common.sessions_purge`.
     SESSION_ENGINE = "django.contrib.sessions.backends.file"
     SESSION_FILE_PATH = str(DATA_DIR / "sessions")
-    (DATA_DIR / "sessions").mkdir(mode=0o700, exist_ok=True)
+    _sessions = DATA_DIR / "sessions"
+    _sessions.mkdir(mode=0o700, exist_ok=True)
+    # A folder made earlier (by hand, by a copy, before the umask was right) is
+    # made private too: a session file is as good as the visitor's login.
+    if _sessions.stat().st_mode & 0o077 and _sessions.stat().st_uid == os.getuid():
+        _sessions.chmod(0o700)
 
 # --- REST API ---------------------------------------------------------------------
 REST_FRAMEWORK = {
