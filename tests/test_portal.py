@@ -721,11 +721,11 @@ def test_only_the_plain_address_and_the_change_link_are_kept(garrison, rf):
 
     position = ("/portal/pismo/", 1, 4)
     keys = []
-    for query in ("", "?zmien=1", "?zmien=1&x=1", "?utm=abc"):
+    for query in ("", "?zmien=1", "?zmien=1&x=1", "?utm=abc", "?zmien=1&zmien=1"):
         request = rf.get(step_url("pismo", "jednostka") + query)
         request.session = SessionStore()
         keys.append(_blank_page_key(request, position))
-    assert keys[0] and keys[1] and keys[0] != keys[1] and keys[2:] == [None, None]
+    assert keys[0] and keys[1] and keys[0] != keys[1] and keys[2:] == [None, None, None]
 
 
 def test_the_language_links_lead_back_to_the_page_they_are_on(garrison):

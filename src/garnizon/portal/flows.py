@@ -166,4 +166,8 @@ def draft_unit(draft: dict[str, Any]) -> Unit | None:
     unit_id = draft["pages"].get("jednostka", {}).get("unit")
     if unit_id is None:
         return None
-    return Unit.objects.filter(pk=unit_id, is_active=True).first()
+    # get(), not first(): one unit by its key, no ordering to build.
+    try:
+        return Unit.objects.get(pk=unit_id, is_active=True)
+    except Unit.DoesNotExist:
+        return None

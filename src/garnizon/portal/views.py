@@ -106,7 +106,7 @@ def _blank_page_key(request: HttpRequest, position: tuple[str, int, int]) -> str
     the plain path and the change link (``?zmien=1``) are kept, so no query
     string can fill the cache.
     """
-    if request.GET and dict(request.GET.items()) != {"zmien": "1"}:
+    if request.META.get("QUERY_STRING", "") not in ("", "zmien=1"):
         return None
     if request.session.get(NAME_KEY):
         return None

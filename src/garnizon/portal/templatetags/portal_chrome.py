@@ -31,7 +31,8 @@ def portal_chrome(context: template.Context, part: str) -> SafeString:
     """The page's `part` ("header" or "footer", ``portal/_<part>.html``) for this request."""
     request = context.get("request")
     drawn_part = context.template.engine.get_template(f"portal/_{part}.html")
-    if request is None or request.session.get(NAME_KEY):
+    session = getattr(request, "session", None)
+    if session is None or session.get(NAME_KEY):
         with context.push(next_path=_next(request)):
             return mark_safe(drawn_part.render(context))
     key = f"portal:chrome:{translation.get_language()}:{part}"
