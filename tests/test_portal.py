@@ -17,7 +17,9 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation.reloader import translation_file_changed
@@ -517,6 +519,36 @@ def test_the_rate_limit_refuses_with_a_clear_message(garrison, settings):
     assert IncomingItem.objects.count() == 3
 
 
+@pytest.mark.parametrize("problem", ["locked", "batch"])
+def test_a_register_too_busy_to_file_says_so_and_keeps_the_answers(garrison, monkeypatch, problem):
+    from django.db import OperationalError
+
+    from garnizon.portal import views
+    from garnizon.portal.group_commit import FilingBatchError
+
+    def busy(**kwargs):
+        if problem == "locked":
+            raise OperationalError("database is locked")
+        raise FilingBatchError("lock timeout")
+
+    client = Client()
+    fill_letter(client, garrison.kwp, subject="Pismo w godzinie szczytu")
+    real = views.portal_submission_file
+    monkeypatch.setattr(views, "portal_submission_file", busy)
+    response, _ = submit(client, "pismo")
+    assert response.status_code == 503
+    assert "rejestr jest chwilowo zajęty" in response.content.decode()
+    assert IncomingItem.objects.count() == 0
+    # The draft is still there: the same form, sent again, is filed.
+    monkeypatch.setattr(views, "portal_submission_file", real)
+    assert (
+        "Pismo w godzinie szczytu"
+        in client.get(reverse("portal:check", args=["pismo"])).content.decode()
+    )
+    confirmation_token(submit(client, "pismo")[0])
+    assert IncomingItem.objects.get().subject.endswith("Pismo w godzinie szczytu")
+
+
 def test_an_expired_form_token_is_not_filed(garrison):
     client = Client()
     fill_letter(client, garrison.kwp)
@@ -664,7 +696,9 @@ def test_a_blank_question_page_is_reused_with_each_visitors_own_working_csrf_tok
     first, second = Client(enforce_csrf_checks=True), Client(enforce_csrf_checks=True)
     first_page = first.get(url).content.decode()
     assert any(key.startswith(":1:portal:blank:") for key in cache._cache)  # kept for the next
-    second_page = second.get(url).content.decode()  # drawn from the kept page
+    with CaptureQueriesContext(connection) as queries:
+        second_page = second.get(url).content.decode()  # drawn from the kept page
+    assert not [q for q in queries.captured_queries if "org_unit" in q["sql"]]  # no unit list
     assert "\x00" not in second_page and _csrf(first_page) != _csrf(second_page)
     assert first_page.replace(_csrf(first_page), "") == second_page.replace(_csrf(second_page), "")
     # The token drawn into the kept page is this visitor's own: the answer is accepted.

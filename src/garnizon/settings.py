@@ -204,6 +204,14 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_SECURE = _env_bool("GARNIZON_SECURE_COOKIES")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Each process's own memory: the portal's pages drawn once (docs/portal.md) and
+# little else. Room for every service's question pages in three languages.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "OPTIONS": {"MAX_ENTRIES": 2000},
+    }
+}
 if _db["ENGINE"] == "garnizon.common.sqlite":
     # One machine: sessions in files (private to the server's account), so that
     # saving a session does not take a turn of SQLite's one write lock; the
@@ -216,7 +224,12 @@ if _db["ENGINE"] == "garnizon.common.sqlite":
     _sessions.mkdir(mode=0o700, exist_ok=True)
     # A folder made earlier (by hand, by a copy, before the umask was right) is
     # made private too: a session file is as good as the visitor's login.
-    if _sessions.stat().st_mode & 0o077 and _sessions.stat().st_uid == os.getuid():
+    if _sessions.stat().st_mode & 0o077:
+        if _sessions.stat().st_uid != os.getuid():
+            raise ImproperlyConfigured(
+                f"Katalog sesji {_sessions} jest dostępny dla innych użytkowników i należy do "
+                "innego konta: ustaw mu właściciela tego konta i prawa 700."
+            )
         _sessions.chmod(0o700)
 
 # --- REST API ---------------------------------------------------------------------

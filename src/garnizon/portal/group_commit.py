@@ -177,7 +177,8 @@ class FilingGroup:
 
 
 # How long a batch's leader waits for its turn on PostgreSQL before the filings
-# queued fail with a message (as SQLite's busy timeout, settings.py, for its lock).
+# queued fail (the filer is told to try again; as SQLite's busy timeout,
+# settings.py, for its lock).
 BATCH_TURN_TIMEOUT_MS = 20_000
 
 # The key of the PostgreSQL advisory lock that orders the batches of all processes.
@@ -203,16 +204,13 @@ def _batch_turn() -> None:
     connection = transaction.get_connection()
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            # The select list is evaluated in order: read, set; lock, restore.
+            cursor.execute("SELECT current_setting('lock_timeout')")
+            (previous,) = cursor.fetchone()
             cursor.execute(
-                "SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, true)",
-                [f"{BATCH_TURN_TIMEOUT_MS}ms"],
+                "SELECT set_config('lock_timeout', %s, true)", [f"{BATCH_TURN_TIMEOUT_MS}ms"]
             )
-            (previous, _) = cursor.fetchone()
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s), set_config('lock_timeout', %s, true)",
-                [_BATCH_LOCK_KEY, previous],
-            )
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_BATCH_LOCK_KEY])
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
 
 
 def _register(filings: list[PreparedFiling]) -> list[Submission | DomainError]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import functools
 import hashlib
+import logging
 import re
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from django import forms as django_forms
 from django.conf import settings
 from django.core.cache import cache
+from django.db import OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
@@ -38,6 +40,7 @@ from garnizon.portal.flows import (
     merged,
 )
 from garnizon.portal.forms import HONEYPOT, AttachmentsForm, PortalForm, honeypot_message
+from garnizon.portal.group_commit import FilingBatchError
 from garnizon.portal.identity import (
     NAME_KEY,
     FilingLimited,
@@ -52,6 +55,8 @@ from garnizon.portal.services import (
     submission_for_token,
     tracking_token_for,
 )
+
+log = logging.getLogger(__name__)
 
 # When the accessibility statement was prepared; update it with the yearly review.
 STATEMENT_DATE = datetime.date(2026, 11, 26)
@@ -200,11 +205,8 @@ def step(request: HttpRequest, service: str, slug: str) -> HttpResponse:
             return redirect(_next_url(flow, page, draft, changing))
     else:
         initial = draft["pages"].get(page.slug) or _from_account(request, page.form)
-        key = (
-            None
-            if initial or extra
-            else _blank_page_key(request, _position(flow, page, draft, changing))
-        )
+        position = _position(flow, page, draft, changing)
+        key = None if initial or extra else _blank_page_key(request, position)
         cached = cache.get(key) if key else None
         if cached is not None:
             return HttpResponse(
@@ -212,7 +214,7 @@ def step(request: HttpRequest, service: str, slug: str) -> HttpResponse:
                 content_type="text/html; charset=utf-8",
             )
         form = page.form(initial=initial, **extra)
-        response = _render_step(request, flow, page, draft, form, changing)
+        response = _render_step(request, flow, page, draft, form, changing, position)
         if key and response.status_code == 200:
             blank, fields = _CSRF_FIELD.subn(_CSRF_SLOT, response.content.decode())
             if fields == 1:
@@ -331,6 +333,11 @@ def check(request: HttpRequest, service: str) -> HttpResponse:
                 return _refused(request, problem.message, status=429)
             except DomainError as problem:
                 error = problem.message
+            except (OperationalError, FilingBatchError):
+                # The register did not get its turn in time (the database busy or
+                # gone): nothing was filed, and the draft stays for another try.
+                log.exception("Portal: a filing could not be registered")
+                return _refused(request, _register_busy_message(), status=503)
             else:
                 draft_clear(request.session, service)
                 return redirect("portal:confirmation", tracking_token_for(submission.client_token))
@@ -451,8 +458,9 @@ def _render_step(
     draft: dict[str, Any],
     form: PortalForm,
     changing: bool,
+    position: tuple[str, int, int] | None = None,
 ) -> HttpResponse:
-    back, number, count = _position(flow, page, draft, changing)
+    back, number, count = position or _position(flow, page, draft, changing)
     return render(
         request,
         "portal/attachments.html" if page.slug == ATTACHMENTS else "portal/step.html",
@@ -526,6 +534,14 @@ def _filed(token: str) -> HttpResponse | None:
 
 def _client_address(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR") or "0.0.0.0"
+
+
+def _register_busy_message() -> str:
+    return _(
+        "Nie udało się teraz zarejestrować zgłoszenia: rejestr jest chwilowo zajęty. Nic nie "
+        "zostało wysłane, a Twoje odpowiedzi są zapisane. Wróć i wyślij formularz jeszcze raz "
+        "za kilka minut."
+    )
 
 
 def _refused(request: HttpRequest, message: str, *, status: int) -> HttpResponse:
