@@ -669,19 +669,25 @@ def test_the_language_link_refuses_other_sites_and_unknown_languages(garrison):
     assert client.get(reverse("portal:language", args=["de"])).status_code == 404
 
 
-def test_a_cached_public_page_never_shows_one_citizens_header_to_another(garrison):
+def citizen_client(name: str) -> Client:
+    """A client whose session is a citizen logged in under `name` (as a login leaves it)."""
     from garnizon.portal.identity import NAME_KEY, SESSION_KEY
     from garnizon.portal.models import Citizen
 
+    citizen = Citizen.objects.create(method="email", email="ewa@example.pl", first_name="Ewa")
+    client = Client()
+    session = client.session
+    session[SESSION_KEY] = citizen.pk
+    session[NAME_KEY] = name
+    session.save()
+    client.cookies["sessionid"] = session.session_key
+    return client
+
+
+def test_a_cached_public_page_never_shows_one_citizens_header_to_another(garrison):
     anonymous = Client()
     assert "Zaloguj się" in anonymous.get("/portal/").content.decode()  # cached now
-    citizen = Citizen.objects.create(method="email", email="ewa@example.pl", first_name="Ewa")
-    logged_in = Client()
-    session = logged_in.session
-    session[SESSION_KEY] = citizen.pk
-    session[NAME_KEY] = "Ewa Kowalska"
-    session.save()
-    logged_in.cookies["sessionid"] = session.session_key
+    logged_in = citizen_client("Ewa Kowalska")
     assert "Ewa Kowalska" in logged_in.get("/portal/").content.decode()
     assert "Ewa Kowalska" not in anonymous.get("/portal/").content.decode()
     assert "Ewa Kowalska" not in Client().get("/portal/").content.decode()
@@ -712,9 +718,6 @@ def test_a_blank_question_page_is_reused_with_each_visitors_own_working_csrf_tok
 
 
 def test_a_reused_question_page_never_shows_one_filers_answers_or_name_to_another(garrison):
-    from garnizon.portal.identity import NAME_KEY, SESSION_KEY
-    from garnizon.portal.models import Citizen
-
     url = step_url("pismo", "jednostka")
     selected = f'<option value="{garrison.kmp.pk}" selected>'
     Client().get(url)  # the blank page is kept now
@@ -722,13 +725,7 @@ def test_a_reused_question_page_never_shows_one_filers_answers_or_name_to_anothe
     post_ok(answering, url, {"unit": garrison.kmp.pk})
     assert selected in answering.get(url).content.decode()  # its own answer, drawn anew
     assert selected not in Client().get(url).content.decode()
-    citizen = Citizen.objects.create(method="email", email="ewa@example.pl", first_name="Ewa")
-    logged_in = Client()
-    session = logged_in.session
-    session[SESSION_KEY] = citizen.pk
-    session[NAME_KEY] = "Ewa Kowalska"
-    session.save()
-    logged_in.cookies["sessionid"] = session.session_key
+    logged_in = citizen_client("Ewa Kowalska")
     assert "Ewa Kowalska" in logged_in.get(url).content.decode()
     assert "Ewa Kowalska" not in Client().get(url).content.decode()
     # The change link's page goes back to the check page, not to the service's start.

@@ -41,6 +41,7 @@ from saml2.xmldsig import DIGEST_SHA1, DIGEST_SHA256, SIG_RSA_SHA1, SIG_RSA_SHA2
 
 from garnizon.audit.models import AuditAction, AuditEntry
 from garnizon.common.errors import DomainError
+from garnizon.common.ratelimit import rate_limits_hit
 from garnizon.intake.models import IntakeItem
 from garnizon.portal import identity, saml
 from garnizon.portal.additions import addition_limits
@@ -871,7 +872,10 @@ def test_the_per_email_counter_counts_each_address_separately(db, settings):
     settings.GARNIZON_PORTAL_RATE_LIMIT = 100
 
     def passed(email: str, address: str = "198.51.100.1") -> str | None:
-        return identity.portal_filing_limit_passed(client_address=address, email=email)
+        # What the filing's transaction counts (portal_filings_register_together).
+        checks = identity.portal_filing_limit_checks(client_address=address, email=email)
+        limited = identity.filing_limits_passed(checks, rate_limits_hit(checks))
+        return limited.limit if limited is not None else None
 
     assert [passed("x@example.pl") for _ in range(3)] == [None, None, "email"]
     assert passed("y@example.pl") is None

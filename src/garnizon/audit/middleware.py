@@ -14,8 +14,5 @@ class AuditContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        token = context.remote_addr.set(request.META.get("REMOTE_ADDR", ""))
-        try:
+        with context.remote_addr_set(request.META.get("REMOTE_ADDR", "")):
             return self.get_response(request)
-        finally:
-            context.remote_addr.reset(token)

@@ -16,6 +16,7 @@ import hashlib
 import logging
 import os
 import smtplib
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -30,7 +31,7 @@ from django.utils.translation import gettext_lazy
 from garnizon.audit.models import AuditAction
 from garnizon.audit.services import audit_record
 from garnizon.common.errors import DomainError
-from garnizon.common.ratelimit import RateCheck, first_use, rate_limit_hit, rate_limits_hit
+from garnizon.common.ratelimit import RateCheck, first_use, rate_limit_hit
 from garnizon.portal import conf
 from garnizon.portal.models import Citizen, Submission, SubmissionAddition
 from garnizon.portal.saml import (
@@ -496,22 +497,12 @@ def portal_filing_limit_checks(*, client_address: str, email: str) -> list[RateC
     return checks
 
 
-def filing_limits_passed(checks: list[RateCheck], hits: list[bool]) -> FilingLimited | None:
+def filing_limits_passed(checks: Sequence[RateCheck], hits: Sequence[bool]) -> FilingLimited | None:
     """Which of a filing's limits (`portal_filing_limit_checks`) its counts passed, if any."""
     for check, hit in zip(checks, hits, strict=True):
         if hit:
             return FilingLimited("address" if check.name == "portal.filing.address" else "email")
     return None
-
-
-def portal_filing_limit_passed(*, client_address: str, email: str) -> str | None:
-    """Count one filing against its address's and its e-mail's limits, in one write.
-
-    Returns which limit the filing passed, `"address"` or `"email"`, or None.
-    """
-    checks = portal_filing_limit_checks(client_address=client_address, email=email)
-    passed = filing_limits_passed(checks, rate_limits_hit(checks))
-    return passed.limit if passed is not None else None
 
 
 # --- the citizen's filings ---------------------------------------------------------------------

@@ -241,7 +241,7 @@ def portal_submission_file(
     the filer's request does not wait for the text analysis, and on SQLite the
     filing takes one turn of the write lock instead of two.
     """
-    passed = filing_limits_passed(list(limits), rate_limits_reached(limits))
+    passed = filing_limits_passed(limits, rate_limits_reached(limits))
     if passed is not None:
         raise passed
     prepared = portal_filing_prepare(
@@ -372,9 +372,7 @@ def portal_filings_register_together(
         hits = iter(rate_limits_hit(checks) if checks else [])
         limited: dict[int, FilingLimited] = {}
         for index, filing in enumerate(filings):
-            passed = filing_limits_passed(
-                list(filing.limits), [next(hits) for _check in filing.limits]
-            )
+            passed = filing_limits_passed(filing.limits, [next(hits) for _check in filing.limits])
             if passed is not None:
                 limited[index] = passed
         admitted = [filing for index, filing in enumerate(filings) if index not in limited]

@@ -97,9 +97,9 @@ def public_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
     return wrapper
 
 
-# The CSRF field in a rendered question page, and what stands for it in the cache.
+# The CSRF field in a rendered question page, and what stands for its token in the cache.
 _CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="[^"]*"')
-_CSRF_SLOT = 'name="csrfmiddlewaretoken" value="\x00csrf\x00"'
+_CSRF_PLACEHOLDER = "\x00csrf\x00"
 
 
 def _blank_page_key(request: HttpRequest, position: tuple[str, int, int]) -> str | None:
@@ -117,6 +117,28 @@ def _blank_page_key(request: HttpRequest, position: tuple[str, int, int]) -> str
         return None
     parts = f"{translation.get_language()}\0{request.get_full_path()}\0{position!r}"
     return "portal:blank:" + hashlib.sha256(parts.encode()).hexdigest()
+
+
+def _blank_page_kept(request: HttpRequest, key: str | None) -> HttpResponse | None:
+    """The kept blank page under `key` with this visitor's own CSRF token, or None."""
+    kept = cache.get(key) if key else None
+    if kept is None:
+        return None
+    return HttpResponse(
+        kept.replace(_CSRF_PLACEHOLDER, get_token(request)),
+        content_type="text/html; charset=utf-8",
+    )
+
+
+def _blank_page_keep(key: str | None, response: HttpResponse) -> None:
+    """Keep a freshly drawn blank page under `key`, its one CSRF token taken out."""
+    if key is None or response.status_code != 200:
+        return
+    blank, fields = _CSRF_FIELD.subn(
+        f'name="csrfmiddlewaretoken" value="{_CSRF_PLACEHOLDER}"', response.content.decode()
+    )
+    if fields == 1:
+        cache.set(key, blank, PUBLIC_PAGE_SECONDS)
 
 
 def language(request: HttpRequest, code: str) -> HttpResponse:
@@ -207,18 +229,12 @@ def step(request: HttpRequest, service: str, slug: str) -> HttpResponse:
         initial = draft["pages"].get(page.slug) or _from_account(request, page.form)
         position = _position(flow, page, draft, changing)
         key = None if initial or extra else _blank_page_key(request, position)
-        cached = cache.get(key) if key else None
-        if cached is not None:
-            return HttpResponse(
-                cached.replace("\x00csrf\x00", get_token(request)),
-                content_type="text/html; charset=utf-8",
-            )
+        kept = _blank_page_kept(request, key)
+        if kept is not None:
+            return kept
         form = page.form(initial=initial, **extra)
         response = _render_step(request, flow, page, draft, form, changing, position)
-        if key and response.status_code == 200:
-            blank, fields = _CSRF_FIELD.subn(_CSRF_SLOT, response.content.decode())
-            if fields == 1:
-                cache.set(key, blank, PUBLIC_PAGE_SECONDS)
+        _blank_page_keep(key, response)
         return response
     return _render_step(request, flow, page, draft, form, changing)
 
