@@ -13,7 +13,7 @@ search reads only the text), then:
    process (the incremental path the signals use, and the rebuild before
    issue 4's reindexing work), timing the analysis apart; the bare engine on
    the same sample (analysed beforehand, written straight into a fresh FTS5
-   table and merged, or COPYed into a fresh table of two tsvectors and
+   table and merged, or COPYed into a fresh table of one tsvector and
    GIN-indexed); then the full rebuild of `garnizon search reindex`
    (`search.rebuild`: documents, register entries, cases into a new index,
    merged or indexed once, swapped in) once per `--rebuild-workers` value,
@@ -252,9 +252,9 @@ def reindex_all(object_type: str, ids: list[int], workers: int, batch: int = 500
 def bare_engine_load(version_ids: list[int], batch: int = 1000) -> None:
     """The reference: the same documents, analysed beforehand (not timed), written
     straight into a fresh FTS5 table (SQLite: executemany in transactions of
-    `batch`, then one 'optimize') or a fresh table of two tsvectors (PostgreSQL:
-    COPY of the literals, then the two GIN indexes), in this one process."""
-    from garnizon.search.backends.postgresql import tsvector_literals
+    `batch`, then one 'optimize') or a fresh table of one tsvector (PostgreSQL:
+    COPY of the literals, then its GIN index), in this one process."""
+    from garnizon.search.backends.postgresql import tsvector_literal
 
     texts = list(
         DocumentVersion.objects.filter(pk__in=version_ids)
@@ -265,7 +265,7 @@ def bare_engine_load(version_ids: list[int], batch: int = 1000) -> None:
     if connection.vendor == "sqlite":
         rows = [(i, *analyse(t).columns(), acl) for i, t in enumerate(texts, start=1)]
     else:
-        rows = [(i, *tsvector_literals(analyse(t), acl)) for i, t in enumerate(texts, start=1)]
+        rows = [(i, tsvector_literal(analyse(t), acl)) for i, t in enumerate(texts, start=1)]
     connection.ensure_connection()
     raw = connection.connection
     clock = Clock()
@@ -273,14 +273,13 @@ def bare_engine_load(version_ids: list[int], batch: int = 1000) -> None:
     if connection.vendor == "sqlite":
         raw.execute("DROP TABLE IF EXISTS bench_fts")
         raw.execute(
-            "CREATE VIRTUAL TABLE bench_fts USING fts5(surface, lemma, fsurface, flemma, acl, "
+            "CREATE VIRTUAL TABLE bench_fts USING fts5(surface, lemma, acl, "
             "tokenize = 'unicode61 remove_diacritics 0')"
         )
         for start in range(0, len(rows), batch):
             with transaction.atomic():
                 raw.executemany(
-                    "INSERT INTO bench_fts(rowid, surface, lemma, fsurface, flemma, acl) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO bench_fts(rowid, surface, lemma, acl) VALUES (?, ?, ?, ?)",
                     rows[start : start + batch],
                 )
         loaded = time.perf_counter()
@@ -292,12 +291,12 @@ def bare_engine_load(version_ids: list[int], batch: int = 1000) -> None:
     else:
         with transaction.atomic(), raw.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS bench_tsv")
-            cursor.execute("CREATE TABLE bench_tsv (id bigint, tsv tsvector, ftsv tsvector)")
+            cursor.execute("CREATE TABLE bench_tsv (id bigint, tsv tsvector)")
         for start in range(0, len(rows), batch):
             with (
                 transaction.atomic(),
                 raw.cursor() as cursor,
-                cursor.copy("COPY bench_tsv (id, tsv, ftsv) FROM STDIN") as copy,
+                cursor.copy("COPY bench_tsv (id, tsv) FROM STDIN") as copy,
             ):
                 for row in rows[start : start + batch]:
                     copy.write_row(row)
@@ -305,7 +304,6 @@ def bare_engine_load(version_ids: list[int], batch: int = 1000) -> None:
         with transaction.atomic(), raw.cursor() as cursor:
             cursor.execute("SET maintenance_work_mem = '512MB'")
             cursor.execute("CREATE INDEX bench_tsv_tsv ON bench_tsv USING gin (tsv)")
-            cursor.execute("CREATE INDEX bench_tsv_ftsv ON bench_tsv USING gin (ftsv)")
             cursor.execute("RESET maintenance_work_mem")
         rates = clock.rates(len(rows))
         with transaction.atomic(), raw.cursor() as cursor:
@@ -391,14 +389,14 @@ def bare_count(query: object) -> int:
 
             cursor.execute(
                 "SELECT count(*) FROM search_searchentry WHERE tsv @@ %s::tsquery",
-                [render(query, folded=False)],
+                [render(query)],
             )
         else:
             from garnizon.search.backends.sqlite import render
 
             cursor.execute(
                 "SELECT count(*) FROM search_fts WHERE search_fts MATCH %s",
-                [render(query, folded=False)],
+                [render(query)],
             )
         return cursor.fetchone()[0]
 
@@ -528,12 +526,12 @@ def main() -> None:
             with backend.reading():
                 tokens = scope_tokens(Scope.for_person(person))
                 entries = SearchEntry.objects.all()
-                matched = backend.matching(entries, parsed, folded=False, tokens=tokens)
+                matched = backend.matching(entries, parsed, tokens=tokens)
                 ids = list(
                     backend.newest_first(matched).values_list("id", flat=True)[: RANK_LIMIT + 1]
                 )
                 min_id = ids[RANK_LIMIT - 1] if len(ids) > RANK_LIMIT else None
-                qs = backend.ranked(entries, parsed, folded=False, tokens=tokens, min_id=min_id)
+                qs = backend.ranked(entries, parsed, tokens=tokens, min_id=min_id)
                 hits_seen.append(len(_page(qs, 0, 20, scored=True)))
 
         def service(person: Person = person, query: str = query) -> None:

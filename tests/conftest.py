@@ -14,6 +14,15 @@ def _fast_password_hashing(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_folded_terms() -> None:
+    # The search's term map is rolled back with each test's transaction, even
+    # where its on-commit callbacks ran: this process must not remember it.
+    from garnizon.search.folding import forget_known
+
+    forget_known()
+
+
 @pytest.fixture
 def garrison(db) -> Garrison:
     return make_garrison()

@@ -34,11 +34,18 @@ from garnizon.registry.services import (
     incoming_item_register,
     outgoing_item_register,
 )
+from garnizon.search import folding
 from garnizon.search.analysis import analyse, code_token, fold, lemma
 from garnizon.search.backends import get_backend
-from garnizon.search.backends.postgresql import tsvector_literals
+from garnizon.search.backends.postgresql import tsvector_literal
 from garnizon.search.indexing import index_objects
-from garnizon.search.models import ObjectType, RebuildChange, SavedSearch, SearchEntry
+from garnizon.search.models import (
+    FoldedTerm,
+    ObjectType,
+    RebuildChange,
+    SavedSearch,
+    SearchEntry,
+)
 from garnizon.search.query import parse
 from garnizon.search.rebuild import rebuild
 from garnizon.search.services import (
@@ -176,12 +183,10 @@ def inc(obj) -> tuple[str, int]:
 # --- analysis --------------------------------------------------------------------------------
 
 
-def test_analysis_gives_surface_lemma_and_folded_forms_aligned():
+def test_analysis_gives_surface_and_lemma_aligned():
     a = analyse("Kradzież samochodu w Puławach")
     assert a.surface == ["kradzież", "samochodu", "w", "puławach"]
     assert a.lemma == ["kradzież", "samochód", "w", "puławy"]
-    assert a.fsurface == ["kradziez", "samochodu", "w", "pulawach"]
-    assert a.flemma == ["kradziez", "samochod", "w", "pulawy"]
     assert fold("Łódź, żółć") == "Lodz, zolc"
 
 
@@ -244,6 +249,56 @@ def test_diacritics_are_a_fallback_when_nothing_matches_exactly(corpus):
     assert inc(corpus["theft"]) in {(h.object_type, h.object_id) for h in results.hits}
     exact = search(handler, "kradzież", audit=False)
     assert not exact.fallback and exact.total >= 1
+
+
+def test_folded_matching_works_both_ways_for_words_prefixes_and_phrases(
+    corpus, django_capture_on_commit_callbacks
+):
+    """The term map stands in for folded copies of the text: a query typed
+    without diacritics finds words written with them (words, prefixes, phrases),
+    and a query with diacritics finds a letter typed without them."""
+    g = corpus["g"]
+    handler = g.people["handler"]
+    with django_capture_on_commit_callbacks(execute=True):
+        plain = incoming_item_register(
+            actor=g.people["clerk"],
+            unit=g.kwp,
+            subject="Zgloszenie kradziezy roweru przy ulicy Zolkiewskiego",
+            channel=Channel.EMAIL,
+            assigned_cell=g.cells["kwp_i_1"],
+        )
+    # Exact forms find only the first letter; the fallback finds both spellings.
+    assert found(handler, "kradzieży") >= {inc(corpus["theft"])}
+    assert inc(plain) not in found(handler, "kradzieży")
+    both = search(handler, "kradzieży roweru", audit=False)
+    assert both.fallback and {(h.object_type, h.object_id) for h in both.hits} == {inc(plain)}
+    prefix = search(handler, "Pulaw*", audit=False)
+    assert prefix.fallback and inc(corpus["theft"]) in {
+        (h.object_type, h.object_id) for h in prefix.hits
+    }
+    phrase = search(handler, '"kradziezy samochodu"', audit=False)
+    assert phrase.fallback and inc(corpus["theft"]) in {
+        (h.object_type, h.object_id) for h in phrase.hits
+    }
+    assert inc(corpus["theft"]) not in found(handler, '"samochodu kradziezy"')
+    # The last resort: the folded stem as a prefix ("kradziez*"), unfolded too.
+    assert inc(corpus["theft"]) in found(handler, "kradziezx")
+    assert not found(handler, "qwxyzzv")
+
+
+def test_the_term_map_holds_words_with_diacritics_under_their_folded_form(corpus):
+    words = dict(FoldedTerm.objects.values_list("term", "folded"))
+    assert words["kradzieży"] == "kradziezy"
+    assert words["puławach"] == "pulawach" and words["puławy"] == "pulawy"
+    assert words["wiśniewska"] == "wisniewska"
+    assert "samochodu" not in words  # no diacritics: the folded query finds it as it is
+    assert all(fold(term) == folded != term for term, folded in words.items())
+    # Words already recorded (and committed) are not offered again.
+    analysed = analyse("Kradzieży w Puławach")
+    folding.forget_known()
+    assert folding.record([analysed]) == 4  # kradzieży, kradzież, puławach, puławy
+    folding._remember(set(analysed.surface) | set(analysed.lemma))
+    assert folding.record([analysed]) == 0
 
 
 def test_phrases_keep_word_order(corpus):
@@ -1233,9 +1288,9 @@ def test_the_command_rebuilds_in_worker_processes(corpus):
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's tsvector literals")
-def test_tsvector_literals_keep_every_position_as_postgresql_reads_them():
+def test_tsvector_literal_keeps_every_position_as_postgresql_reads_it():
     analysed = analyse("Kradzież samochodu. Samochód skradziono; kradzież zgłoszono. " * 100)
-    tsv, ftsv = tsvector_literals(analysed, "p1 c2")
+    tsv = tsvector_literal(analysed, "p1 c2")
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT %s::tsvector @@ %s::tsquery, %s::tsvector @@ %s::tsquery, "
@@ -1243,14 +1298,14 @@ def test_tsvector_literals_keep_every_position_as_postgresql_reads_them():
             [
                 tsv,
                 "'kradzież' <-> 'samochód' & '~p1'",  # surface form then lemma, adjacent
-                ftsv,
-                "'kradziez' <-> 'samochodu'",
+                tsv,
+                "'kradziez'",  # no folded copies: those come from the term map
                 tsv,
                 "'samochodu' <-> 'samochód'",  # the surface form of the next word
                 tsv,
             ],
         )
-        assert cursor.fetchone() == (True, True, True, 9)
+        assert cursor.fetchone() == (True, False, True, 9)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -1287,3 +1342,51 @@ def test_changes_made_while_a_rebuild_runs_in_another_thread_are_not_lost(corpus
             assert inc(item) in found(commander, word), subject
     assert inc(items[-1]) in found(commander, "hulajnoga")
     assert not RebuildChange.objects.exists()
+
+
+def test_migration_0005_keeps_the_index_and_fills_the_term_map(corpus):
+    """An index of the previous shape (folded copies of the text) is migrated in
+    place: its entries stay searchable and its words with diacritics go into
+    the term map, so the fallback works without a reindex."""
+    import importlib
+    from types import SimpleNamespace
+
+    from django.apps import apps
+
+    migration = importlib.import_module("garnizon.search.migrations.0005_folded_terms")
+    theft = corpus["theft"]
+    entry_id = SearchEntry.objects.get(object_type=ObjectType.INCOMING, object_id=theft.pk).pk
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(
+                "SELECT surface, lemma, acl FROM search_fts WHERE rowid = %s", [entry_id]
+            )
+            surface, lemma_, acl = cursor.fetchone()
+            cursor.execute("DROP TABLE search_fts")
+            cursor.execute(migration.SQLITE_OLD)
+            cursor.execute(
+                "INSERT INTO search_fts(rowid, surface, lemma, fsurface, flemma, acl) "
+                "VALUES (%s, %s, %s, %s, %s, %s)",
+                [entry_id, surface, lemma_, fold(surface), fold(lemma_), acl],
+            )
+        else:
+            cursor.execute("ALTER TABLE search_searchentry ADD COLUMN ftsv tsvector")
+            cursor.execute("CREATE INDEX search_entry_ftsv ON search_searchentry USING gin (ftsv)")
+    FoldedTerm.objects.all().delete()
+    folding.forget_known()
+    migration.forward(apps, SimpleNamespace(connection=connection))
+    assert FoldedTerm.objects.filter(folded="kradziezy", term="kradzieży").exists()
+    handler = corpus["g"].people["handler"]
+    results = search(handler, "kradziezy samochodu", audit=False)
+    assert results.fallback and inc(theft) in {(h.object_type, h.object_id) for h in results.hits}
+    assert inc(theft) in found(handler, "kradzieży")
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT sql FROM sqlite_master WHERE name = 'search_fts'")
+            assert "fsurface" not in cursor.fetchone()[0]
+        else:
+            cursor.execute(
+                "SELECT count(*) FROM information_schema.columns "
+                "WHERE table_name = 'search_searchentry' AND column_name = 'ftsv'"
+            )
+            assert cursor.fetchone()[0] == 0

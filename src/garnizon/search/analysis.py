@@ -1,16 +1,16 @@
 """Polish text analysis, the same for indexed text and for queries.
 
-A text becomes four aligned streams of tokens (one position per word in each):
+A text becomes two aligned streams of tokens (one position per word in each):
 
 - ``surface``: the word as written, lower-cased ("samochodu");
-- ``lemma``: its dictionary form from simplemma ("samochód");
-- ``fsurface`` and ``flemma``: the same two with diacritics folded
-  ("samochodu", "samochod"), for the fallback when a query finds nothing
-  ("kradziez" finds "kradzież").
+- ``lemma``: its dictionary form from simplemma ("samochód").
 
 Both the lemma and the surface form are indexed because simplemma is not
 always consistent: "włamania" gives "włamanie" but "włamanie" gives "włamać".
 A query word matches when any of its forms equals any form of a document word.
+Diacritics-insensitive matching ("kradziez" finds "kradzież") does not need
+streams of its own: the words with diacritics are kept under their folded
+form in a term map (`garnizon.search.folding`).
 
 Case signs, registration numbers, e-Doręczenia addresses and other codes
 ("I.0151.3.2026", "KWP/RPW/12/2026") are kept whole as one extra token, encoded
@@ -77,27 +77,18 @@ def lemma(word: str) -> str:
 
 @dataclass
 class Analysed:
-    """Four aligned token streams (see the module's docstring)."""
+    """Two aligned token streams (see the module's docstring)."""
 
     surface: list[str] = field(default_factory=list)
     lemma: list[str] = field(default_factory=list)
-    fsurface: list[str] = field(default_factory=list)
-    flemma: list[str] = field(default_factory=list)
 
     def add(self, surface: str, lemma_: str) -> None:
         self.surface.append(surface)
         self.lemma.append(lemma_)
-        self.fsurface.append(fold(surface))
-        self.flemma.append(fold(lemma_))
 
-    def columns(self) -> tuple[str, str, str, str]:
+    def columns(self) -> tuple[str, str]:
         """The streams as space-separated text, in index column order."""
-        return (
-            " ".join(self.surface),
-            " ".join(self.lemma),
-            " ".join(self.fsurface),
-            " ".join(self.flemma),
-        )
+        return " ".join(self.surface), " ".join(self.lemma)
 
     def __len__(self) -> int:
         return len(self.surface)
@@ -123,32 +114,30 @@ def words(text: str) -> list[tuple[str, bool]]:
 
 
 @functools.lru_cache(maxsize=200_000)
-def _word_forms(token: str) -> tuple[str, str, str, str]:
-    """(surface, lemma, folded surface, folded lemma) of one lower-case word."""
+def _word_forms(token: str) -> tuple[str, str]:
+    """(surface, lemma) of one lower-case word."""
     token = token[:MAX_TOKEN_LENGTH]
-    lemma_ = lemma(token)
-    folded = fold(token)
-    return token, lemma_, folded, folded if lemma_ == token else fold(lemma_)
+    return token, lemma(token)
 
 
-# A piece of text between white space -> the (surface, lemma, folded surface,
-# folded lemma) tuples of its words and codes. Splitting on white space (in C)
+# A piece of text between white space -> the (surface, lemma) pairs of its
+# words and codes. Splitting on white space (in C)
 # and caching whole pieces ("Puławach,") is several times faster than running
 # the word pattern over the text; chunks never span white space, so the tokens
 # are the same. A plain dict, cleared when full.
-_PIECES: dict[str, tuple[tuple[str, str, str, str], ...]] = {}
+_PIECES: dict[str, tuple[tuple[str, str], ...]] = {}
 _PIECES_MAX = 500_000
 
 
-def _piece_forms(piece: str) -> tuple[tuple[str, str, str, str], ...]:
-    parts: list[tuple[str, str, str, str]] = []
+def _piece_forms(piece: str) -> tuple[tuple[str, str], ...]:
+    parts: list[tuple[str, str]] = []
     for chunk in CHUNK.findall(piece):
         if chunk.isalnum():
             parts.append(_word_forms(chunk))
             continue
         if _DIGIT.search(chunk):
             encoded = code_token(chunk)[:MAX_TOKEN_LENGTH]
-            parts.append((encoded, encoded, encoded, encoded))
+            parts.append((encoded, encoded))
         parts += [_word_forms(w) for w in WORD.findall(chunk)]
     if len(_PIECES) >= _PIECES_MAX:
         _PIECES.clear()
@@ -165,7 +154,7 @@ def analyse(text: str, *, max_words: int = MAX_WORDS) -> Analysed:
     the same few thousand pieces again and again)."""
     cache_get = _PIECES.get
     pieces = text.lower().split()
-    parts: list[tuple[str, str, str, str]] = []
+    parts: list[tuple[str, str]] = []
     for start in range(0, len(pieces), max_words):
         chunk = pieces[start : start + max_words]
         found = list(map(cache_get, chunk))
@@ -179,8 +168,8 @@ def analyse(text: str, *, max_words: int = MAX_WORDS) -> Analysed:
             break
     if not parts:
         return Analysed()
-    surface, lemmas, fsurface, flemma = map(list, zip(*parts, strict=True))
-    return Analysed(surface, lemmas, fsurface, flemma)
+    surface, lemmas = map(list, zip(*parts, strict=True))
+    return Analysed(surface, lemmas)
 
 
 def forms(word: str) -> set[str]:

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from garnizon.search import acl
+from garnizon.search import acl, folding
 from garnizon.search.analysis import Analysed, analyse
 from garnizon.search.backends import get_backend
 from garnizon.search.backends.base import BuildRow
@@ -263,6 +263,7 @@ def index_objects(object_type: str, ids: Iterable[int]) -> int:
             )
             acls = {s.object_id: s.fields["acl"] for s in sources}
             backend.write([(entry_ids[oid], a, acls[oid]) for oid, a in analysed.items()])
+            folding.record(analysed.values())
         missing = set(ids) - set(analysed)
         if missing:
             remove_entries(object_type, missing)

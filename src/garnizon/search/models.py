@@ -3,9 +3,9 @@
 An entry holds the columns results are filtered and counted by, a title and a
 short stored text for highlighted fragments. The analysed text itself lives
 in the backend's index: an FTS5 table `search_fts` on SQLite (rowid = entry
-id) or the `tsv` (exact forms) and `ftsv` (diacritics folded) tsvector
-columns of this table on PostgreSQL (created by migrations 0002 and 0003 on
-their database only). Who may see an entry is stored with it as access tokens
+id) or the `tsv` tsvector column of this table on PostgreSQL (created by
+migrations 0002 and 0003 on their database only; 0005 replaced the folded
+copies of the text by `FoldedTerm`). Who may see an entry is stored with it as access tokens
 (`acl`, see `garnizon.search.acl`), kept current by the signals.
 """
 
@@ -136,3 +136,26 @@ class RebuildChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.object_type}:{self.object_id}"
+
+
+class FoldedTerm(models.Model):
+    """A word of the index that has diacritics, under its folded form
+    ("kradzieży" under "kradziezy").
+
+    The index holds words only as written and as lemmas; a query typed without
+    diacritics is answered by looking its folded forms up here and searching
+    for the indexed words they stand for (`garnizon.search.folding`). Rows are
+    added as text is indexed and never removed: a word no longer in any
+    document only adds an alternative that finds nothing."""
+
+    folded = models.CharField(max_length=64)
+    term = models.CharField(max_length=64)
+
+    class Meta:
+        db_table = "search_folded_term"
+        constraints = [
+            models.UniqueConstraint(fields=["folded", "term"], name="search_folded_term_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.folded} -> {self.term}"

@@ -21,13 +21,19 @@ _PHRASE = re.compile(r'"([^"]*)"?')
 
 @dataclass(frozen=True)
 class Term:
-    """One condition of a query: `kind` is "word", "code", "prefix" or "phrase"."""
+    """One condition of a query: `kind` is "word", "code", "prefix" or "phrase".
+
+    `alternatives`, when given, are the indexed forms each token matches instead
+    of its own surface and lemma (a query unfolded by `garnizon.search.folding`)."""
 
     kind: str
     tokens: tuple[str, ...]
+    alternatives: tuple[frozenset[str], ...] = ()
 
     def exact_forms(self) -> list[set[str]]:
         """For each token, the exact forms it matches (surface and lemma)."""
+        if self.alternatives:
+            return [set(a) for a in self.alternatives]
         if self.kind in ("code", "prefix"):
             return [{t} for t in self.tokens]
         return [{t, lemma(t)} for t in self.tokens]

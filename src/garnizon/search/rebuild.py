@@ -8,7 +8,7 @@ The new index is built beside the one in use and swapped in at the end:
   rowids). The swap drops `search_fts` and renames the new table.
 - PostgreSQL: a second entry table `search_searchentry_build` of the same
   shape, loaded by COPY (the tsvectors as literals the server parses) with no
-  index at all; then its constraints and indexes, the two GIN indexes
+  index at all; then its constraints and indexes, the GIN index
   included, are built once over the loaded rows. The swap drops the old table
   and renames the new one and its indexes.
 
@@ -41,6 +41,7 @@ from django.utils.translation import gettext as _
 
 from garnizon.common.errors import DomainError
 from garnizon.common.leases import Lease, lease_holder
+from garnizon.search import folding
 from garnizon.search.analysis import analyse
 from garnizon.search.backends import get_backend
 from garnizon.search.indexing import analysed_rows, source_ids
@@ -59,6 +60,7 @@ def _build_job(job: tuple[str, list[int]]) -> tuple[str, int, int]:
     rows = analysed_rows(object_type, ids)
     with transaction.atomic():
         get_backend().build_write(object_type, rows)
+        folding.record(analysed for _id, _fields, analysed in rows)
     return object_type, len(ids), len(rows)
 
 
@@ -170,6 +172,7 @@ def _replay(backend) -> int:
         backend.build_forget(object_type, ordered)
         rows = analysed_rows(object_type, ordered)
         backend.build_write(object_type, rows)
+        folding.record(analysed for _id, _fields, analysed in rows)
         added += len(rows)
     RebuildChange.objects.all().delete()
     return added

@@ -14,6 +14,7 @@ import dataclasses
 import datetime
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,7 @@ from garnizon.registry.selectors import incoming_visibility_q, outgoing_visible_
 from garnizon.search.acl import scope_tokens
 from garnizon.search.analysis import CODE, WORD, code_token, fold, lemma
 from garnizon.search.backends import get_backend
+from garnizon.search.folding import unfold
 from garnizon.search.models import ObjectType, SavedSearch, SearchEntry
 from garnizon.search.query import ParsedQuery, Term, loosen, parse
 
@@ -500,21 +502,26 @@ def search(
         folded = False
         ranked_newest = None
         if parsed:
-            # Exact forms first; then diacritics folded; then folded stems as prefixes.
-            stages = [(parsed, False), (parsed, True)]
+            # Exact forms first; then diacritics folded; then folded stems as prefixes
+            # (the folded stages unfolded into exact alternatives only when needed).
+            stages: list[tuple[Callable[[], ParsedQuery], bool]] = [
+                (lambda: parsed, False),
+                (lambda: unfold(parsed), True),
+            ]
             loose = loosen(parsed)
             if loose.terms != parsed.terms:
-                stages.append((loose, True))
-            for candidate, fold_forms in stages:
-                matched = backend.matching(filtered, candidate, folded=fold_forms, tokens=tokens)
+                stages.append((lambda: unfold(loose), True))
+            for make_candidate, fold_forms in stages:
+                candidate, folded = make_candidate(), fold_forms
+                matched = backend.matching(filtered, candidate, tokens=tokens)
                 total, estimate, facets, min_id = _count_and_facets(
                     matched, filters, backend.newest_first(matched)
                 )
                 if total:
                     break
-            parsed, folded = candidate, fold_forms
+            parsed = candidate
             ranked_newest = RANK_LIMIT if min_id is not None else None
-            ordered = backend.ranked(filtered, parsed, folded=folded, tokens=tokens, min_id=min_id)
+            ordered = backend.ranked(filtered, parsed, tokens=tokens, min_id=min_id)
         elif filters:
             matched = backend.visible(filtered, tokens)
             total, estimate, facets, _min_id = _count_and_facets(

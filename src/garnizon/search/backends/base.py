@@ -43,10 +43,9 @@ class SearchBackend(abc.ABC):
         """`qs` narrowed to entries holding one of the access `tokens` (no text)."""
 
     @abc.abstractmethod
-    def matching(
-        self, qs: QuerySet, query: ParsedQuery, *, folded: bool, tokens: Sequence[str]
-    ) -> QuerySet:
-        """`qs` narrowed to visible entries matching `query` (exact forms, or folded ones)."""
+    def matching(self, qs: QuerySet, query: ParsedQuery, *, tokens: Sequence[str]) -> QuerySet:
+        """`qs` narrowed to visible entries matching `query` (its terms' exact forms,
+        or the alternatives of a query unfolded by `garnizon.search.folding`)."""
 
     @abc.abstractmethod
     def ranked(
@@ -54,7 +53,6 @@ class SearchBackend(abc.ABC):
         qs: QuerySet,
         query: ParsedQuery,
         *,
-        folded: bool,
         tokens: Sequence[str],
         min_id: int | None = None,
     ) -> QuerySet:
@@ -65,7 +63,7 @@ class SearchBackend(abc.ABC):
         """`matching(...)`'s queryset ordered newest (highest id) first, cheaply."""
 
     @abc.abstractmethod
-    def raw_top(self, query: ParsedQuery, *, limit: int, folded: bool = False) -> list[int]:
+    def raw_top(self, query: ParsedQuery, *, limit: int) -> list[int]:
         """The bare engine: best entry ids without permissions or filters (benchmarks)."""
 
     @abc.abstractmethod

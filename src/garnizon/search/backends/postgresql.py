@@ -1,6 +1,6 @@
-"""PostgreSQL: two tsvector columns on the entry table, `tsv` (surface forms
-and lemmas) and `ftsv` (the same with diacritics folded), each with a GIN
-index, ranked by ts_rank.
+"""PostgreSQL: a tsvector column on the entry table, `tsv` (surface forms and
+lemmas), with a GIN index, ranked by ts_rank. Queries typed without
+diacritics are unfolded into exact alternatives (`garnizon.search.folding`).
 
 The tsvectors are written as literals built here, not by `to_tsvector`, so
 PostgreSQL's parser never splits our tokens. No weights: a query of words and
@@ -34,10 +34,10 @@ MAX_POSITION = 16383
 BUILD = "search_searchentry_build"
 BUILD_SUFFIX = "__b"
 LOG = "search_rebuild_log"
-BUILD_COLUMNS = ["object_type", "object_id", *ENTRY_FIELDS, "indexed_at", "tsv", "ftsv"]
+BUILD_COLUMNS = ["object_type", "object_id", *ENTRY_FIELDS, "indexed_at", "tsv"]
 # Memory for building the GIN indexes of a rebuild (sorted in memory, then written once).
 BUILD_MAINTENANCE_WORK_MEM = "512MB"
-LZ4_COLUMNS = ("tsv", "ftsv", "body")
+LZ4_COLUMNS = ("tsv", "body")
 
 
 def _quote(token: str) -> str:
@@ -84,13 +84,10 @@ def _literal(first: list[str], second: list[str], access: str) -> str:
     return " ".join(part for part in (_stream(first, separators), lemmas, access) if part)
 
 
-def tsvector_literals(analysed: Analysed, tokens: str = "") -> tuple[str, str]:
-    """The analysed text (and access tokens) as the `tsv` and `ftsv` literals."""
+def tsvector_literal(analysed: Analysed, tokens: str = "") -> str:
+    """The analysed text (and access tokens) as the `tsv` literal."""
     access = " ".join(_quote(f"~{t}") for t in tokens.split())
-    return (
-        _literal(analysed.surface, analysed.lemma, access),
-        _literal(analysed.fsurface, analysed.flemma, access),
-    )
+    return _literal(analysed.surface, analysed.lemma, access)
 
 
 def _alternatives(forms: set[str], *, prefix: bool = False) -> str:
@@ -98,9 +95,9 @@ def _alternatives(forms: set[str], *, prefix: bool = False) -> str:
     return "(" + " | ".join(f"{_quote(f)}{star}" for f in sorted(forms)) + ")"
 
 
-def render_term(term: Term, *, folded: bool) -> str:
+def render_term(term: Term) -> str:
     """One term as tsquery text (cast with ::tsquery, so nothing is re-parsed)."""
-    forms = term.folded_forms() if folded else term.exact_forms()
+    forms = term.exact_forms()
     if term.kind == "prefix":
         return _alternatives(forms[0], prefix=True)
     if term.kind in ("word", "code"):
@@ -112,18 +109,14 @@ def render_acl(tokens: Sequence[str]) -> str:
     return "(" + " | ".join(_quote(f"~{t}") for t in tokens) + ")"
 
 
-def render_visible(query: ParsedQuery | None, tokens: Sequence[str], *, folded: bool) -> str:
+def render_visible(query: ParsedQuery | None, tokens: Sequence[str]) -> str:
     if not query:
         return render_acl(tokens)
-    return f"({render(query, folded=folded)}) & {render_acl(tokens)}"
+    return f"({render(query)}) & {render_acl(tokens)}"
 
 
-def _column(folded: bool) -> str:
-    return f"{ENTRY}.ftsv" if folded else f"{ENTRY}.tsv"
-
-
-def render(query: ParsedQuery, *, folded: bool) -> str:
-    return " & ".join(render_term(t, folded=folded) for t in query.terms)
+def render(query: ParsedQuery) -> str:
+    return " & ".join(render_term(t) for t in query.terms)
 
 
 class PostgresBackend(SearchBackend):
@@ -140,15 +133,11 @@ class PostgresBackend(SearchBackend):
             yield
 
     def write(self, rows: Sequence[tuple[int, Analysed, str]]) -> None:
-        """One UPDATE for the whole batch (the literals travel as two text arrays)."""
+        """One UPDATE for the whole batch (the literals travel as a text array)."""
         if not rows:
             return
-        ids, exact, folded = [], [], []
-        for entry_id, analysed, tokens in rows:
-            tsv, ftsv = tsvector_literals(analysed, tokens)
-            ids.append(entry_id)
-            exact.append(tsv)
-            folded.append(ftsv)
+        ids = [entry_id for entry_id, _analysed, _tokens in rows]
+        literals = [tsvector_literal(analysed, tokens) for _id, analysed, tokens in rows]
         import psycopg
 
         connection.ensure_connection()
@@ -156,10 +145,9 @@ class PostgresBackend(SearchBackend):
         # the literals go as parameters, not quoted into the statement by the client.
         with psycopg.Cursor(connection.connection) as cursor:
             cursor.execute(
-                f"UPDATE {ENTRY} AS e SET tsv = v.tsv::tsvector, ftsv = v.ftsv::tsvector "
-                "FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, tsv, ftsv) "
-                "WHERE e.id = v.id",
-                [ids, exact, folded],
+                f"UPDATE {ENTRY} AS e SET tsv = v.tsv::tsvector "
+                "FROM unnest(%s::bigint[], %s::text[]) AS v(id, tsv) WHERE e.id = v.id",
+                [ids, literals],
             )
 
     def delete(self, entry_ids: Sequence[int]) -> None:
@@ -167,23 +155,18 @@ class PostgresBackend(SearchBackend):
         if not entry_ids:
             return
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {ENTRY} SET tsv = NULL, ftsv = NULL WHERE id = ANY(%s)", [list(entry_ids)]
-            )
+            cursor.execute(f"UPDATE {ENTRY} SET tsv = NULL WHERE id = ANY(%s)", [list(entry_ids)])
 
     def visible(self, qs: QuerySet, tokens: Sequence[str]) -> QuerySet:
         if not tokens:
             return qs.none()
         return qs.extra(where=[f"{ENTRY}.tsv @@ %s::tsquery"], params=[render_acl(tokens)])
 
-    def matching(
-        self, qs: QuerySet, query: ParsedQuery, *, folded: bool, tokens: Sequence[str]
-    ) -> QuerySet:
+    def matching(self, qs: QuerySet, query: ParsedQuery, *, tokens: Sequence[str]) -> QuerySet:
         if not tokens:
             return qs.none()
         return qs.extra(
-            where=[f"{_column(folded)} @@ %s::tsquery"],
-            params=[render_visible(query, tokens, folded=folded)],
+            where=[f"{ENTRY}.tsv @@ %s::tsquery"], params=[render_visible(query, tokens)]
         )
 
     def ranked(
@@ -191,16 +174,15 @@ class PostgresBackend(SearchBackend):
         qs: QuerySet,
         query: ParsedQuery,
         *,
-        folded: bool,
         tokens: Sequence[str],
         min_id: int | None = None,
     ) -> QuerySet:
-        qs = self.matching(qs, query, folded=folded, tokens=tokens)
+        qs = self.matching(qs, query, tokens=tokens)
         if min_id is not None:
             qs = qs.extra(where=[f"{ENTRY}.id >= %s"], params=[min_id])
         return qs.extra(
-            select={"score": f"ts_rank({_column(folded)}, %s::tsquery)"},
-            select_params=[render(query, folded=folded)],
+            select={"score": f"ts_rank({ENTRY}.tsv, %s::tsquery)"},
+            select_params=[render(query)],
             order_by=["-score", "-id"],
         )
 
@@ -208,19 +190,19 @@ class PostgresBackend(SearchBackend):
         """`matching(...)` newest first."""
         return qs.order_by("-id")
 
-    def raw_top(self, query: ParsedQuery, *, limit: int, folded: bool = False) -> list[int]:
-        expression = render(query, folded=folded)
+    def raw_top(self, query: ParsedQuery, *, limit: int) -> list[int]:
+        expression = render(query)
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT id FROM {ENTRY} WHERE {_column(folded)} @@ %s::tsquery "
-                f"ORDER BY ts_rank({_column(folded)}, %s::tsquery) DESC LIMIT %s",
+                f"SELECT id FROM {ENTRY} WHERE tsv @@ %s::tsquery "
+                "ORDER BY ts_rank(tsv, %s::tsquery) DESC LIMIT %s",
                 [expression, expression, limit],
             )
             return [row[0] for row in cursor.fetchall()]
 
     def clear(self) -> None:
         with connection.cursor() as cursor:
-            cursor.execute(f"UPDATE {ENTRY} SET tsv = NULL, ftsv = NULL WHERE tsv IS NOT NULL")
+            cursor.execute(f"UPDATE {ENTRY} SET tsv = NULL WHERE tsv IS NOT NULL")
 
     # --- a full rebuild: a fresh table loaded by COPY, indexed once, renamed into place ---
 
@@ -253,15 +235,13 @@ class PostgresBackend(SearchBackend):
             cursor.copy(f"COPY {BUILD} ({columns}) FROM STDIN") as copy,
         ):
             for object_id, fields, analysed in rows:
-                tsv, ftsv = tsvector_literals(analysed, fields["acl"])
                 copy.write_row(
                     (
                         object_type,
                         object_id,
                         *[fields[name] for name in ENTRY_FIELDS],
                         now,
-                        tsv,
-                        ftsv,
+                        tsvector_literal(analysed, fields["acl"]),
                     )
                 )
 
@@ -375,4 +355,4 @@ def _build_index(definition: str, name: str) -> str:
     return f'CREATE {unique}INDEX "{name}{BUILD_SUFFIX}" ON {BUILD} ' + definition[match.end() :]
 
 
-__all__ = ["PostgresBackend", "tsvector_literals"]
+__all__ = ["PostgresBackend", "tsvector_literal"]

@@ -1,4 +1,4 @@
-"""SQLite FTS5: a virtual table `search_fts(surface, lemma, fsurface, flemma, acl)`
+"""SQLite FTS5: a virtual table `search_fts(surface, lemma, acl)`
 whose rowid is the entry's id, ranked by bm25.
 
 Need-to-know is one more column: the entry's access tokens (garnizon.search.acl).
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from itertools import product
 
 from django.db import connection, transaction
 from django.db.models import QuerySet
@@ -31,8 +32,10 @@ LOG = "search_rebuild_log"
 # then incremental merges of BUILD_MERGE_PAGES pages a transaction at the end.
 BUILD_CRISIS_MERGE = 64
 BUILD_MERGE_PAGES = 2000
-# bm25 weights of surface, lemma, folded surface, folded lemma.
-RANK = f"bm25({TABLE}, 2.0, 1.0, 0.5, 0.5, 0.0)"
+# bm25 weights of surface, lemma, access tokens.
+RANK = f"bm25({TABLE}, 2.0, 1.0, 0.0)"
+# A phrase of words with several forms each: at most this many FTS5 phrases.
+MAX_PHRASE_VARIANTS = 32
 _CHUNK = 500
 
 
@@ -44,45 +47,40 @@ def _alternatives(forms: set[str]) -> str:
     return "(" + " OR ".join(_quote(f) for f in sorted(forms)) + ")"
 
 
-def render_term(term: Term, *, folded: bool) -> str:
-    """One term as an FTS5 expression."""
-    forms = term.folded_forms() if folded else term.exact_forms()
-    surface, lemma = ("fsurface", "flemma") if folded else ("surface", "lemma")
+def render_term(term: Term) -> str:
+    """One term as an FTS5 expression over the surface and lemma columns."""
+    forms = term.exact_forms()
     if term.kind == "prefix":
-        return f"{{{surface} {lemma}}} : {_quote(next(iter(forms[0])))} *"
+        return "{surface lemma} : (" + " OR ".join(f"{_quote(p)} *" for p in sorted(forms[0])) + ")"
     if term.kind == "code":
-        return f"{{{surface}}} : {_quote(next(iter(forms[0])))}"
+        return f"{{surface}} : {_quote(next(iter(forms[0])))}"
     if term.kind == "word":
-        return f"{{{surface} {lemma}}} : {_alternatives(forms[0])}"
-    # A phrase: the words as written, or their lemmas, consecutive in one stream.
-    tokens = list(term.tokens)
-    lemmas = list(term.lemmas)
-    if folded:
-        from garnizon.search.analysis import fold
-
-        tokens, lemmas = [fold(t) for t in tokens], [fold(t) for t in lemmas]
-    variants = {
-        f"{surface} : {_quote(' '.join(tokens))}",
-        f"{lemma} : {_quote(' '.join(lemmas))}",
-        f"{lemma} : {_quote(' '.join(tokens))}",
-        f"{surface} : {_quote(' '.join(lemmas))}",
-    }
-    return "(" + " OR ".join(sorted(variants)) + ")"
+        return f"{{surface lemma}} : {_alternatives(forms[0])}"
+    # A phrase: consecutive words in one stream. FTS5 has no OR inside a phrase,
+    # so each choice of forms is a phrase of its own: the words as written and
+    # their lemmas first, then the other combinations, at most MAX_PHRASE_VARIANTS.
+    if term.alternatives:
+        first: list[tuple[str, ...]] = []
+    else:
+        first = [tuple(term.tokens), tuple(term.lemmas)]
+    variants = list(dict.fromkeys([*first, *product(*(sorted(f) for f in forms))]))
+    phrases = [_quote(" ".join(v)) for v in variants[:MAX_PHRASE_VARIANTS]]
+    return "{surface lemma} : (" + " OR ".join(phrases) + ")"
 
 
-def render(query: ParsedQuery, *, folded: bool) -> str:
-    return " AND ".join(render_term(t, folded=folded) for t in query.terms)
+def render(query: ParsedQuery) -> str:
+    return " AND ".join(render_term(t) for t in query.terms)
 
 
 def render_acl(tokens: Sequence[str]) -> str:
     return "acl : (" + " OR ".join(_quote(t) for t in tokens) + ")"
 
 
-def render_visible(query: ParsedQuery | None, tokens: Sequence[str], *, folded: bool) -> str:
+def render_visible(query: ParsedQuery | None, tokens: Sequence[str]) -> str:
     """The text (if any) AND the access tokens, as one FTS5 expression."""
     if not query:
         return render_acl(tokens)
-    return f"({render(query, folded=folded)}) AND {render_acl(tokens)}"
+    return f"({render(query)}) AND {render_acl(tokens)}"
 
 
 class SqliteBackend(SearchBackend):
@@ -103,8 +101,7 @@ class SqliteBackend(SearchBackend):
         self.delete(present)
         with connection.cursor() as cursor:
             cursor.executemany(
-                f"INSERT INTO {TABLE}(rowid, surface, lemma, fsurface, flemma, acl) "
-                "VALUES (%s, %s, %s, %s, %s, %s)",
+                f"INSERT INTO {TABLE}(rowid, surface, lemma, acl) VALUES (%s, %s, %s, %s)",
                 [(entry_id, *analysed.columns(), tokens) for entry_id, analysed, tokens in rows],
             )
 
@@ -124,15 +121,13 @@ class SqliteBackend(SearchBackend):
             params=[render_acl(tokens)],
         )
 
-    def matching(
-        self, qs: QuerySet, query: ParsedQuery, *, folded: bool, tokens: Sequence[str]
-    ) -> QuerySet:
+    def matching(self, qs: QuerySet, query: ParsedQuery, *, tokens: Sequence[str]) -> QuerySet:
         if not tokens:
             return qs.none()
         return qs.extra(
             tables=[TABLE],
             where=[f"{TABLE}.rowid = {ENTRY}.id", f"{TABLE} MATCH %s"],
-            params=[render_visible(query, tokens, folded=folded)],
+            params=[render_visible(query, tokens)],
         )
 
     def ranked(
@@ -140,11 +135,10 @@ class SqliteBackend(SearchBackend):
         qs: QuerySet,
         query: ParsedQuery,
         *,
-        folded: bool,
         tokens: Sequence[str],
         min_id: int | None = None,
     ) -> QuerySet:
-        qs = self.matching(qs, query, folded=folded, tokens=tokens)
+        qs = self.matching(qs, query, tokens=tokens)
         if min_id is not None:
             qs = qs.extra(where=[f"{TABLE}.rowid >= %s"], params=[min_id])
         return qs.extra(select={"score": RANK}, order_by=["score", "-id"])
@@ -153,11 +147,11 @@ class SqliteBackend(SearchBackend):
         """`matching(...)` newest first, in the order FTS5 reads its rowids (no sort)."""
         return qs.extra(order_by=[f"-{TABLE}.rowid"])
 
-    def raw_top(self, query: ParsedQuery, *, limit: int, folded: bool = False) -> list[int]:
+    def raw_top(self, query: ParsedQuery, *, limit: int) -> list[int]:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT rowid FROM {TABLE} WHERE {TABLE} MATCH %s ORDER BY {RANK} LIMIT %s",
-                [render(query, folded=folded), limit],
+                [render(query), limit],
             )
             return [row[0] for row in cursor.fetchall()]
 
@@ -189,8 +183,7 @@ class SqliteBackend(SearchBackend):
         ids = _upsert_entries(object_type, rows)
         connection.ensure_connection()
         connection.connection.executemany(
-            f"INSERT INTO {BUILD}(rowid, surface, lemma, fsurface, flemma, acl) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO {BUILD}(rowid, surface, lemma, acl) VALUES (?, ?, ?, ?)",
             [
                 (ids[object_id], *analysed.columns(), fields["acl"])
                 for object_id, fields, analysed in rows
