@@ -82,10 +82,6 @@ class Analysed:
     surface: list[str] = field(default_factory=list)
     lemma: list[str] = field(default_factory=list)
 
-    def add(self, surface: str, lemma_: str) -> None:
-        self.surface.append(surface)
-        self.lemma.append(lemma_)
-
     def columns(self) -> tuple[str, str]:
         """The streams as space-separated text, in index column order."""
         return " ".join(self.surface), " ".join(self.lemma)
