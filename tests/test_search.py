@@ -204,6 +204,63 @@ def test_codes_are_kept_whole_as_an_extra_token_and_also_split():
     assert code_token("I.0151.3.2026").isalnum()
 
 
+def test_analysis_streams_stay_aligned_and_stop_at_the_word_cap():
+    a = analyse("— Sprawa I.0151.3.2026: kradzież ... samochodu!  ")
+    surface, lemmas = a.columns()
+    assert surface.split() == a.surface and lemmas.split() == a.lemma
+    assert len(a.surface) == len(a.lemma) == len(a) == 8  # sprawa, the code, its 4 parts, 2 words
+    assert a.surface[1] == a.lemma[1] == code_token("I.0151.3.2026")
+    assert "  " not in surface and "  " not in lemmas  # pieces without words add nothing
+    assert len(analyse("— ... !")) == 0 and analyse("— ... !").columns() == ("", "")
+    capped = analyse("kradzieży samochodu " * 10, max_words=5)
+    assert capped.surface == ["kradzieży", "samochodu", "kradzieży", "samochodu", "kradzieży"]
+    assert capped.lemma == ["kradzież", "samochód", "kradzież", "samochód", "kradzież"]
+    assert len(analyse("kradzieży samochodu " * 10, max_words=20)) == 20
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Kradzież samochodu w Puławach, ul. Lipowa 5/7 — zgłoszenie z dnia 12.03.2026 r.",
+        "Biało-czerwony „żuraw” (o'connor) e-mail: jan_kowalski@example.pl; 3½ ² µ ŁÓDŹ",
+        "Sprawa I.0151.3.2026 oraz KWP/RPW/12/2026 " + "x" * 70,
+        "zero\u200bwidth İstanbul 東京 Ελλάδα кириллица ﷺ \ue000 a\u0301",
+        "słowo\u00a0twarda\tspacja\nnowa\x1clinia ...  !!",
+    ],
+)
+def test_the_surface_column_tokenizes_as_the_surface_words(text):
+    """Where the index gets the lower-cased text itself, FTS5 reads the same
+    words from it at the same positions as from the words joined."""
+    import sqlite3
+
+    a = analyse(text)
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE VIRTUAL TABLE t USING fts5(c, tokenize = 'unicode61 remove_diacritics 0')")
+    db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'instance')")
+    db.executemany(
+        "INSERT INTO t(rowid, c) VALUES (?, ?)", [(1, a.columns()[0]), (2, " ".join(a.surface))]
+    )
+    tokens = {
+        row: db.execute(
+            "SELECT term, offset FROM v WHERE doc = ? ORDER BY offset", [row]
+        ).fetchall()
+        for row in (1, 2)
+    }
+    assert tokens[1] == tokens[2]
+    assert [term for term, _offset in tokens[2]] == [
+        w.casefold() for w in a.surface
+    ] or not a.as_written
+
+
+def test_the_surface_column_is_the_text_only_where_it_may_be():
+    assert analyse("Kradzież samochodu, ul. Lipowa 5.").as_written
+    assert not analyse("Sprawa I.0151.3.2026").as_written  # a code is one token of its own
+    assert not analyse("x" * 70).as_written  # an overlong word is cut
+    assert not analyse("Ελλάδα").as_written  # outside the Latin letters both tokenizers agree on
+    capped = analyse("kradzieży samochodu " * 10, max_words=5)
+    assert not capped.as_written and capped.columns()[0] == " ".join(capped.surface)
+
+
 def test_the_streaming_dictionary_lemmatises_inflected_polish():
     assert lemma("samochodu") == "samochód"
     assert lemma("włamania") == "włamanie"

@@ -28,7 +28,7 @@ import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from itertools import chain
+from operator import itemgetter
 
 # Words: runs of letters and digits (Unicode), no underscore.
 WORD = re.compile(r"[^\W_]+")
@@ -72,22 +72,45 @@ def lemma(word: str) -> str:
     """The dictionary form of one lower-case word (the word itself when unknown)."""
     if word.isdigit() or len(word) < 2:
         return word
-    return _lemmatizer().lemmatize(word, "pl").lower()
+    found = _lemmatizer().lemmatize(word, "pl").lower()
+    return word if " " in found else found  # one word per position in both streams
 
 
 @dataclass
 class Analysed:
-    """Two aligned token streams (see the module's docstring)."""
+    """Two aligned token streams (see the module's docstring) as the text the
+    index takes (`columns`); `surface` and `lemma` give them as lists
+    (PostgreSQL's literals, tests).
 
-    surface: list[str] = field(default_factory=list)
-    lemma: list[str] = field(default_factory=list)
+    The surface column is the lower-cased text itself when FTS5's tokenizer
+    finds exactly the surface words in it (no codes, no overlong words, only
+    Latin letters, digits, punctuation and spaces: `lexical_as_written`), which
+    spares joining them. `pieces` are the lower-cased pieces of text between
+    white space the words came from (the term map's look-up), `forms` each
+    piece's (surface, lemma) text."""
+
+    surface_text: str = ""
+    lemma_text: str = ""
+    pieces: list[str] = field(default_factory=list, repr=False)
+    forms: list[tuple[str, str]] = field(default_factory=list, repr=False)
+    as_written: bool = False  # surface_text is the lower-cased text, not the words joined
 
     def columns(self) -> tuple[str, str]:
-        """The streams as space-separated text, in index column order."""
-        return " ".join(self.surface), " ".join(self.lemma)
+        """The surface and lemma columns, in index column order."""
+        return self.surface_text, self.lemma_text
+
+    @property
+    def surface(self) -> list[str]:
+        if self.as_written:
+            return " ".join(filter(None, map(_SURFACE, self.forms))).split()
+        return self.surface_text.split()
+
+    @property
+    def lemma(self) -> list[str]:
+        return self.lemma_text.split()
 
     def __len__(self) -> int:
-        return len(self.surface)
+        return self.lemma_text.count(" ") + 1 if self.lemma_text else 0
 
 
 # A word, or words joined by code separators, in one left-to-right pass.
@@ -116,16 +139,39 @@ def _word_forms(token: str) -> tuple[str, str]:
     return token, lemma(token)
 
 
-# A piece of text between white space -> the (surface, lemma) pairs of its
-# words and codes. Splitting on white space (in C)
-# and caching whole pieces ("Puławach,") is several times faster than running
-# the word pattern over the text; chunks never span white space, so the tokens
-# are the same. A plain dict, cleared when full.
-_PIECES: dict[str, tuple[tuple[str, str], ...]] = {}
+# A piece of text between white space -> its words and codes as the two streams'
+# text: ("puławach", "puławy") for "Puławach,", ("", "") for "—". Splitting on
+# white space (in C) and caching whole pieces is several times faster than
+# running the word pattern over the text; chunks never span white space, so
+# the tokens are the same. A plain dict, cleared when full, with the set of its
+# pieces that FTS5's tokenizer would not read as their surface words.
+_PIECES: dict[str, tuple[str, str]] = {}
+_NOT_AS_WRITTEN: set[str] = set()
 _PIECES_MAX = 500_000
+_SURFACE = itemgetter(0)
+_LEMMA = itemgetter(1)
+# Below this code point every letter and digit is in the Unicode tables of
+# SQLite's unicode61 tokenizer as it is in Python's (Latin scripts).
+_LATIN_END = 0x0250
 
 
-def _piece_forms(piece: str) -> tuple[tuple[str, str], ...]:
+def lexical_as_written(piece: str) -> bool:
+    """Whether FTS5's unicode61 tokenizer finds in `piece` exactly its surface
+    words: no code (kept whole as one token here), no word longer than
+    MAX_TOKEN_LENGTH (cut here), and no character the two tokenizers could
+    classify differently (only Latin letters and digits, punctuation, spaces)."""
+    for chunk in CHUNK.findall(piece):
+        if len(chunk) > MAX_TOKEN_LENGTH or (not chunk.isalnum() and _DIGIT.search(chunk)):
+            return False
+    return all(
+        (c.isalnum() and ord(c) < _LATIN_END) or unicodedata.category(c)[0] in "PZ" for c in piece
+    )
+
+
+def piece_forms(piece: str) -> tuple[str, str]:
+    """The (surface, lemma) text of one lower-case piece between white space."""
+    if (cached := _PIECES.get(piece)) is not None:
+        return cached
     parts: list[tuple[str, str]] = []
     for chunk in CHUNK.findall(piece):
         if chunk.isalnum():
@@ -137,7 +183,10 @@ def _piece_forms(piece: str) -> tuple[tuple[str, str], ...]:
         parts += [_word_forms(w) for w in WORD.findall(chunk)]
     if len(_PIECES) >= _PIECES_MAX:
         _PIECES.clear()
-    forms_ = _PIECES[piece] = tuple(parts)
+        _NOT_AS_WRITTEN.clear()
+    if not lexical_as_written(piece):
+        _NOT_AS_WRITTEN.add(piece)
+    forms_ = _PIECES[piece] = (" ".join(p[0] for p in parts), " ".join(p[1] for p in parts))
     return forms_
 
 
@@ -145,27 +194,25 @@ def analyse(text: str, *, max_words: int = MAX_WORDS) -> Analysed:
     """Analyse a document's text (or one query word or phrase).
 
     The pieces between white space are looked up in the cache with `map` and
-    flattened with `chain` (both in C): a document of 500 words costs a few
-    dozen microseconds once its vocabulary is cached (a full rebuild meets
-    the same few thousand pieces again and again)."""
-    cache_get = _PIECES.get
-    pieces = text.lower().split()
-    parts: list[tuple[str, str]] = []
-    for start in range(0, len(pieces), max_words):
-        chunk = pieces[start : start + max_words]
-        found = list(map(cache_get, chunk))
-        if None in found:
-            found = [
-                f if f is not None else _piece_forms(p) for f, p in zip(found, chunk, strict=True)
-            ]
-        parts += chain.from_iterable(found)
-        if len(parts) >= max_words:
-            del parts[max_words:]
-            break
-    if not parts:
-        return Analysed()
-    surface, lemmas = map(list, zip(*parts, strict=True))
-    return Analysed(surface, lemmas)
+    their streams joined with `str.join` (both in C): no Python object per
+    word, so a document of 500 words whose vocabulary is cached costs a few
+    dozen microseconds (a full rebuild meets the same pieces again and again)."""
+    lowered = text.lower()
+    pieces = lowered.split()
+    found = list(map(_PIECES.get, pieces))
+    if not all(found):  # a piece not cached yet (a cached one is a non-empty tuple)
+        found = [f if f is not None else piece_forms(p) for f, p in zip(found, pieces, strict=True)]
+    lemmas = " ".join(filter(None, map(_LEMMA, found)))
+    if not lemmas:
+        return Analysed(pieces=pieces)
+    if lemmas.count(" ") >= max_words:  # more than max_words words: keep the first ones
+        surface = " ".join(filter(None, map(_SURFACE, found)))
+        surface = " ".join(surface.split(" ", max_words)[:max_words])
+        lemmas = " ".join(lemmas.split(" ", max_words)[:max_words])
+        return Analysed(surface, lemmas, pieces, found)
+    if _NOT_AS_WRITTEN.isdisjoint(pieces):
+        return Analysed(lowered, lemmas, pieces, found, as_written=True)
+    return Analysed(" ".join(filter(None, map(_SURFACE, found))), lemmas, pieces, found)
 
 
 def forms(word: str) -> set[str]:

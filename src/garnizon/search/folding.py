@@ -10,8 +10,9 @@ same exact streams. A document matches exactly when one of its words folds to
 a folded form of a query word, as it would with folded copies of the streams,
 at half the indexing cost (measured in docs/benchmarks.md, "Search").
 
-A process remembers the words it has seen recorded (after its transaction
-committed), so a document whose words are all known adds nothing to the map.
+A process remembers the pieces of text (`analysis.piece_forms`) whose words it
+has seen recorded (after their transaction committed), so a document whose
+pieces are all known adds nothing to the map.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from itertools import chain
 
 from django.db import transaction
 
-from garnizon.search.analysis import Analysed, fold
+from garnizon.search.analysis import Analysed, fold, piece_forms
 from garnizon.search.models import FoldedTerm
 from garnizon.search.query import ParsedQuery, Term
 
 MAX_TERM_LENGTH = 64  # FoldedTerm's columns
-# Words this process knows to be in the map (or to need no entry), cleared when full.
+# Pieces of text whose words this process knows to be in the map (or to need no
+# entry), cleared when full.
 _KNOWN: set[str] = set()
 _KNOWN_MAX = 2_000_000
 # A prefix typed without diacritics expands to at most this many words of the map.
@@ -36,14 +38,17 @@ MAX_PREFIX_SCAN = 5000
 
 def record(analysed: Iterable[Analysed]) -> int:
     """Add the words with diacritics of these analysed texts that the map may not
-    hold yet, in the caller's transaction; returns how many rows were offered."""
-    words: set[str] = set()
+    hold yet, in the caller's transaction; returns how many rows were offered.
+
+    Looked up by the pieces of text the words came from (a document's few
+    hundred distinct pieces, most of them known), not word by word."""
+    pieces: set[str] = set()
     for item in analysed:
-        words.update(item.surface)
-        words.update(item.lemma)
-    words -= _KNOWN
-    if not words:
+        pieces.update(item.pieces)
+    pieces -= _KNOWN
+    if not pieces:
         return 0
+    words = set(chain.from_iterable(" ".join(piece_forms(p)).split() for p in pieces))
     rows = sorted(
         (folded, word)
         for word in words
@@ -56,14 +61,14 @@ def record(analysed: Iterable[Analysed]) -> int:
             ignore_conflicts=True,
             batch_size=2000,
         )
-    transaction.on_commit(lambda: _remember(words))
+    transaction.on_commit(lambda: _remember(pieces))
     return len(rows)
 
 
-def _remember(words: set[str]) -> None:
-    if len(_KNOWN) + len(words) > _KNOWN_MAX:
+def _remember(pieces: set[str]) -> None:
+    if len(_KNOWN) + len(pieces) > _KNOWN_MAX:
         _KNOWN.clear()
-    _KNOWN.update(words)
+    _KNOWN.update(pieces)
 
 
 def forget_known() -> None:

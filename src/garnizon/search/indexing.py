@@ -37,9 +37,13 @@ def _join(*parts: object) -> str:
     return "\n".join(str(p) for p in parts if p)
 
 
-def _date(value: datetime.datetime | datetime.date | None) -> datetime.date | None:
+def _date(
+    value: datetime.datetime | datetime.date | None, tz: datetime.tzinfo | None = None
+) -> datetime.date | None:
+    """The local date of a time (`tz`: the current time zone, looked up once by a
+    caller converting many)."""
     if isinstance(value, datetime.datetime):
-        return timezone.localdate(value)
+        return timezone.localdate(value, tz)
     return value
 
 
@@ -173,6 +177,7 @@ def _versions(ids: list[int]) -> Iterator[Source]:
     )
     versions = [v for v in versions if v[1] == newest.get(v[2])]  # older ones: removed
     tokens = acl.document_tokens([(v[2], v[12], v[13], v[14], v[11]) for v in versions])
+    tz = timezone.get_current_timezone()
     for (
         version_id,
         _number,
@@ -213,7 +218,7 @@ def _versions(ids: list[int]) -> Iterator[Source]:
                 "channel": incoming_channel
                 if incoming_id is not None
                 else (outgoing_channel if outgoing_id is not None else ""),
-                "date": _date(created_at),
+                "date": _date(created_at, tz),
                 "state": "",
                 "kind": kind,
                 "reference": identifier,

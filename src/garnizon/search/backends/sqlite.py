@@ -32,6 +32,9 @@ LOG = "search_rebuild_log"
 # then incremental merges of BUILD_MERGE_PAGES pages a transaction at the end.
 BUILD_CRISIS_MERGE = 64
 BUILD_MERGE_PAGES = 2000
+# The page cache of a connection writing a rebuild, in KiB (SQLite's default is
+# 2,000 KiB: FTS5's and the entries' pages were evicted and read again).
+BUILD_CACHE_KIB = 65536
 # bm25 weights of surface, lemma, access tokens.
 RANK = f"bm25({TABLE}, 2.0, 1.0, 0.0)"
 # A phrase of words with several forms each: at most this many FTS5 phrases.
@@ -180,8 +183,9 @@ class SqliteBackend(SearchBackend):
         analysed text inserted into the new FTS5 table (each object once)."""
         if not rows:
             return
-        ids = _upsert_entries(object_type, rows)
         connection.ensure_connection()
+        connection.connection.execute(f"PRAGMA cache_size = -{BUILD_CACHE_KIB}")
+        ids = _upsert_entries(object_type, rows)
         connection.connection.executemany(
             f"INSERT INTO {BUILD}(rowid, surface, lemma, acl) VALUES (?, ?, ?, ?)",
             [
