@@ -302,6 +302,8 @@ def test_all_words_must_match(corpus):
     handler = corpus["g"].people["handler"]
     assert inc(corpus["theft"]) in found(handler, "kradzież Puławy")
     assert inc(corpus["theft"]) not in found(handler, "kradzież Lublin")
+    # The sender's city comes from the address book (the item has no city of its own).
+    assert inc(corpus["phoned"]) in found(handler, "mandacie Lublin")
 
 
 def test_diacritics_are_a_fallback_when_nothing_matches_exactly(corpus):

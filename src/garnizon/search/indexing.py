@@ -48,34 +48,68 @@ def _date(
 
 
 def _incoming(ids: list[int]) -> Iterator[Source]:
+    """Read as plain rows, like the loaders below (no model instances)."""
     from garnizon.registry.models import IncomingItem
 
     tokens = acl.incoming_tokens(ids)
-    for item in IncomingItem.objects.filter(pk__in=ids).select_related("case", "sender"):
-        sender = item.sender
+    tz = timezone.get_current_timezone()
+    rows = IncomingItem.objects.filter(pk__in=ids).values_list(
+        "pk",
+        "registration_number",
+        "subject",
+        "sender_name",
+        "sender_id",
+        "sender__name",
+        "sender__city",
+        "letter_reference",
+        "remarks",
+        "unit_id",
+        "assigned_cell_id",
+        "case__classification_id",
+        "channel",
+        "received_at",
+        "kind",
+    )
+    for (
+        pk,
+        number,
+        subject,
+        sender_name,
+        sender_id,
+        book_name,
+        book_city,
+        letter_reference,
+        remarks,
+        unit_id,
+        cell_id,
+        classification_id,
+        channel,
+        received_at,
+        kind,
+    ) in rows:
         text = _join(
-            item.registration_number,
-            item.subject,
-            item.sender_name,
-            sender and sender.name != item.sender_name and sender.name,
-            sender and sender.city,
-            item.letter_reference,
-            item.remarks,
+            number,
+            subject,
+            sender_name,
+            sender_id is not None and book_name != sender_name and book_name,
+            sender_id is not None and book_city,
+            letter_reference,
+            remarks,
         )
         yield Source(
-            item.pk,
+            pk,
             {
                 "document_id": None,
-                "unit_id": item.unit_id,
-                "cell_id": item.assigned_cell_id,
-                "classification_id": item.case.classification_id if item.case else None,
-                "channel": item.channel,
-                "date": _date(item.received_at),
+                "unit_id": unit_id,
+                "cell_id": cell_id,
+                "classification_id": classification_id,
+                "channel": channel,
+                "date": _date(received_at, tz),
                 "state": "",
-                "kind": item.kind,
-                "reference": item.registration_number,
-                "title": item.subject,
-                "acl": acl.as_text(tokens.get(item.pk, set())),
+                "kind": kind,
+                "reference": number,
+                "title": subject,
+                "acl": acl.as_text(tokens.get(pk, set())),
             },
             text,
         )
@@ -85,32 +119,60 @@ def _outgoing(ids: list[int]) -> Iterator[Source]:
     from garnizon.registry.models import OutgoingItem
 
     tokens = acl.outgoing_tokens(ids)
-    for item in OutgoingItem.objects.filter(pk__in=ids).select_related("case"):
-        text = _join(
-            item.registration_number,
-            item.subject,
-            item.addressee_name,
-            item.address,
-            item.edoreczenia_address,
-            item.tracking_number,
-            item.remarks,
-        )
+    rows = OutgoingItem.objects.filter(pk__in=ids).values_list(
+        "pk",
+        "registration_number",
+        "subject",
+        "addressee_name",
+        "address",
+        "edoreczenia_address",
+        "tracking_number",
+        "remarks",
+        "unit_id",
+        "case__cell_id",
+        "case__classification_id",
+        "channel",
+        "sent_on",
+    )
+    for (
+        pk,
+        number,
+        subject,
+        addressee_name,
+        address,
+        edoreczenia_address,
+        tracking_number,
+        remarks,
+        unit_id,
+        cell_id,
+        classification_id,
+        channel,
+        sent_on,
+    ) in rows:
         yield Source(
-            item.pk,
+            pk,
             {
                 "document_id": None,
-                "unit_id": item.unit_id,
-                "cell_id": item.case.cell_id if item.case else None,
-                "classification_id": item.case.classification_id if item.case else None,
-                "channel": item.channel,
-                "date": item.sent_on,
+                "unit_id": unit_id,
+                "cell_id": cell_id,
+                "classification_id": classification_id,
+                "channel": channel,
+                "date": sent_on,
                 "state": "",
                 "kind": "",
-                "reference": item.registration_number,
-                "title": item.subject,
-                "acl": acl.as_text(tokens.get(item.pk, set())),
+                "reference": number,
+                "title": subject,
+                "acl": acl.as_text(tokens.get(pk, set())),
             },
-            text,
+            _join(
+                number,
+                subject,
+                addressee_name,
+                address,
+                edoreczenia_address,
+                tracking_number,
+                remarks,
+            ),
         )
 
 
@@ -118,23 +180,48 @@ def _cases(ids: list[int]) -> Iterator[Source]:
     from garnizon.cases.models import Case
 
     tokens = acl.case_tokens(ids)
-    for case in Case.objects.filter(pk__in=ids):
+    rows = Case.objects.filter(pk__in=ids).values_list(
+        "pk",
+        "unit_id",
+        "cell_id",
+        "classification_id",
+        "opened_on",
+        "state",
+        "kind",
+        "sign",
+        "subject",
+        "correspondent_name",
+        "remarks",
+    )
+    for (
+        pk,
+        unit_id,
+        cell_id,
+        classification_id,
+        opened_on,
+        state,
+        kind,
+        sign,
+        subject,
+        correspondent_name,
+        remarks,
+    ) in rows:
         yield Source(
-            case.pk,
+            pk,
             {
                 "document_id": None,
-                "unit_id": case.unit_id,
-                "cell_id": case.cell_id,
-                "classification_id": case.classification_id,
+                "unit_id": unit_id,
+                "cell_id": cell_id,
+                "classification_id": classification_id,
                 "channel": "",
-                "date": case.opened_on,
-                "state": case.state,
-                "kind": case.kind,
-                "reference": case.sign,
-                "title": case.subject,
-                "acl": acl.as_text(tokens.get(case.pk, set())),
+                "date": opened_on,
+                "state": state,
+                "kind": kind,
+                "reference": sign,
+                "title": subject,
+                "acl": acl.as_text(tokens.get(pk, set())),
             },
-            _join(case.sign, case.subject, case.correspondent_name, case.remarks),
+            _join(sign, subject, correspondent_name, remarks),
         )
 
 
