@@ -252,6 +252,24 @@ def test_the_surface_column_tokenizes_as_the_surface_words(text):
     ] or not a.as_written
 
 
+def test_a_long_text_is_analysed_only_up_to_the_word_cap():
+    from garnizon.search import analysis
+
+    a = analyse("jeden dwa " * 10 + "zupełnienowesłowo", max_words=5)
+    assert a.surface == ["jeden", "dwa", "jeden", "dwa", "jeden"] and len(a.lemma) == 5
+    assert "zupełnienowesłowo" not in analysis._PIECES  # beyond the cap: never looked at
+
+
+def test_the_piece_cache_is_emptied_between_documents_not_within_one(monkeypatch):
+    from garnizon.search import analysis
+
+    monkeypatch.setattr(analysis, "_PIECES_MAX", 3)
+    a = analyse("aaa bbb ccc ddd I.0151.3.2026 eee fff ggg")
+    assert code_token("I.0151.3.2026") in a.columns()[0].split()  # its piece kept its mark
+    analyse("hhh")
+    assert "aaa" not in analysis._PIECES and "hhh" in analysis._PIECES
+
+
 def test_the_surface_column_is_the_text_only_where_it_may_be():
     assert analyse("Kradzież samochodu, ul. Lipowa 5.").as_written
     assert not analyse("Sprawa I.0151.3.2026").as_written  # a code is one token of its own

@@ -181,9 +181,6 @@ def piece_forms(piece: str) -> tuple[str, str]:
             encoded = code_token(chunk)[:MAX_TOKEN_LENGTH]
             parts.append((encoded, encoded))
         parts += [_word_forms(w) for w in WORD.findall(chunk)]
-    if len(_PIECES) >= _PIECES_MAX:
-        _PIECES.clear()
-        _NOT_AS_WRITTEN.clear()
     if not lexical_as_written(piece):
         _NOT_AS_WRITTEN.add(piece)
     forms_ = _PIECES[piece] = (" ".join(p[0] for p in parts), " ".join(p[1] for p in parts))
@@ -197,8 +194,13 @@ def analyse(text: str, *, max_words: int = MAX_WORDS) -> Analysed:
     their streams joined with `str.join` (both in C): no Python object per
     word, so a document of 500 words whose vocabulary is cached costs a few
     dozen microseconds (a full rebuild meets the same pieces again and again)."""
+    if len(_PIECES) >= _PIECES_MAX:  # between documents: a document's pieces stay together
+        _PIECES.clear()
+        _NOT_AS_WRITTEN.clear()
     lowered = text.lower()
     pieces = lowered.split()
+    if len(pieces) > max_words:
+        return _analyse_long(pieces, max_words)
     found = list(map(_PIECES.get, pieces))
     if not all(found):  # a piece not cached yet (a cached one is a non-empty tuple)
         found = [f if f is not None else piece_forms(p) for f, p in zip(found, pieces, strict=True)]
@@ -206,13 +208,38 @@ def analyse(text: str, *, max_words: int = MAX_WORDS) -> Analysed:
     if not lemmas:
         return Analysed(pieces=pieces)
     if lemmas.count(" ") >= max_words:  # more than max_words words: keep the first ones
-        surface = " ".join(filter(None, map(_SURFACE, found)))
-        surface = " ".join(surface.split(" ", max_words)[:max_words])
-        lemmas = " ".join(lemmas.split(" ", max_words)[:max_words])
-        return Analysed(surface, lemmas, pieces, found)
+        return _capped(pieces, found, lemmas, max_words)
     if _NOT_AS_WRITTEN.isdisjoint(pieces):
         return Analysed(lowered, lemmas, pieces, found, as_written=True)
     return Analysed(" ".join(filter(None, map(_SURFACE, found))), lemmas, pieces, found)
+
+
+def _analyse_long(pieces: list[str], max_words: int) -> Analysed:
+    """A text of more than `max_words` pieces: analysed `max_words` pieces at a
+    time until it has `max_words` words, the rest never looked at (a scanned
+    book's OCR text costs what its first pages cost)."""
+    found: list[tuple[str, str]] = []
+    words = 0
+    for start in range(0, len(pieces), max_words):
+        chunk = [piece_forms(p) for p in pieces[start : start + max_words]]
+        found += chunk
+        words += sum(lemma_.count(" ") + 1 for _surface, lemma_ in chunk if lemma_)
+        if words >= max_words:
+            break
+    lemmas = " ".join(filter(None, map(_LEMMA, found)))
+    if not lemmas:
+        return Analysed(pieces=pieces[: len(found)])
+    return _capped(pieces[: len(found)], found, lemmas, max_words)
+
+
+def _capped(
+    pieces: list[str], found: list[tuple[str, str]], lemmas: str, max_words: int
+) -> Analysed:
+    """The first `max_words` words of both streams, joined (never as written)."""
+    surface = " ".join(filter(None, map(_SURFACE, found)))
+    surface = " ".join(surface.split(" ", max_words)[:max_words])
+    lemmas = " ".join(lemmas.split(" ", max_words)[:max_words])
+    return Analysed(surface, lemmas, pieces, found)
 
 
 def forms(word: str) -> set[str]:
