@@ -247,9 +247,8 @@ def test_the_surface_column_tokenizes_as_the_surface_words(text):
         for row in (1, 2)
     }
     assert tokens[1] == tokens[2]
-    assert [term for term, _offset in tokens[2]] == [
-        w.casefold() for w in a.surface
-    ] or not a.as_written
+    if a.as_written:  # and those are the surface words (FTS5 folds case as Python does here)
+        assert [term for term, _offset in tokens[1]] == [w.casefold() for w in a.surface]
 
 
 def test_a_long_text_is_analysed_only_up_to_the_word_cap():
