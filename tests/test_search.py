@@ -1066,6 +1066,10 @@ def test_the_cell_tree_and_garrison_wide_roles_are_resolved_at_query_time(corpus
     )
     assert inc(corpus["kmp_item"]) in found(chief, "rower")
     assert inc(corpus["secret"]) not in found(chief, "korupcji")
+    # A word on both a visible item and the restricted one: ranked without the hidden
+    # one (garrison-wide tokens rank their text apart from the access check).
+    samochod = found(chief, "samochodu")
+    assert inc(corpus["theft"]) in samochod and inc(corpus["secret"]) not in samochod
     assert_every_role_matches_the_registers(g, extra=[chief, registrar])
 
 
