@@ -181,6 +181,17 @@ def found(person, query, filters=None) -> set[tuple[str, int]]:
     return keys(results)
 
 
+def kwp_letter(g, subject: str, *, channel: str = Channel.PAPER, cell: str = "kwp_i_1"):
+    """A letter registered by the KWP's clerk and assigned to one of its cells."""
+    return incoming_item_register(
+        actor=g.people["clerk"],
+        unit=g.kwp,
+        subject=subject,
+        channel=channel,
+        assigned_cell=g.cells[cell],
+    )
+
+
 def inc(obj) -> tuple[str, int]:
     return (ObjectType.INCOMING, obj.pk)
 
@@ -341,12 +352,8 @@ def test_folded_matching_works_both_ways_for_words_prefixes_and_phrases(
     g = corpus["g"]
     handler = g.people["handler"]
     with django_capture_on_commit_callbacks(execute=True):
-        plain = incoming_item_register(
-            actor=g.people["clerk"],
-            unit=g.kwp,
-            subject="Zgloszenie kradziezy roweru przy ulicy Zolkiewskiego",
-            channel=Channel.EMAIL,
-            assigned_cell=g.cells["kwp_i_1"],
+        plain = kwp_letter(
+            g, "Zgloszenie kradziezy roweru przy ulicy Zolkiewskiego", channel=Channel.EMAIL
         )
     # Exact forms find only the first letter; the fallback finds both spellings.
     assert found(handler, "kradzieży") >= {inc(corpus["theft"])}
@@ -398,13 +405,7 @@ def test_prefix_queries(corpus):
 def test_ranking_puts_the_better_match_first(corpus, django_capture_on_commit_callbacks):
     g = corpus["g"]
     with django_capture_on_commit_callbacks(execute=True):
-        strong = incoming_item_register(
-            actor=g.people["clerk"],
-            unit=g.kwp,
-            subject="Kradzież, kradzież i jeszcze raz kradzież",
-            channel=Channel.PAPER,
-            assigned_cell=g.cells["kwp_i_1"],
-        )
+        strong = kwp_letter(g, "Kradzież, kradzież i jeszcze raz kradzież")
     results = search(g.people["handler"], "kradzież", audit=False)
     assert (results.hits[0].object_type, results.hits[0].object_id) == inc(strong)
 
@@ -419,13 +420,7 @@ def test_fragments_are_highlighted_and_escaped(corpus, django_capture_on_commit_
     )
     assert "<mark>samochodu</mark>" in hit.fragment
     with django_capture_on_commit_callbacks(execute=True):
-        incoming_item_register(
-            actor=g.people["clerk"],
-            unit=g.kwp,
-            subject="<script>alert(1)</script> zielony rower",
-            channel=Channel.PAPER,
-            assigned_cell=g.cells["kwp_i_1"],
-        )
+        kwp_letter(g, "<script>alert(1)</script> zielony rower")
     fragment = search(handler, "rower zielony", audit=False).hits[0].fragment
     assert "<script>" not in fragment and "&lt;script&gt;" in fragment
     assert "<mark>zielony</mark>" in fragment and "<mark>rower</mark>" in fragment
@@ -520,13 +515,7 @@ def test_the_case_sign_is_found_in_document_text(corpus, django_capture_on_commi
     g = corpus["g"]
     sign = corpus["case"].sign
     with django_capture_on_commit_callbacks(execute=True):
-        item = incoming_item_register(
-            actor=g.people["clerk"],
-            unit=g.kwp,
-            subject=f"Uzupełnienie do sprawy {sign}",
-            channel=Channel.PAPER,
-            assigned_cell=g.cells["kwp_i_1"],
-        )
+        item = kwp_letter(g, f"Uzupełnienie do sprawy {sign}")
     results = search(g.people["handler"], sign, audit=False)
     assert inc(item) in {(h.object_type, h.object_id) for h in results.hits}
     assert results.redirect_url == f"/cases/{corpus['case'].pk}/"
@@ -660,13 +649,7 @@ def test_a_rolled_back_change_is_not_indexed(corpus, django_capture_on_commit_ca
         pytest.raises(RuntimeError),
         transaction.atomic(),
     ):
-        incoming_item_register(
-            actor=g.people["clerk"],
-            unit=g.kwp,
-            subject="Pismo wycofane",
-            channel=Channel.PAPER,
-            assigned_cell=g.cells["kwp_i_1"],
-        )
+        kwp_letter(g, "Pismo wycofane")
         raise RuntimeError
     assert callbacks == []
     assert found(g.people["commander"], "wycofane") == set()
@@ -1101,13 +1084,7 @@ def test_many_matches_give_a_marked_estimate_and_rank_the_newest(
     commander = g.people["commander"]
     with django_capture_on_commit_callbacks(execute=True):
         for n in range(4):
-            incoming_item_register(
-                actor=g.people["clerk"],
-                unit=g.kwp,
-                subject=f"Pismo w sprawie numer {n}",
-                channel=Channel.PAPER,
-                assigned_cell=g.cells["kwp_ii"],
-            )
+            kwp_letter(g, f"Pismo w sprawie numer {n}", cell="kwp_ii")
     filters = SearchFilters(unit_id=g.kwp.pk) if with_filter else None
     full = search(commander, "w", filters, page_size=100, audit=False)
     visible = [(h.object_type, h.object_id) for h in full.hits]
@@ -1195,13 +1172,7 @@ def test_the_swap_leaves_a_working_index_under_the_same_names(
     assert not RebuildChange.objects.exists()
     # The signals write to the new index as before, and nothing is logged any more.
     with django_capture_on_commit_callbacks(execute=True):
-        item = incoming_item_register(
-            actor=g.people["clerk"],
-            unit=g.kwp,
-            subject="Zawiadomienie o zniszczeniu ciągnika",
-            channel=Channel.PAPER,
-            assigned_cell=g.cells["kwp_i_1"],
-        )
+        item = kwp_letter(g, "Zawiadomienie o zniszczeniu ciągnika")
     assert inc(item) in found(commander, "ciągnik")
     assert not RebuildChange.objects.exists()
     # And again over the rebuilt index.
@@ -1224,13 +1195,7 @@ def test_changes_made_during_a_rebuild_are_not_lost(corpus, django_capture_on_co
             item = IncomingItem.objects.get(pk=theft.pk)
             item.subject = "Zawiadomienie o zniszczeniu motocykla"
             item.save()
-            seen["new"] = incoming_item_register(
-                actor=g.people["clerk"],
-                unit=g.kwp,
-                subject="Prośba o zwrot hulajnogi",
-                channel=Channel.PAPER,
-                assigned_cell=g.cells["kwp_i_1"],
-            )
+            seen["new"] = kwp_letter(g, "Prośba o zwrot hulajnogi")
             OutgoingItem.objects.get(pk=answer.pk).delete()
         # The index in use already answers with the changes; they are logged.
         assert inc(theft) in found(commander, "motocykl")
@@ -1288,13 +1253,7 @@ def test_an_unfinished_rebuild_leaves_the_index_serving_and_the_next_one_starts_
         backend.build_begin()  # ... and the process dies here
     assert found(handler, "kradzież") == before
     with django_capture_on_commit_callbacks(execute=True):
-        incoming_item_register(
-            actor=g.people["clerk"],
-            unit=g.kwp,
-            subject="Kradzież przyczepy",
-            channel=Channel.PAPER,
-            assigned_cell=g.cells["kwp_i_1"],
-        )
+        kwp_letter(g, "Kradzież przyczepy")
     assert RebuildChange.objects.exists()  # a rebuild seems to run: changes are logged
     after = found(handler, "kradzież")
     assert len(after) == len(before) + 1

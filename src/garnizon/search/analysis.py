@@ -240,12 +240,3 @@ def _capped(
     surface = " ".join(surface.split(" ", max_words)[:max_words])
     lemmas = " ".join(lemmas.split(" ", max_words)[:max_words])
     return Analysed(surface, lemmas, pieces, found)
-
-
-def forms(word: str) -> set[str]:
-    """The exact forms a query word matches: its surface and its lemma."""
-    return {word, lemma(word)}
-
-
-def folded_forms(word: str) -> set[str]:
-    return {fold(f) for f in forms(word)}

@@ -47,6 +47,36 @@ def _date(
     return value
 
 
+def _entry_fields(
+    *,
+    unit_id: int,
+    cell_id: int | None,
+    classification_id: int | None,
+    date: datetime.date | None,
+    reference: str,
+    title: str,
+    tokens: set[str],
+    channel: str = "",
+    state: str = "",
+    kind: str = "",
+    document_id: int | None = None,
+) -> dict:
+    """An entry's columns (ENTRY_FIELDS) as a loader yields them."""
+    return {
+        "document_id": document_id,
+        "unit_id": unit_id,
+        "cell_id": cell_id,
+        "classification_id": classification_id,
+        "channel": channel,
+        "date": date,
+        "state": state,
+        "kind": kind,
+        "reference": reference,
+        "title": title,
+        "acl": acl.as_text(tokens),
+    }
+
+
 def _incoming(ids: list[int]) -> Iterator[Source]:
     """Read as plain rows, like the loaders below (no model instances)."""
     from garnizon.registry.models import IncomingItem
@@ -98,19 +128,17 @@ def _incoming(ids: list[int]) -> Iterator[Source]:
         )
         yield Source(
             pk,
-            {
-                "document_id": None,
-                "unit_id": unit_id,
-                "cell_id": cell_id,
-                "classification_id": classification_id,
-                "channel": channel,
-                "date": _date(received_at, tz),
-                "state": "",
-                "kind": kind,
-                "reference": number,
-                "title": subject,
-                "acl": acl.as_text(tokens.get(pk, set())),
-            },
+            _entry_fields(
+                unit_id=unit_id,
+                cell_id=cell_id,
+                classification_id=classification_id,
+                channel=channel,
+                date=_date(received_at, tz),
+                kind=kind,
+                reference=number,
+                title=subject,
+                tokens=tokens.get(pk, set()),
+            ),
             text,
         )
 
@@ -151,19 +179,16 @@ def _outgoing(ids: list[int]) -> Iterator[Source]:
     ) in rows:
         yield Source(
             pk,
-            {
-                "document_id": None,
-                "unit_id": unit_id,
-                "cell_id": cell_id,
-                "classification_id": classification_id,
-                "channel": channel,
-                "date": sent_on,
-                "state": "",
-                "kind": "",
-                "reference": number,
-                "title": subject,
-                "acl": acl.as_text(tokens.get(pk, set())),
-            },
+            _entry_fields(
+                unit_id=unit_id,
+                cell_id=cell_id,
+                classification_id=classification_id,
+                channel=channel,
+                date=sent_on,
+                reference=number,
+                title=subject,
+                tokens=tokens.get(pk, set()),
+            ),
             _join(
                 number,
                 subject,
@@ -208,19 +233,17 @@ def _cases(ids: list[int]) -> Iterator[Source]:
     ) in rows:
         yield Source(
             pk,
-            {
-                "document_id": None,
-                "unit_id": unit_id,
-                "cell_id": cell_id,
-                "classification_id": classification_id,
-                "channel": "",
-                "date": opened_on,
-                "state": state,
-                "kind": kind,
-                "reference": sign,
-                "title": subject,
-                "acl": acl.as_text(tokens.get(pk, set())),
-            },
+            _entry_fields(
+                unit_id=unit_id,
+                cell_id=cell_id,
+                classification_id=classification_id,
+                date=opened_on,
+                state=state,
+                kind=kind,
+                reference=sign,
+                title=subject,
+                tokens=tokens.get(pk, set()),
+            ),
             _join(sign, subject, correspondent_name, remarks),
         )
 
@@ -297,21 +320,20 @@ def _versions(ids: list[int]) -> Iterator[Source]:
             )
         yield Source(
             version_id,
-            {
-                "document_id": document_id,
-                "unit_id": unit_id,
-                "cell_id": incoming_cell_id if incoming_id is not None else case_cell_id,
-                "classification_id": case_classification_id,
-                "channel": incoming_channel
+            _entry_fields(
+                document_id=document_id,
+                unit_id=unit_id,
+                cell_id=incoming_cell_id if incoming_id is not None else case_cell_id,
+                classification_id=case_classification_id,
+                channel=incoming_channel
                 if incoming_id is not None
                 else (outgoing_channel if outgoing_id is not None else ""),
-                "date": _date(created_at, tz),
-                "state": "",
-                "kind": kind,
-                "reference": identifier,
-                "title": title,
-                "acl": acl.as_text(tokens.get(document_id, set())),
-            },
+                date=_date(created_at, tz),
+                kind=kind,
+                reference=identifier,
+                title=title,
+                tokens=tokens.get(document_id, set()),
+            ),
             _join(identifier, title, description, filename, text),
         )
 
