@@ -229,6 +229,21 @@ def test_analysis_streams_stay_aligned_and_stop_at_the_word_cap():
     assert len(analyse("kradzieży samochodu " * 10, max_words=20)) == 20
 
 
+def fts5_tokens(*texts: str) -> list[list[tuple[str, int]]]:
+    """The (term, position) pairs FTS5's tokenizer reads from each text, as the
+    index's surface column is configured."""
+    import sqlite3
+
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE VIRTUAL TABLE t USING fts5(c, tokenize = 'unicode61 remove_diacritics 0')")
+    db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'instance')")
+    db.executemany("INSERT INTO t(rowid, c) VALUES (?, ?)", enumerate(texts, start=1))
+    return [
+        db.execute("SELECT term, offset FROM v WHERE doc = ? ORDER BY offset", [row]).fetchall()
+        for row in range(1, len(texts) + 1)
+    ]
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -237,29 +252,58 @@ def test_analysis_streams_stay_aligned_and_stop_at_the_word_cap():
         "Sprawa I.0151.3.2026 oraz KWP/RPW/12/2026 " + "x" * 70,
         "zero\u200bwidth İstanbul 東京 Ελλάδα кириллица ﷺ \ue000 a\u0301",
         "słowo\u00a0twarda\tspacja\nnowa\x1clinia ...  !!",
+        "ZAWIADOMIENIE o Przestępstwie: Jan KOWALSKI, Zamość, ŻÓŁTA Ćma, ĄĘ Ńś ſ",
     ],
 )
 def test_the_surface_column_tokenizes_as_the_surface_words(text):
-    """Where the index gets the lower-cased text itself, FTS5 reads the same
+    """Where the index gets the text itself, as written, FTS5 reads the same
     words from it at the same positions as from the words joined."""
-    import sqlite3
-
     a = analyse(text)
-    db = sqlite3.connect(":memory:")
-    db.execute("CREATE VIRTUAL TABLE t USING fts5(c, tokenize = 'unicode61 remove_diacritics 0')")
-    db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'instance')")
-    db.executemany(
-        "INSERT INTO t(rowid, c) VALUES (?, ?)", [(1, a.columns()[0]), (2, " ".join(a.surface))]
-    )
-    tokens = {
-        row: db.execute(
-            "SELECT term, offset FROM v WHERE doc = ? ORDER BY offset", [row]
-        ).fetchall()
-        for row in (1, 2)
-    }
-    assert tokens[1] == tokens[2]
+    as_indexed, joined = fts5_tokens(a.columns()[0], " ".join(a.surface))
+    assert as_indexed == joined
     if a.as_written:  # and those are the surface words (FTS5 folds case as Python does here)
-        assert [term for term, _offset in tokens[1]] == [w.casefold() for w in a.surface]
+        assert [term for term, _offset in as_indexed] == [w.casefold() for w in a.surface]
+
+
+def test_every_latin_letter_is_read_by_fts5_as_analysed_or_not_taken_as_written():
+    """Each letter and digit below U+0250, in both cases, in a piece of its own:
+    either FTS5 reads from the piece as written exactly its surface words, or
+    the analysis joins the words instead (e.g. "İ", lower-cased with a mark)."""
+    characters = [chr(c) for c in range(0x20, 0x250) if chr(c).isalnum()]
+    texts = [f"Xa{c}b a{c.lower()}b" for c in characters]
+    analysed = [analyse(t) for t in texts]
+    read = fts5_tokens(*(a.columns()[0] for a in analysed))
+    joined = fts5_tokens(*(" ".join(a.surface) for a in analysed))
+    for text, a, as_indexed, as_words in zip(texts, analysed, read, joined, strict=True):
+        if a.as_written:
+            assert as_indexed == as_words, text
+    assert not analyse("İstanbul").as_written
+    assert sum(a.as_written for a in analysed) > 400  # the Latin letters stay as written
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["C", "Python"])
+def test_the_streams_are_joined_alike_in_c_and_in_python(compiled):
+    """The compiled one-pass join (built by `pip install`, which CI runs) gives
+    what its Python reference gives, piece by piece."""
+    from garnizon.search import _streams, analysis
+
+    join = _streams.join_streams if compiled else analysis.join_streams_py
+    cache = {"Ala": ("ala", "ala"), "—": ("", ""), "I.1/2": ("zziq1v2 i 1 2", "zziq1v2 i 1 2")}
+    cache["ma,"] = ("ma", "mieć")
+    assert join(["Ala", "ma,", "—", "Ala"], cache, set()) == (
+        [cache["Ala"], cache["ma,"], cache["—"], cache["Ala"]],
+        "ala mieć ala",
+        None,
+    )
+    assert join(["Ala", "I.1/2", "—"], cache, {"I.1/2"}) == (
+        [cache["Ala"], cache["I.1/2"], cache["—"]],
+        "ala zziq1v2 i 1 2",
+        "ala zziq1v2 i 1 2",
+    )
+    assert join(["—"], cache, {"x"}) == ([cache["—"]], "", None)
+    assert join([], cache, set()) == ([], "", None)
+    assert join(["Ala", "kot"], cache, set()) is None  # "kot" not cached
+    assert analysis.join_streams is _streams.join_streams  # what analysis uses here
 
 
 def test_a_long_text_is_analysed_only_up_to_the_word_cap():

@@ -82,18 +82,19 @@ class Analysed:
     index takes (`columns`); `surface` and `lemma` give them as lists
     (PostgreSQL's literals, tests).
 
-    The surface column is the lower-cased text itself when FTS5's tokenizer
+    The surface column is the text itself, as written, when FTS5's tokenizer
     finds exactly the surface words in it (no codes, no overlong words, only
-    Latin letters, digits, punctuation and spaces: `lexical_as_written`), which
-    spares joining them. `pieces` are the lower-cased pieces of text between
-    white space the words came from (the term map's look-up), `forms` each
-    piece's (surface, lemma) text."""
+    Latin letters, digits, punctuation and spaces: `lexical_as_written`; FTS5
+    folds their case as str.lower() does), which spares joining them. `pieces`
+    are the pieces of text between white space the words came from, as
+    written (the term map's look-up), `forms` each piece's (surface, lemma)
+    text."""
 
     surface_text: str = ""
     lemma_text: str = ""
     pieces: list[str] = field(default_factory=list, repr=False)
     forms: list[tuple[str, str]] = field(default_factory=list, repr=False)
-    as_written: bool = False  # surface_text is the lower-cased text, not the words joined
+    as_written: bool = False  # surface_text is the text as written, not the words joined
 
     def columns(self) -> tuple[str, str]:
         """The surface and lemma columns, in index column order."""
@@ -139,19 +140,23 @@ def _word_forms(token: str) -> tuple[str, str]:
     return token, lemma(token)
 
 
-# A piece of text between white space -> its words and codes as the two streams'
-# text: ("puławach", "puławy") for "Puławach,", ("", "") for "—". Splitting on
-# white space (in C) and caching whole pieces is several times faster than
-# running the word pattern over the text; chunks never span white space, so
-# the tokens are the same. A plain dict, cleared when full, with the set of its
-# pieces that FTS5's tokenizer would not read as their surface words.
+# A piece of text between white space, as written, -> its words and codes as
+# the two streams' text: ("puławach", "puławy") for "Puławach,", ("", "") for
+# "—". Splitting on white space (in C) and caching whole pieces is several
+# times faster than running the word pattern over the text; chunks never span
+# white space, so the tokens are the same. Pieces are keyed as written, so a
+# document's text is never lower-cased as a whole (FTS5 folds case itself, see
+# `as_written`). A plain dict, cleared when full, with the set of its pieces
+# that FTS5's tokenizer would not read as their surface words.
 _PIECES: dict[str, tuple[str, str]] = {}
 _NOT_AS_WRITTEN: set[str] = set()
 _PIECES_MAX = 500_000
 _SURFACE = itemgetter(0)
 _LEMMA = itemgetter(1)
 # Below this code point every letter and digit is in the Unicode tables of
-# SQLite's unicode61 tokenizer as it is in Python's (Latin scripts).
+# SQLite's unicode61 tokenizer as it is in Python's (Latin scripts), and
+# unicode61 folds its case as str.lower() does, except "İ", whose lower case
+# has a combining mark (which `lexical_as_written` refuses).
 _LATIN_END = 0x0250
 
 
@@ -169,11 +174,12 @@ def lexical_as_written(piece: str) -> bool:
 
 
 def piece_forms(piece: str) -> tuple[str, str]:
-    """The (surface, lemma) text of one lower-case piece between white space."""
+    """The (surface, lemma) text of one piece of text between white space."""
     if (cached := _PIECES.get(piece)) is not None:
         return cached
+    lowered = piece.lower()
     parts: list[tuple[str, str]] = []
-    for chunk in CHUNK.findall(piece):
+    for chunk in CHUNK.findall(lowered):
         if chunk.isalnum():
             parts.append(_word_forms(chunk))
             continue
@@ -181,37 +187,61 @@ def piece_forms(piece: str) -> tuple[str, str]:
             encoded = code_token(chunk)[:MAX_TOKEN_LENGTH]
             parts.append((encoded, encoded))
         parts += [_word_forms(w) for w in WORD.findall(chunk)]
-    if not lexical_as_written(piece):
+    # FTS5 reads the piece as written: both it and its lower case must qualify.
+    if not (lexical_as_written(lowered) and lexical_as_written(piece)):
         _NOT_AS_WRITTEN.add(piece)
     forms_ = _PIECES[piece] = (" ".join(p[0] for p in parts), " ".join(p[1] for p in parts))
     return forms_
 
 
+def join_streams_py(
+    pieces: list[str], cache: dict[str, tuple[str, str]], not_as_written: set[str]
+) -> tuple[list[tuple[str, str]], str, str | None] | None:
+    """The pieces' forms from `cache`, the lemma stream's text, and the surface
+    stream's text or None where the text may stand as written; None when a
+    piece is not in the cache. `_streams.join_streams` does the same in one
+    pass in C (built by `pip install`); this is its fallback and its reference."""
+    found = list(map(cache.get, pieces))
+    if not all(found):  # a cached piece's forms are a non-empty tuple
+        return None
+    lemmas = " ".join(filter(None, map(_LEMMA, found)))
+    if not_as_written.isdisjoint(pieces):
+        return found, lemmas, None
+    return found, lemmas, " ".join(filter(None, map(_SURFACE, found)))
+
+
+try:
+    from garnizon.search._streams import join_streams
+except ImportError:  # not compiled (no C compiler where it was installed)
+    join_streams = join_streams_py
+
+
 def analyse(text: str, *, max_words: int = MAX_WORDS) -> Analysed:
     """Analyse a document's text (or one query word or phrase).
 
-    The pieces between white space are looked up in the cache with `map` and
-    their streams joined with `str.join` (both in C): no Python object per
-    word, so a document of 500 words whose vocabulary is cached costs a few
-    dozen microseconds (a full rebuild meets the same pieces again and again)."""
+    The pieces between white space are looked up in the cache and their
+    streams joined in one pass (`join_streams`): no Python object per word, so
+    a document of 500 words whose vocabulary is cached costs a few dozen
+    microseconds (a full rebuild meets the same pieces again and again)."""
     if len(_PIECES) >= _PIECES_MAX:  # between documents: a document's pieces stay together
         _PIECES.clear()
         _NOT_AS_WRITTEN.clear()
-    lowered = text.lower()
-    pieces = lowered.split()
+    pieces = text.split()
     if len(pieces) > max_words:
         return _analyse_long(pieces, max_words)
-    found = list(map(_PIECES.get, pieces))
-    if not all(found):  # a piece not cached yet (a cached one is a non-empty tuple)
-        found = [f if f is not None else piece_forms(p) for f, p in zip(found, pieces, strict=True)]
-    lemmas = " ".join(filter(None, map(_LEMMA, found)))
+    streams = join_streams(pieces, _PIECES, _NOT_AS_WRITTEN)
+    if streams is None:  # pieces not cached yet
+        for piece in pieces:
+            piece_forms(piece)
+        streams = join_streams(pieces, _PIECES, _NOT_AS_WRITTEN)
+    found, lemmas, surface = streams
     if not lemmas:
         return Analysed(pieces=pieces)
     if lemmas.count(" ") >= max_words:  # more than max_words words: keep the first ones
         return _capped(pieces, found, lemmas, max_words)
-    if _NOT_AS_WRITTEN.isdisjoint(pieces):
-        return Analysed(lowered, lemmas, pieces, found, as_written=True)
-    return Analysed(" ".join(filter(None, map(_SURFACE, found))), lemmas, pieces, found)
+    if surface is None:
+        return Analysed(text, lemmas, pieces, found, as_written=True)
+    return Analysed(surface, lemmas, pieces, found)
 
 
 def _analyse_long(pieces: list[str], max_words: int) -> Analysed:
