@@ -253,8 +253,8 @@ def bare_engine_load(version_ids: list[int], batch: int = 1000) -> None:
     """The reference: the same documents, analysed beforehand (not timed), written
     straight into a fresh FTS5 table (SQLite: executemany in transactions of
     `batch`, then one 'optimize') or a fresh table of one tsvector (PostgreSQL:
-    COPY of the literals, then its GIN index), in this one process."""
-    from garnizon.search.backends.postgresql import tsvector_literal
+    binary COPY of the tsvectors, then its GIN index), in this one process."""
+    from garnizon.search.backends.postgresql import TsvectorBinaryDumper, tsvector
 
     texts = list(
         DocumentVersion.objects.filter(pk__in=version_ids)
@@ -265,7 +265,7 @@ def bare_engine_load(version_ids: list[int], batch: int = 1000) -> None:
     if connection.vendor == "sqlite":
         rows = [(i, *analyse(t).columns(), acl) for i, t in enumerate(texts, start=1)]
     else:
-        rows = [(i, tsvector_literal(analyse(t), acl)) for i, t in enumerate(texts, start=1)]
+        rows = [(i, tsvector(analyse(t), acl)) for i, t in enumerate(texts, start=1)]
     connection.ensure_connection()
     raw = connection.connection
     clock = Clock()
@@ -293,13 +293,12 @@ def bare_engine_load(version_ids: list[int], batch: int = 1000) -> None:
             cursor.execute("DROP TABLE IF EXISTS bench_tsv")
             cursor.execute("CREATE TABLE bench_tsv (id bigint, tsv tsvector)")
         for start in range(0, len(rows), batch):
-            with (
-                transaction.atomic(),
-                raw.cursor() as cursor,
-                cursor.copy("COPY bench_tsv (id, tsv) FROM STDIN") as copy,
-            ):
-                for row in rows[start : start + batch]:
-                    copy.write_row(row)
+            with transaction.atomic(), raw.cursor() as cursor:
+                cursor.adapters.register_dumper(None, TsvectorBinaryDumper)
+                with cursor.copy("COPY bench_tsv (id, tsv) FROM STDIN (FORMAT BINARY)") as copy:
+                    copy.set_types(["bigint", "tsvector"])
+                    for row in rows[start : start + batch]:
+                        copy.write_row(row)
         loaded = time.perf_counter()
         with transaction.atomic(), raw.cursor() as cursor:
             cursor.execute("SET maintenance_work_mem = '512MB'")

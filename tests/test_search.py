@@ -37,7 +37,6 @@ from garnizon.registry.services import (
 from garnizon.search import folding
 from garnizon.search.analysis import analyse, code_token, fold, lemma
 from garnizon.search.backends import get_backend
-from garnizon.search.backends.postgresql import tsvector_literal
 from garnizon.search.indexing import index_objects
 from garnizon.search.models import (
     FoldedTerm,
@@ -1373,14 +1372,29 @@ def test_the_command_rebuilds_in_worker_processes(corpus):
     assert not {"search_fts_build", "search_searchentry_build"} & _tables()
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's tsvector literals")
-def test_tsvector_literal_keeps_every_position_as_postgresql_reads_it():
+def _postgresql_cursor():
+    """A server-binding psycopg cursor on Django's connection that sends
+    `TsvectorBinary` values (as the backend's `write` does)."""
+    import psycopg
+
+    from garnizon.search.backends.postgresql import TsvectorBinary, TsvectorBinaryDumper
+
+    connection.ensure_connection()
+    cursor = psycopg.Cursor(connection.connection)
+    cursor.adapters.register_dumper(TsvectorBinary, TsvectorBinaryDumper)
+    return cursor
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's tsvectors")
+def test_the_tsvector_keeps_every_position_as_postgresql_reads_it():
+    from garnizon.search.backends.postgresql import tsvector
+
     analysed = analyse("Kradzież samochodu. Samochód skradziono; kradzież zgłoszono. " * 100)
-    tsv = tsvector_literal(analysed, "p1 c2")
-    with connection.cursor() as cursor:
+    tsv = tsvector(analysed, "p1 c2")
+    with _postgresql_cursor() as cursor:
         cursor.execute(
-            "SELECT %s::tsvector @@ %s::tsquery, %s::tsvector @@ %s::tsquery, "
-            "%s::tsvector @@ %s::tsquery, length(%s::tsvector)",
+            "SELECT %b::tsvector @@ %s::tsquery, %b::tsvector @@ %s::tsquery, "
+            "%b::tsvector @@ %s::tsquery, length(%b::tsvector)",
             [
                 tsv,
                 "'kradzież' <-> 'samochód' & '~p1'",  # surface form then lemma, adjacent
@@ -1392,6 +1406,73 @@ def test_tsvector_literal_keeps_every_position_as_postgresql_reads_it():
             ],
         )
         assert cursor.fetchone() == (True, False, True, 9)
+
+
+def _tsvector_cases() -> list[tuple[list[tuple[str, str]], int, str]]:
+    """(forms, words indexed, access tokens): the analyser's texts and the limits."""
+    texts = [
+        "Kradzież samochodu w Puławach, ul. Lipowa 5/7 — zgłoszenie z dnia 12.03.2026 r.",
+        "Sprawa I.0151.3.2026 oraz KWP/RPW/12/2026 " + "x" * 70,
+        "Ελλάδα İstanbul ŁÓDŹ żółć 東京 a\u0301 ½",
+        "kot " * 300,  # more than 256 positions of one lexeme
+        "— ... !",
+        "",
+    ]
+    cases = [(a.forms, len(a), acl) for a in map(analyse, texts) for acl in ("c12 p3 r u1", "")]
+    capped = analyse("kradzieży samochodu " * 50, max_words=7)
+    cases.append((capped.forms, len(capped), "o"))
+    many = [(f"w{i % 5000}", f"l{i % 7}") for i in range(17000)]  # past position 16,383
+    cases.append((many, 17000, "k5"))
+    return cases
+
+
+@pytest.mark.parametrize("index", range(10))
+def test_the_binary_tsvector_is_built_alike_in_c_and_in_python(index):
+    from garnizon.search import _streams
+    from garnizon.search.backends.postgresql import tsvector_binary, tsvector_binary_py
+
+    assert tsvector_binary is _streams.tsvector_binary  # what the rebuild uses here
+    forms, limit, acl = _tsvector_cases()[index]
+    assert _streams.tsvector_binary(forms, limit, acl) == tsvector_binary_py(forms, limit, acl)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's tsvector input")
+def test_the_binary_tsvector_is_the_one_postgresql_reads_from_the_literal():
+    """The binary form equals what PostgreSQL reads from the same tokens written
+    as a literal, position by position (a plain reference written here)."""
+    from garnizon.search.backends import postgresql as pg
+
+    def literal(forms: list[tuple[str, str]], limit: int, acl: str) -> str:
+        words = " ".join(s for s, _base in forms if s).split()
+        lemmas = " ".join(base for s, base in forms if s).split()
+        tokens = []
+        for position, (word, base) in enumerate(zip(words, lemmas, strict=True), start=1):
+            if position > min(limit, 16383):
+                break
+            tokens.append(f"{pg._quote(word)}:{position}")
+            if base != word:
+                tokens.append(f"{pg._quote(base)}:{position}")
+        return " ".join(tokens + [pg._quote(f"~{t}") for t in acl.split()])
+
+    cases = _tsvector_cases()
+    with _postgresql_cursor() as cursor:
+        cursor.execute("CREATE TEMPORARY TABLE binary_tsv (n integer, tsv tsvector)")
+        with cursor.copy("COPY binary_tsv FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["integer", "tsvector"])
+            for n, (forms, limit, acl) in enumerate(cases):
+                copy.write_row((n, pg.TsvectorBinary(pg.tsvector_binary(forms, limit, acl))))
+        cursor.execute(
+            "SELECT b.n, b.tsv = l.tsv::tsvector, b.tsv::text, l.tsv::tsvector::text "
+            "FROM binary_tsv b JOIN unnest(%s::text[]) WITH ORDINALITY AS l(tsv, n) "
+            "ON l.n = b.n + 1 ORDER BY b.n",
+            [[literal(*case) for case in cases]],
+        )
+        rows = cursor.fetchall()
+    assert len(rows) == len(cases)
+    for n, same, binary, literal in rows:
+        assert same and binary == literal, n
+    assert "'kot':1,2,3" in rows[6][2] and ",256" in rows[6][2] and ",257" not in rows[6][2]
+    assert rows[-1][2].count("16383") and "16384" not in rows[-1][2]
 
 
 @pytest.mark.django_db(transaction=True)
