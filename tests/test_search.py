@@ -712,6 +712,23 @@ def test_a_new_version_replaces_the_old_text(corpus, django_capture_on_commit_ca
     assert found(handler, "papilarnych") == set()  # the old version's text is gone
 
 
+def test_a_rebuild_reads_each_documents_newest_version_only(corpus):
+    from garnizon.search.indexing import source_ids
+
+    g = corpus["g"]
+    newer = document_add_version(
+        actor=g.people["handler"],
+        document=corpus["document"],
+        file=SimpleUploadedFile("v2.txt", b"druga wersja"),
+    )
+    ids = list(source_ids(ObjectType.VERSION))
+    assert newer.pk in ids and corpus["version"].pk not in ids
+    newest = {
+        v.document_id: v.pk for v in DocumentVersion.objects.order_by("document_id", "number")
+    }
+    assert ids == sorted(newest.values())
+
+
 def test_reindex_rebuilds_everything_with_a_progress_bar(corpus):
     handler = corpus["g"].people["handler"]
     before = {q: found(handler, q) for q in ("kradzież", "Puławy", "włamania")}

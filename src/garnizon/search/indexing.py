@@ -449,12 +449,16 @@ def remove_entries(object_type: str, object_ids: Iterable[int]) -> int:
 
 
 def source_ids(object_type: str) -> Iterator[int]:
-    """Every id of one type's source table, ascending (for a full rebuild)."""
+    """Every id of one type's source table, ascending (for a full rebuild); of
+    document versions only each document's newest, found in one grouped pass
+    (as a subquery of every batch it was read again per batch: 0.8-1.6 s each,
+    minutes before a rebuild of a million documents started loading)."""
     model = source_model(object_type)
-    qs = model.objects.order_by("pk").values_list("pk", flat=True)
     if object_type == ObjectType.VERSION:
-        newest = model.objects.values("document_id").annotate(n=Max("id")).values("n")
-        qs = qs.filter(pk__in=newest)
+        newest = model.objects.order_by().values("document_id").annotate(n=Max("id"))
+        yield from sorted(newest.values_list("n", flat=True))
+        return
+    qs = model.objects.order_by("pk").values_list("pk", flat=True)
     last = 0
     while True:
         batch = list(qs.filter(pk__gt=last)[:5000])
