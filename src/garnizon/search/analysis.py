@@ -79,8 +79,9 @@ def lemma(word: str) -> str:
 @dataclass
 class Analysed:
     """Two aligned token streams (see the module's docstring) as the text the
-    index takes (`columns`); `surface` and `lemma` give them as lists
-    (PostgreSQL's literals, tests).
+    index takes (`columns`); `surface` and `lemma` give them as lists (tests,
+    the benchmark's vocabulary); PostgreSQL's tsvectors are built from
+    `forms`.
 
     The surface column is the text itself, as written, when FTS5's tokenizer
     finds exactly the surface words in it (no codes, no overlong words, only
