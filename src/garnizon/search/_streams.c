@@ -401,8 +401,9 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_streams", "A document's analysed streams joined in one pass.",
-    0, methods,
+    PyModuleDef_HEAD_INIT, "_streams",
+    "A document's analysed streams joined in one pass; PostgreSQL's binary tsvector.",
+    0, methods, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC
