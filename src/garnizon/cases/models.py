@@ -153,6 +153,14 @@ class Assignment(models.Model):
                 condition=models.Q(incoming_item__isnull=False, is_current=True),
                 name="asg_person_item",
             ),
+            # A case's assignments. The plain foreign-key index holds every
+            # register item's assignment under NULL, so SQLite's statistics
+            # (ANALYZE) made it look useless and a look-up by case scanned the
+            # whole table (0.9 s for 1,000 cases among 9.4 million
+            # assignments); this one holds only the cases' rows.
+            models.Index(
+                fields=["case"], condition=models.Q(case__isnull=False), name="asg_case"
+            ),
         ]
         verbose_name = _("dekretacja")
         verbose_name_plural = _("dekretacje")
