@@ -158,9 +158,7 @@ class Assignment(models.Model):
             # (ANALYZE) made it look useless and a look-up by case scanned the
             # whole table (0.9 s for 1,000 cases among 9.4 million
             # assignments); this one holds only the cases' rows.
-            models.Index(
-                fields=["case"], condition=models.Q(case__isnull=False), name="asg_case"
-            ),
+            models.Index(fields=["case"], condition=models.Q(case__isnull=False), name="asg_case"),
         ]
         verbose_name = _("dekretacja")
         verbose_name_plural = _("dekretacje")
